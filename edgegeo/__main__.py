@@ -1,0 +1,5 @@
+import sys
+
+from edgegeo.cli import main
+
+sys.exit(main())
