@@ -1,0 +1,135 @@
+"""Differentiable, batched inverse warping of a source view into a reference view (torch).
+
+Pixel convention: the centre of pixel (0, 0) is at (0, 0). ``grid_sample`` is always called
+with ``align_corners=True``, for which normalised −1 / +1 are the centres of the first / last
+pixel — the same convention.
+"""
+import torch
+import torch.nn.functional as F
+
+from ._checks import image_size, positive_int
+from ._torch_checks import check_depth_tensor, check_K_tensor, check_pose_tensor, check_tensor
+
+# Points closer than this (metres, along the source optical axis) count as behind the camera.
+MIN_PROJECTION_DEPTH = 1e-6
+# Projections this far (pixels) outside the first/last pixel centre still count as inside, so
+# that rounding does not drop border pixels (the zero-padding weight there is ≤ this value).
+BORDER_TOLERANCE_PX = 1e-3
+
+
+def pixel_rays(K: torch.Tensor, H: int, W: int) -> torch.Tensor:
+    """Rays ``K⁻¹ [u, v, 1]`` (z = 1) through every pixel centre, row-major.
+
+    Args:
+        K: (B, 3, 3) float intrinsics of an H×W image.
+    Returns:
+        (B, 3, H·W) rays in the camera frame (metres per metre of depth), dtype and device
+        of ``K``; column ``v·W + u`` belongs to pixel (u, v).
+    """
+    check_tensor(K, "K", (None, 3, 3))
+    K = check_K_tensor(K, "K", K.shape[0], like=K)
+    H, W = positive_int(H, "H"), positive_int(W, "W")
+    v, u = torch.meshgrid(torch.arange(H, dtype=K.dtype, device=K.device),
+                          torch.arange(W, dtype=K.dtype, device=K.device), indexing="ij")
+    pixels = torch.stack([u.reshape(-1), v.reshape(-1), torch.ones_like(u).reshape(-1)])
+    return torch.linalg.inv(K) @ pixels
+
+
+def backproject_torch(depth: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
+    """Lift a batch of depth maps to camera-frame points.
+
+    Args:
+        depth: (B, 1, H, W) float z-depth in metres, finite, ≥ 0 (0 = invalid).
+        K: (B, 3, 3) intrinsics (cast to ``depth``'s dtype and device).
+    Returns:
+        (B, 3, H, W) points ``depth · K⁻¹ [u, v, 1]`` in metres; invalid pixels → 0.
+    """
+    check_depth_tensor(depth, "depth")
+    B, _, H, W = depth.shape
+    K = check_K_tensor(K, "K", B, like=depth)
+    return (pixel_rays(K, H, W) * depth.reshape(B, 1, H * W)).reshape(B, 3, H, W)
+
+
+def pixel_to_grid(uv: torch.Tensor, H: int, W: int) -> torch.Tensor:
+    """Normalise pixel coordinates for ``F.grid_sample(..., align_corners=True)``.
+
+    ``x = 2u / (W − 1) − 1``, ``y = 2v / (H − 1) − 1``: pixel centre 0 → −1, W − 1 → +1.
+
+    Args:
+        uv: (..., 2) pixel coordinates (u, v) in the sampled image.
+        H, W: size of the sampled image, each ≥ 2.
+    Returns:
+        (..., 2) normalised coordinates, same dtype as ``uv``.
+    """
+    if not isinstance(uv, torch.Tensor) or uv.ndim < 1 or uv.shape[-1] != 2:
+        raise ValueError(f"uv must be a tensor of shape (..., 2), got "
+                         f"{tuple(getattr(uv, 'shape', ())) or type(uv).__name__}")
+    if H < 2 or W < 2:
+        raise ValueError(f"pixel_to_grid needs H, W >= 2 (align_corners=True), got {H}x{W}")
+    scale = uv.new_tensor([2.0 / (W - 1), 2.0 / (H - 1)])
+    return uv * scale - 1.0
+
+
+def project_to_camera(points_ref: torch.Tensor, K_src: torch.Tensor, src_T_ref: torch.Tensor,
+                      src_hw: tuple[int, int]):
+    """Move reference-frame points into a source camera and project them.
+
+    Args:
+        points_ref: (B, 3, N) points in the reference camera frame, metres.
+        K_src: (B, 3, 3) source intrinsics.
+        src_T_ref: (B, 4, 4) rigid transform reference → source camera.
+        src_hw: (H_src, W_src) size of the source image, for the validity test.
+    Returns:
+        uv: (B, N, 2) source pixel coordinates (meaningful only where ``valid``).
+        z: (B, N) depth of each point in the source camera (metres; ≤ 0 means behind).
+        valid: (B, N) bool, point in front of the source (z > MIN_PROJECTION_DEPTH) and its
+            projection inside ``[0, W_src − 1] × [0, H_src − 1]`` (where bilinear sampling
+            needs no padding), widened by BORDER_TOLERANCE_PX against rounding.
+    """
+    check_tensor(points_ref, "points_ref", (None, 3, None))
+    B = points_ref.shape[0]
+    K_src = check_K_tensor(K_src, "K_src", B, like=points_ref)
+    src_T_ref = check_pose_tensor(src_T_ref, "src_T_ref", B, like=points_ref)
+    points_src = src_T_ref[:, :3, :3] @ points_ref + src_T_ref[:, :3, 3:]
+    z = points_src[:, 2]
+    image_points = K_src @ points_src
+    uv = (image_points[:, :2] / z.clamp(min=MIN_PROJECTION_DEPTH).unsqueeze(1)).transpose(1, 2)
+    H_src, W_src = image_size(src_hw, "src_hw")
+    margin = BORDER_TOLERANCE_PX
+    inside = ((uv[..., 0] >= -margin) & (uv[..., 0] <= W_src - 1 + margin)
+              & (uv[..., 1] >= -margin) & (uv[..., 1] <= H_src - 1 + margin))
+    valid = inside & (z > MIN_PROJECTION_DEPTH)
+    return uv, z, valid
+
+
+def warp_by_depth(src_image: torch.Tensor, ref_depth: torch.Tensor, K_ref: torch.Tensor,
+                  K_src: torch.Tensor, src_T_ref: torch.Tensor):
+    """Inverse-warp a source image into the reference view using the reference depth.
+
+    For each reference pixel: back-project with ``ref_depth``, transform by ``src_T_ref``,
+    project with ``K_src`` and sample ``src_image`` bilinearly. Differentiable w.r.t. the
+    image, the depth, the intrinsics and the pose.
+
+    Args:
+        src_image: (B, C, Hs, Ws) float source image or features (Hs, Ws ≥ 2).
+        ref_depth: (B, 1, H, W) reference z-depth in metres, finite, ≥ 0 (0 = invalid).
+        K_ref: (B, 3, 3) reference intrinsics; K_src: (B, 3, 3) source intrinsics.
+        src_T_ref: (B, 4, 4) rigid transform reference camera → source camera.
+        (Depth, K and poses are cast to ``src_image``'s dtype.)
+    Returns:
+        warped: (B, C, H, W) source values seen from the reference view; 0 where not valid.
+        valid: (B, 1, H, W) bool: depth > 0, point in front of the source camera and
+            projecting inside the source image.
+    """
+    check_tensor(src_image, "src_image", (None, None, None, None))
+    B, _, H_src, W_src = src_image.shape
+    check_tensor(ref_depth, "ref_depth", (B, 1, None, None))
+    _, _, H, W = ref_depth.shape
+    points_ref = backproject_torch(ref_depth.to(src_image.dtype), K_ref).reshape(B, 3, H * W)
+    uv, _, valid = project_to_camera(points_ref, K_src, src_T_ref, (H_src, W_src))
+    valid = valid & (ref_depth.reshape(B, H * W) > 0)
+    grid = pixel_to_grid(uv, H_src, W_src).reshape(B, H, W, 2)
+    warped = F.grid_sample(src_image, grid, mode="bilinear", padding_mode="zeros",
+                           align_corners=True)
+    valid = valid.reshape(B, 1, H, W)
+    return warped * valid.to(warped.dtype), valid
