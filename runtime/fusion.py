@@ -150,6 +150,8 @@ class TSDFFusion:
             return o3d.geometry.TriangleMesh()
         mesh = self._grid.extract_triangle_mesh(weight_threshold=self.config.weight_threshold)
         mesh = mesh.to_legacy()
+        if mesh.has_vertex_colors():  # weighted averages can overshoot 1 by rounding
+            mesh.vertex_colors = o3d.utility.Vector3dVector(np.clip(np.asarray(mesh.vertex_colors), 0, 1))
         mesh.compute_vertex_normals()
         return mesh
 

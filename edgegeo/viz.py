@@ -1,0 +1,155 @@
+"""Pictures for people: colour-mapped scalar maps (depth, disparity, errors), normals,
+instance ids, labelled image grids, and PNG writing. All outputs are ``(H,W,3) uint8`` RGB.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+_COLORMAPS = ("turbo", "viridis", "magma", "inferno", "plasma", "jet", "gray")
+
+
+def colorize(values, vmin: float | None = None, vmax: float | None = None, cmap: str = "turbo",
+             invalid: float | None = 0) -> np.ndarray:
+    """Colour-map a scalar image.
+
+    Args:
+        values: ``(H,W)`` numbers (depth in metres, disparity in pixels, errors, ...).
+        vmin, vmax: value range mapped to the ends of the colour map; default: min and max of
+            the valid values.
+        cmap: one of turbo, viridis, magma, inferno, plasma, jet, gray.
+        invalid: value that marks invalid pixels (drawn black); None = only NaN/inf are invalid.
+    Returns:
+        ``(H,W,3) uint8`` RGB.
+    """
+    import cv2
+
+    values = np.asarray(values, np.float64)
+    if values.ndim != 2:
+        raise ValueError(f"colorize expects an (H,W) array, got shape {values.shape}")
+    if cmap not in _COLORMAPS:
+        raise ValueError(f"unknown colour map {cmap!r}; choose from {', '.join(_COLORMAPS)}")
+    valid = np.isfinite(values)
+    if invalid is not None:
+        valid &= values != invalid
+    if vmin is None or vmax is None:
+        valid_values = values[valid]
+        low, high = (valid_values.min(), valid_values.max()) if valid_values.size else (0.0, 1.0)
+        vmin = low if vmin is None else vmin
+        vmax = high if vmax is None else vmax
+    if not vmax > vmin:
+        vmax = vmin + 1e-6
+    scaled = np.clip((np.where(valid, values, vmin) - vmin) / (vmax - vmin), 0, 1)
+    gray = (scaled * 255 + 0.5).astype(np.uint8)
+    if cmap == "gray":
+        rgb = np.repeat(gray[..., None], 3, axis=2)
+    else:
+        code = getattr(cv2, f"COLORMAP_{cmap.upper()}")
+        rgb = cv2.applyColorMap(gray, code)[..., ::-1]
+    rgb = np.ascontiguousarray(rgb)
+    rgb[~valid] = 0
+    return rgb
+
+
+def normals_to_rgb(normals) -> np.ndarray:
+    """Map unit normals ``(H,W,3)`` (any frame) to colours ``(n + 1) / 2``; zero normals → black.
+
+    Returns:
+        ``(H,W,3) uint8`` RGB.
+    """
+    normals = np.asarray(normals, np.float64)
+    if normals.ndim != 3 or normals.shape[2] != 3:
+        raise ValueError(f"normals_to_rgb expects (H,W,3), got shape {normals.shape}")
+    rgb = np.clip((normals + 1.0) * 0.5 * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    rgb[~np.any(normals != 0, axis=2)] = 0
+    return rgb
+
+
+def instance_to_rgb(instance) -> np.ndarray:
+    """A distinct colour per instance id (same id → same colour everywhere); 0 → black.
+
+    Args:
+        instance: ``(H,W)`` integer ids.
+    Returns:
+        ``(H,W,3) uint8`` RGB.
+    """
+    import colorsys
+
+    instance = np.asarray(instance)
+    if instance.ndim != 2 or not np.issubdtype(instance.dtype, np.integer):
+        raise ValueError(f"instance_to_rgb expects (H,W) integers, got {instance.shape} {instance.dtype}")
+    ids, inverse = np.unique(instance, return_inverse=True)
+    palette = np.array([colorsys.hsv_to_rgb((i * 0.618034) % 1.0, 0.45 + 0.5 * ((i * 7) % 3) / 2,
+                                            0.6 + 0.4 * ((i * 5) % 2)) for i in ids.tolist()])
+    palette = (palette * 255 + 0.5).astype(np.uint8)
+    palette[ids == 0] = 0
+    return palette[inverse.reshape(instance.shape)]
+
+
+def _as_rgb(image) -> np.ndarray:
+    image = np.asarray(image)
+    if image.ndim == 2:
+        image = np.repeat(image[..., None], 3, axis=2)
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise ValueError(f"image_grid expects (H,W,3) or (H,W) uint8 images, got {image.shape} {image.dtype}")
+    return image
+
+
+def image_grid(images, labels=None, ncols: int = 4) -> np.ndarray:
+    """Tile images into a grid with an optional text label on each.
+
+    Args:
+        images: list of ``(H,W,3)`` or ``(H,W)`` uint8 images; each is resized (nearest) to the
+            size of the first.
+        labels: optional list of strings, one per image (drawn top-left, white on a dark band).
+        ncols: images per row (≥ 1).
+    Returns:
+        ``(rows·H, ncols·W, 3) uint8`` RGB; empty cells are black.
+    """
+    import cv2
+
+    if not images:
+        raise ValueError("image_grid needs at least one image")
+    if isinstance(ncols, bool) or not isinstance(ncols, (int, np.integer)) or ncols < 1:
+        raise ValueError(f"ncols must be an integer >= 1, got {ncols!r}")
+    if labels is not None and len(labels) != len(images):
+        raise ValueError(f"got {len(labels)} labels for {len(images)} images")
+    first = _as_rgb(images[0])
+    height, width = first.shape[:2]
+    ncols = min(int(ncols), len(images))
+    nrows = -(-len(images) // ncols)
+    grid = np.zeros((nrows * height, ncols * width, 3), np.uint8)
+    scale = max(0.35, min(height, width) / 400.0)
+    thickness = max(1, int(round(scale * 2)))
+    for index, image in enumerate(images):
+        tile = _as_rgb(image)
+        if tile.shape[:2] != (height, width):
+            tile = cv2.resize(tile, (width, height), interpolation=cv2.INTER_NEAREST)
+        tile = np.array(tile, np.uint8, copy=True)  # labels are drawn on a copy, never on the caller's image
+        if labels is not None and labels[index]:
+            text = str(labels[index])
+            (text_w, text_h), baseline = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
+            band = tile[: text_h + baseline + 6, : text_w + 8]
+            band[:] = (band * 0.35).astype(np.uint8)
+            cv2.putText(tile, text, (4, text_h + 3), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255),
+                        thickness, cv2.LINE_AA)
+        row, col = divmod(index, ncols)
+        grid[row * height:(row + 1) * height, col * width:(col + 1) * width] = tile
+    return grid
+
+
+def save_png(path, rgb) -> Path:
+    """Write ``(H,W,3) uint8`` RGB (or ``(H,W)`` grey) to a PNG, creating parent folders.
+
+    Returns:
+        The path written.
+    """
+    import cv2
+
+    path = Path(path)
+    image = _as_rgb(rgb)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not cv2.imwrite(str(path), np.ascontiguousarray(image[..., ::-1])):
+        raise OSError(f"could not write PNG {path}")
+    return path
