@@ -1,0 +1,145 @@
+"""The monocular relative-depth network (Depth Anything design, methods.md §2): ImageNet
+normalisation → ViT encoder → DPT decoder on four evenly spaced blocks → non-negative disparity.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from .dpt import DPTDecoder
+from .vit import ViTConfig, ViTEncoder
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass(frozen=True)
+class MonoDepthNetConfig:
+    """Architecture of :class:`MonoDepthNet`.
+
+    Attributes:
+        encoder: the ViT's size.
+        tap_blocks: the four encoder blocks the decoder reads, shallowest first.
+        reassemble_channels: channels of the four reassembled maps (×4, ×2, ×1, ×½ grid).
+        features: channels of the DPT fusion path.
+        head_features: channels of the DPT head's hidden layer.
+    """
+
+    encoder: ViTConfig = ViTConfig()
+    tap_blocks: tuple[int, int, int, int] = (2, 5, 8, 11)
+    reassemble_channels: tuple[int, int, int, int] = (48, 96, 192, 384)
+    features: int = 64
+    head_features: int = 32
+
+    def __post_init__(self):
+        taps = tuple(self.tap_blocks)
+        if len(taps) != 4 or list(taps) != sorted(set(taps)) or taps[0] < 0 \
+                or taps[-1] >= self.encoder.depth:
+            raise ValueError(f"tap_blocks must be 4 increasing block indices in "
+                             f"[0, {self.encoder.depth}), got {taps}")
+        if len(self.reassemble_channels) != 4:
+            raise ValueError(f"reassemble_channels must have 4 entries, got "
+                             f"{self.reassemble_channels}")
+
+    @classmethod
+    def tiny(cls) -> MonoDepthNetConfig:
+        """0.18 M parameters: for tests and smoke runs only."""
+        return cls.sized(embed_dim=32, depth=4, num_heads=2, features=16, head_features=8)
+
+    @classmethod
+    def small(cls) -> MonoDepthNetConfig:
+        """The edge model: patch 16, dim 192, 12 blocks, 3 heads (DeiT-Tiny geometry), DPT
+        features 64: 8.06 M parameters, 4.4 GMAC for a 256×320 frame (1.75 of them in the
+        encoder), about 100 ms median with torch on 2 CPU cores."""
+        return cls.sized(embed_dim=192, depth=12, num_heads=3, features=64)
+
+    @classmethod
+    def base(cls) -> MonoDepthNetConfig:
+        """A larger variant for GPU training: dim 384, 12 blocks, 6 heads, features 128
+        (31.8 M parameters)."""
+        return cls.sized(embed_dim=384, depth=12, num_heads=6, features=128)
+
+    @classmethod
+    def sized(cls, embed_dim: int, depth: int, num_heads: int, features: int = 64,
+              head_features: int = 32, patch_size: int = 16, position: str = "learned"
+              ) -> MonoDepthNetConfig:
+        """A config with Depth Anything's proportions: taps at four evenly spaced blocks ending
+        with the last, reassembled maps of ``embed_dim × (1/4, 1/2, 1, 2)`` channels."""
+        step = depth / 4
+        taps = tuple(round(step * (i + 1)) - 1 for i in range(4))
+        channels = tuple(max(1, int(embed_dim * f)) for f in (0.25, 0.5, 1, 2))
+        return cls(ViTConfig(patch_size=patch_size, embed_dim=embed_dim, depth=depth,
+                             num_heads=num_heads, position=position),
+                   tap_blocks=taps, reassemble_channels=channels, features=features,
+                   head_features=head_features)
+
+    @classmethod
+    def named(cls, name: str) -> MonoDepthNetConfig:
+        """One of the named configs: ``tiny``, ``small``, ``base``."""
+        if name not in NAMED_CONFIGS:
+            raise ValueError(f"unknown mono-depth config {name!r}; available: "
+                             f"{', '.join(NAMED_CONFIGS)}")
+        return getattr(cls, name)()
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready nested dict (what a model card stores under ``model_config``)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, fields: dict[str, Any]) -> MonoDepthNetConfig:
+        """Inverse of :meth:`to_dict` (lists from JSON become tuples)."""
+        try:
+            encoder = dict(fields["encoder"])
+            encoder["pos_grid"] = tuple(encoder.get("pos_grid", ViTConfig.pos_grid))
+            rest = {k: tuple(v) if isinstance(v, list) else v
+                    for k, v in fields.items() if k != "encoder"}
+            return cls(encoder=ViTConfig(**encoder), **rest)
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"not a mono-depth model config: {fields!r} ({exc})") from None
+
+
+NAMED_CONFIGS = ("tiny", "small", "base")
+
+
+class MonoDepthNet(nn.Module):
+    """Relative (affine-invariant) disparity from one RGB image.
+
+    ``forward``: ``(B, 3, H, W)`` float32 RGB in [0, 1], ``H`` and ``W`` multiples of
+    ``config.encoder.patch_size`` → ``(B, 1, H, W)`` float32 disparity ≥ 0, larger = nearer,
+    in arbitrary units (scale and shift unknown). ImageNet mean/std normalisation is inside.
+    """
+
+    def __init__(self, config: MonoDepthNetConfig | None = None):
+        super().__init__()
+        self.config = config or MonoDepthNetConfig.small()
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1),
+                             persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1),
+                             persistent=False)
+        self.encoder = ViTEncoder(self.config.encoder)
+        self.decoder = DPTDecoder(self.config.encoder.embed_dim, self.config.reassemble_channels,
+                                  self.config.features, self.config.head_features)
+
+    @property
+    def patch_size(self) -> int:
+        return self.config.encoder.patch_size
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        if images.dim() != 4 or images.shape[1] != 3:
+            raise ValueError(f"MonoDepthNet expects (B, 3, H, W) RGB, got {tuple(images.shape)}")
+        height, width = images.shape[-2:]
+        patch = self.patch_size
+        if height % patch or width % patch:
+            raise ValueError(f"image size {height}x{width} is not a multiple of the patch size "
+                             f"{patch}; resize or pad it (MonoDepthPredictor does)")
+        tokens = self.encoder((images - self.mean) / self.std, self.config.tap_blocks)
+        return self.decoder(tokens, (height // patch, width // patch), (height, width))
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)

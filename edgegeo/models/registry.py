@@ -1,0 +1,120 @@
+"""The model registry behind ``edgegeo.load``: model name → (network builder, predictor class).
+
+Weights come from ``edgegeo/weights/<name>.safetensors`` (or a path given by the caller). The
+network's architecture comes, in this order, from the ``config`` argument, the
+``model_config`` entry of the model card (``<name>.json`` beside the weights, a dict of
+:meth:`MonoDepthNetConfig.to_dict`), or the model's default named config.
+"""
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from edgegeo.weights_io import WEIGHTS_DIR, load_weights
+
+from .mono_depth import MonoDepthNet, MonoDepthNetConfig
+from .predictor import MonoDepthPredictor
+
+BACKENDS = ("torch",)
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """How to build and run one named model.
+
+    Attributes:
+        build: config → freshly initialised network.
+        config_from_name: named config → config object (raises ValueError for unknown names).
+        config_from_dict: model-card ``model_config`` dict → config object.
+        default_config: the named config used when neither caller nor card says otherwise.
+        predictor: class wrapping the network: ``predictor(network, device=..., **options)``.
+    """
+
+    build: Callable[[Any], nn.Module]
+    config_from_name: Callable[[str], Any]
+    config_from_dict: Callable[[dict], Any]
+    default_config: str
+    predictor: type
+
+
+MODELS: dict[str, ModelEntry] = {
+    "mono-depth": ModelEntry(build=MonoDepthNet, config_from_name=MonoDepthNetConfig.named,
+                             config_from_dict=MonoDepthNetConfig.from_dict,
+                             default_config="small", predictor=MonoDepthPredictor),
+}
+
+
+def available_models() -> list[str]:
+    """Registered model names, sorted."""
+    return sorted(MODELS)
+
+
+def load(name: str, backend: str = "torch", device: str = "cpu",
+         weights: str | os.PathLike | None = None, config: str | Any | None = None,
+         **options: Any):
+    """A ready predictor for a named model with trained weights.
+
+    Args:
+        name: model name, e.g. ``"mono-depth"`` (see :func:`available_models`).
+        backend: ``"torch"`` (the only one so far).
+        device: torch device, ``"cpu"`` or ``"cuda"``.
+        weights: a ``.safetensors`` file to use instead of ``edgegeo/weights/<name>.safetensors``.
+        config: the architecture: a named config (``"small"``) or a config object; default
+            the model card's ``model_config``, else the model's default named config.
+        **options: passed to the predictor (e.g. ``resolution=`` for ``mono-depth``).
+    Returns:
+        The model's predictor (``mono-depth``: :class:`MonoDepthPredictor`).
+    Raises:
+        ValueError: unknown name, backend or config; weights that do not fit the config.
+        FileNotFoundError: no weights; says which command trains them.
+    """
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; available: {', '.join(available_models())}")
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; available: {', '.join(BACKENDS)}")
+    entry = MODELS[name]
+    weights_path = Path(weights) if weights is not None else Path(WEIGHTS_DIR) / f"{name}.safetensors"
+    if not weights_path.is_file():
+        raise FileNotFoundError(
+            f"no weights for {name!r}: {weights_path} does not exist. Train them with "
+            f"`edgegeo train {name}` and copy the resulting {name}.safetensors and {name}.json "
+            f"into {WEIGHTS_DIR}, or pass a weights file")
+    network = entry.build(_resolve_config(entry, weights_path, config))
+    state = load_weights(weights_path)
+    try:
+        network.load_state_dict(state)
+    except RuntimeError as exc:
+        raise ValueError(f"weights {weights_path} do not fit the {name!r} config "
+                         f"{network.config}: {str(exc).splitlines()[0]} (pass the config they "
+                         f"were trained with)") from None
+    return entry.predictor(network, device=_device(device), **options)
+
+
+def _resolve_config(entry: ModelEntry, weights_path: Path, config: str | Any | None) -> Any:
+    if isinstance(config, str):
+        return entry.config_from_name(config)
+    if config is not None:
+        return config
+    card_path = weights_path.with_suffix(".json")
+    if card_path.is_file():
+        card = json.loads(card_path.read_text())
+        if "model_config" in card:
+            return entry.config_from_dict(card["model_config"])
+    return entry.config_from_name(entry.default_config)
+
+
+def _device(device: str) -> torch.device:
+    try:
+        parsed = torch.device(device)
+    except RuntimeError:
+        raise ValueError(f"unknown device {device!r}; use 'cpu' or 'cuda'") from None
+    if parsed.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} asked for, but CUDA is not available here")
+    return parsed
