@@ -5,7 +5,7 @@ of width W has its optical centre near ``cx = (W - 1) / 2``.
 """
 import numpy as np
 
-from ._checks import as_finite_array, image_size, positive_int, positive_scalar
+from edgegeo.checks import as_finite_array, image_size, positive_int, positive_scalar
 
 
 def make_K(fx: float, fy: float, cx: float, cy: float) -> np.ndarray:

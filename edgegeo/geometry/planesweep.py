@@ -9,7 +9,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from ._checks import image_size, positive_int, positive_scalar
+from edgegeo.checks import image_size, positive_int, positive_scalar
 from ._torch_checks import check_K_tensor, check_tensor
 from .warp import pixel_rays, pixel_to_grid, project_to_camera
 

@@ -4,7 +4,7 @@ The world frame is z-up; camera frames are OpenCV (x right, y down, z forward).
 """
 import numpy as np
 
-from ._checks import as_finite_array
+from edgegeo.checks import as_finite_array
 
 
 def validate_pose(T, name: str = "world_T_cam", atol: float = 1e-4) -> np.ndarray:

@@ -4,7 +4,7 @@ Pixel (u, v) = (column, row) with the centre of pixel (0, 0) at (0, 0); camera f
 """
 import numpy as np
 
-from ._checks import as_finite_array, positive_int, positive_scalar
+from edgegeo.checks import as_finite_array, positive_int, positive_scalar
 from .intrinsics import validate_K
 from .poses import validate_pose
 

@@ -7,7 +7,7 @@ pixel — the same convention.
 import torch
 import torch.nn.functional as F
 
-from ._checks import image_size, positive_int
+from edgegeo.checks import image_size, positive_int
 from ._torch_checks import check_depth_tensor, check_K_tensor, check_pose_tensor, check_tensor
 
 # Points closer than this (metres, along the source optical axis) count as behind the camera.

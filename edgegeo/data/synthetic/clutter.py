@@ -97,11 +97,3 @@ CLUTTER = {
     "bowl": (bowl, 0.06),
 }
 """Clutter builders and their relative frequencies."""
-
-
-def random_clutter(rng: np.random.Generator) -> Prop:
-    """One small object drawn from :data:`CLUTTER` by frequency."""
-    names = list(CLUTTER)
-    weights = np.array([CLUTTER[name][1] for name in names])
-    builder = CLUTTER[names[int(rng.choice(len(names), p=weights / weights.sum()))]][0]
-    return builder(rng)

@@ -218,11 +218,3 @@ FURNITURE = {
     "box": (storage_box, 0.05),
 }
 """Furniture builders and their relative frequencies."""
-
-
-def random_furniture(rng: np.random.Generator) -> Prop:
-    """One piece of furniture drawn from :data:`FURNITURE` by frequency."""
-    names = list(FURNITURE)
-    weights = np.array([FURNITURE[name][1] for name in names])
-    builder = FURNITURE[names[int(rng.choice(len(names), p=weights / weights.sum()))]][0]
-    return builder(rng)

@@ -13,7 +13,7 @@ import numpy as np
 
 from . import clutter, furniture
 from .primitives import translation, yaw_transform
-from .props import Prop
+from .props import Prop, draw_prop
 from .room import Room
 
 WALL_GAP = 0.02
@@ -149,7 +149,7 @@ def place_furniture(rng: np.random.Generator, room: Room, floor: Slot, count: in
     floor_area = room.size[0] * room.size[1]
     used_area = 0.0
     for _ in range(count):
-        prop = furniture.random_furniture(rng)
+        prop = draw_prop(rng, furniture.FURNITURE)
         area = 4 * prop.half_extents[0] * prop.half_extents[1]
         if used_area + area > 0.45 * floor_area:
             continue
@@ -205,7 +205,7 @@ def place_clutter(rng: np.random.Generator, slots: list[Slot], count: int) -> li
     slots (favoured, so stacks form)."""
     placements = []
     for _ in range(count):
-        prop = clutter.random_clutter(rng)
+        prop = draw_prop(rng, clutter.CLUTTER)
         weights = np.array([slot.weight for slot in slots])
         for _attempt in range(6):
             slot = slots[int(rng.choice(len(slots), p=weights / weights.sum()))]

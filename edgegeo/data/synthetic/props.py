@@ -101,3 +101,12 @@ def box_piece(size, min_corner, material: Material) -> Piece:
 def top_surface(half_x: float, half_y: float, z: float, headroom: float) -> Surface:
     """The top of a footprint-centred rectangle at height ``z``."""
     return Surface(translation((0.0, 0.0, z)), (half_x, half_y), headroom)
+
+
+def draw_prop(rng: np.random.Generator, builders: dict) -> Prop:
+    """Build one prop from ``builders`` (``name → (builder(rng) -> Prop, relative frequency)``),
+    drawn by frequency."""
+    names = list(builders)
+    weights = np.array([builders[name][1] for name in names], np.float64)
+    builder = builders[names[int(rng.choice(len(names), p=weights / weights.sum()))]][0]
+    return builder(rng)

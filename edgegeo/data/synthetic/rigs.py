@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from edgegeo.checks import positive_int, positive_scalar
 from edgegeo.data.frame import Frame
 from edgegeo.geometry import K_from_fov, scale_K
 from edgegeo.geometry.projection import depth_to_disparity
@@ -23,32 +24,16 @@ from .primitives import translation
 from .renderer import depth_and_instance, depth_only
 
 
-def _check_positive(name: str, value) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be a number, got {value!r}") from exc
-    if not np.isfinite(number) or number <= 0:
-        raise ValueError(f"{name} must be finite and > 0, got {value!r}")
-    return number
-
-
 def _check_range(name: str, value, low_limit: float = 0.0, high_limit: float = np.inf) -> tuple[float, float]:
     if len(value) != 2 or not (low_limit <= value[0] <= value[1] <= high_limit):
         raise ValueError(f"{name} must be (low, high) with {low_limit} <= low <= high <= {high_limit}, got {value}")
     return float(value[0]), float(value[1])
 
 
-def _check_count(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-    return int(value)
-
-
 def _intrinsics(rng, width, height, hfov_deg, hfov_range_deg=(60.0, 80.0)) -> np.ndarray:
     """K of a ``width × height`` camera with the given (or a random) horizontal field of view."""
     hfov = rng.uniform(*hfov_range_deg) if hfov_deg is None else hfov_deg
-    return K_from_fov(_check_count("width", width), _check_count("height", height), hfov)
+    return K_from_fov(positive_int(width, "width"), positive_int(height, "height"), hfov)
 
 
 # ----------------------------------------------------------------------------- walkthrough
@@ -163,9 +148,9 @@ def walkthrough(scene, n_frames: int, width: int, height: int, seed: int = 0, hf
     from scipy.ndimage import gaussian_filter1d
     from tqdm import tqdm
 
-    n_frames = _check_count("n_frames", n_frames)
-    fps, speed_mps = _check_positive("fps", fps), _check_positive("speed_mps", speed_mps)
-    clearance_m = _check_positive("clearance_m", clearance_m)
+    n_frames = positive_int(n_frames, "n_frames")
+    fps, speed_mps = positive_scalar(fps, "fps"), positive_scalar(speed_mps, "speed_mps")
+    clearance_m = positive_scalar(clearance_m, "clearance_m")
     height_range_m = _check_range("height_range_m", height_range_m)
     rng = np.random.default_rng(seed)
     K = _intrinsics(rng, width, height, hfov_deg)
@@ -247,11 +232,11 @@ def stereo_pair(scene, width: int, height: int, baseline_m: float | None = None,
         ValueError for a zero/negative/non-finite baseline or other bad parameters.
     """
     if baseline_m is not None:
-        baseline_m = _check_positive("baseline_m", baseline_m)
+        baseline_m = positive_scalar(baseline_m, "baseline_m")
     low, high = _check_range("baseline_range_m", baseline_range_m)
     if low <= 0:
         raise ValueError(f"baseline_range_m must be positive, got {baseline_range_m}")
-    clearance_m = _check_positive("clearance_m", clearance_m)
+    clearance_m = positive_scalar(clearance_m, "clearance_m")
     rng = np.random.default_rng(seed)
     baseline = baseline_m if baseline_m is not None else float(rng.uniform(low, high))
     K = _intrinsics(rng, width, height, hfov_deg)
@@ -370,8 +355,8 @@ def view_pair(scene, width: int, height: int, seed: int = 0, hfov_deg: float | N
         ViewPair with overlap IoU, viewpoint angle and CroCo score.
     """
     distance_range_m = _check_range("distance_range_m", distance_range_m, 0.1)
-    max_angle_deg = _check_positive("max_angle_deg", max_angle_deg)
-    clearance_m = _check_positive("clearance_m", clearance_m)
+    max_angle_deg = positive_scalar(max_angle_deg, "max_angle_deg")
+    clearance_m = positive_scalar(clearance_m, "clearance_m")
     rng = np.random.default_rng(seed)
     K = _intrinsics(rng, width, height, hfov_deg)
     camera = camera or CameraModel.sample(rng)
@@ -401,14 +386,14 @@ def mine_view_pairs(scene, n_pairs: int, width: int, height: int, seed: int = 0,
     """
     from tqdm import tqdm
 
-    n_pairs = _check_count("n_pairs", n_pairs)
-    candidates_per_pair = _check_count("candidates_per_pair", candidates_per_pair)
+    n_pairs = positive_int(n_pairs, "n_pairs")
+    candidates_per_pair = positive_int(candidates_per_pair, "candidates_per_pair")
     if not 0.0 <= min_score <= 1.0:
         raise ValueError(f"min_score must be in [0, 1], got {min_score!r}")
     distance_range_m = _check_range("distance_range_m", distance_range_m, 0.1)
     rng = np.random.default_rng(seed)
     K = _intrinsics(rng, width, height, hfov_deg)
-    scale = _check_count("probe_width", probe_width) / width
+    scale = positive_int(probe_width, "probe_width") / width
     probe_K, probe_h = scale_K(K, scale, scale), max(1, int(round(height * scale)))
     camera = CameraModel.sample(rng)
     pairs = []

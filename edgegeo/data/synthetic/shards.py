@@ -16,12 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from edgegeo.data.frame import Frame
+from edgegeo.data.images import load_image, read_depth_png, save_image, write_depth_png
 
 from .rigs import StereoPair, ViewPair
-
-MAX_DEPTH_M = 65.535
-"""Largest depth a 16-bit millimetre PNG holds."""
-
 
 def _same_for_all(frames: list[Frame], name: str) -> bool:
     present = [getattr(frame, name) is not None for frame in frames]
@@ -40,8 +37,6 @@ def write_shard(directory, frames: list[Frame]) -> Path:
     Raises:
         ValueError for no frames, mixed sizes, missing poses, or depth beyond 65.535 m.
     """
-    import cv2
-
     if not frames:
         raise ValueError("write_shard needs at least one frame")
     directory = Path(directory)
@@ -50,15 +45,12 @@ def write_shard(directory, frames: list[Frame]) -> Path:
         raise ValueError(f"frames of one shard must share a size, got {sorted(sizes)}")
     if not _same_for_all(frames, "world_T_cam") or not _same_for_all(frames, "depth"):
         raise ValueError("shard frames need world_T_cam and depth")
-    directory.mkdir(parents=True, exist_ok=True)
     for index, frame in enumerate(frames):
-        depth = np.asarray(frame.depth, np.float64)
-        if not np.all(np.isfinite(depth)) or depth.min() < 0 or depth.max() > MAX_DEPTH_M:
-            raise ValueError(f"frame {index}: depth must be finite in [0, {MAX_DEPTH_M}] m to store as mm PNG")
-        millimetres = np.round(depth * 1000.0).astype(np.uint16)
-        for name, image in (("rgb", np.ascontiguousarray(frame.rgb[..., ::-1])), ("depth", millimetres)):
-            if not cv2.imwrite(str(directory / f"{index:06d}_{name}.png"), image):
-                raise OSError(f"could not write {directory / f'{index:06d}_{name}.png'}")
+        save_image(directory / f"{index:06d}_rgb.png", frame.rgb)
+        try:
+            write_depth_png(directory / f"{index:06d}_depth.png", frame.depth)
+        except ValueError as error:
+            raise ValueError(f"frame {index}: {error}") from None
     meta = {
         "K": np.stack([frame.K for frame in frames]).astype(np.float64),
         "world_T_cam": np.stack([frame.world_T_cam for frame in frames]).astype(np.float64),
@@ -79,8 +71,6 @@ def read_shard(directory) -> list[Frame]:
         Frames with rgb ``uint8``, depth ``float32`` metres (mm precision), K, world_T_cam,
         timestamp, and normals/instance if stored.
     """
-    import cv2
-
     directory = Path(directory)
     if not (directory / "meta.npz").is_file():
         raise FileNotFoundError(f"no shard at {directory} (missing meta.npz)")
@@ -88,14 +78,10 @@ def read_shard(directory) -> list[Frame]:
         arrays = {key: meta[key] for key in meta.files}
     frames = []
     for index in range(len(arrays["K"])):
-        bgr = cv2.imread(str(directory / f"{index:06d}_rgb.png"), cv2.IMREAD_COLOR)
-        millimetres = cv2.imread(str(directory / f"{index:06d}_depth.png"), cv2.IMREAD_UNCHANGED)
-        if bgr is None or millimetres is None:
-            raise FileNotFoundError(f"shard {directory}: frame {index} images missing")
         timestamp = float(arrays["timestamp"][index])
         frames.append(Frame(
-            rgb=np.ascontiguousarray(bgr[..., ::-1]), K=arrays["K"][index],
-            depth=(millimetres.astype(np.float32) / np.float32(1000.0)),
+            rgb=load_image(directory / f"{index:06d}_rgb.png"), K=arrays["K"][index],
+            depth=read_depth_png(directory / f"{index:06d}_depth.png"),
             world_T_cam=arrays["world_T_cam"][index],
             normals=arrays["normals"][index] if "normals" in arrays else None,
             instance=arrays["instance"][index] if "instance" in arrays else None,
@@ -103,30 +89,46 @@ def read_shard(directory) -> list[Frame]:
     return frames
 
 
+def _write_two_view_shard(directory, views: tuple[str, str], frames: tuple[list, list],
+                          table: str, arrays: dict[str, np.ndarray]) -> Path:
+    """Two frame shards ``directory/views[i]`` plus ``directory/table`` holding ``arrays``."""
+    directory = Path(directory)
+    for view, view_frames in zip(views, frames):
+        write_shard(directory / view, view_frames)
+    np.savez_compressed(directory / table, **arrays)
+    return directory
+
+
+def _read_two_view_shard(directory, views: tuple[str, str], table: str):
+    """``(first frames, second frames, {array name: array})`` of a two-view shard."""
+    directory = Path(directory)
+    if not (directory / table).is_file():
+        raise FileNotFoundError(f"no two-view shard at {directory} (missing {table})")
+    first, second = (read_shard(directory / view) for view in views)
+    with np.load(directory / table) as data:
+        return first, second, {key: data[key] for key in data.files}
+
+
 def write_stereo_shard(directory, pairs: list[StereoPair]) -> Path:
     """Write stereo pairs: ``left/`` and ``right/`` shards plus ``stereo.npz`` with
-    ``disparity (N,H,W) float32`` px, ``occlusion (N,H,W) bool``, ``baseline_m (N,) float64``."""
+    ``disparity (N,H,W) float32``, ``occlusion (N,H,W) bool``, ``baseline_m (N,) float64``."""
     if not pairs:
         raise ValueError("write_stereo_shard needs at least one pair")
-    directory = Path(directory)
-    write_shard(directory / "left", [pair.left for pair in pairs])
-    write_shard(directory / "right", [pair.right for pair in pairs])
-    np.savez_compressed(directory / "stereo.npz",
-                        disparity=np.stack([pair.disparity for pair in pairs]).astype(np.float32),
-                        occlusion=np.stack([pair.occlusion for pair in pairs]).astype(bool),
-                        baseline_m=np.array([pair.baseline_m for pair in pairs], np.float64))
-    return directory
+    return _write_two_view_shard(
+        directory, ("left", "right"), ([p.left for p in pairs], [p.right for p in pairs]),
+        "stereo.npz", {"disparity": np.stack([p.disparity for p in pairs]).astype(np.float32),
+                       "occlusion": np.stack([p.occlusion for p in pairs]).astype(bool),
+                       "baseline_m": np.array([p.baseline_m for p in pairs], np.float64)})
 
 
 def read_stereo_shard(directory) -> list[StereoPair]:
     """Read stereo pairs written by :func:`write_stereo_shard`."""
-    directory = Path(directory)
-    if not (directory / "stereo.npz").is_file():
-        raise FileNotFoundError(f"no stereo shard at {directory} (missing stereo.npz)")
-    left, right = read_shard(directory / "left"), read_shard(directory / "right")
-    with np.load(directory / "stereo.npz") as data:
-        return [StereoPair(l, r, data["disparity"][i], data["occlusion"][i], float(data["baseline_m"][i]))
-                for i, (l, r) in enumerate(zip(left, right))]
+    left, right, data = _read_two_view_shard(directory, ("left", "right"), "stereo.npz")
+    return [StereoPair(l, r, data["disparity"][i], data["occlusion"][i], float(data["baseline_m"][i]))
+            for i, (l, r) in enumerate(zip(left, right))]
+
+
+PAIR_SCORES = ("overlap_iou", "viewpoint_angle_deg", "croco_score")
 
 
 def write_view_pair_shard(directory, pairs: list[ViewPair]) -> Path:
@@ -134,21 +136,13 @@ def write_view_pair_shard(directory, pairs: list[ViewPair]) -> Path:
     ``overlap_iou``, ``viewpoint_angle_deg``, ``croco_score`` (each ``(N,) float64``)."""
     if not pairs:
         raise ValueError("write_view_pair_shard needs at least one pair")
-    directory = Path(directory)
-    write_shard(directory / "first", [pair.first for pair in pairs])
-    write_shard(directory / "second", [pair.second for pair in pairs])
-    np.savez_compressed(directory / "pairs.npz",
-                        **{name: np.array([getattr(pair, name) for pair in pairs], np.float64)
-                           for name in ("overlap_iou", "viewpoint_angle_deg", "croco_score")})
-    return directory
+    return _write_two_view_shard(
+        directory, ("first", "second"), ([p.first for p in pairs], [p.second for p in pairs]),
+        "pairs.npz", {name: np.array([getattr(p, name) for p in pairs], np.float64) for name in PAIR_SCORES})
 
 
 def read_view_pair_shard(directory) -> list[ViewPair]:
     """Read view pairs written by :func:`write_view_pair_shard`."""
-    directory = Path(directory)
-    if not (directory / "pairs.npz").is_file():
-        raise FileNotFoundError(f"no view-pair shard at {directory} (missing pairs.npz)")
-    first, second = read_shard(directory / "first"), read_shard(directory / "second")
-    with np.load(directory / "pairs.npz") as data:
-        return [ViewPair(a, b, float(data["overlap_iou"][i]), float(data["viewpoint_angle_deg"][i]),
-                         float(data["croco_score"][i])) for i, (a, b) in enumerate(zip(first, second))]
+    first, second, data = _read_two_view_shard(directory, ("first", "second"), "pairs.npz")
+    return [ViewPair(a, b, *(float(data[name][i]) for name in PAIR_SCORES))
+            for i, (a, b) in enumerate(zip(first, second))]

@@ -1,4 +1,5 @@
-"""Input checks shared by the geometry modules (internal)."""
+"""Input checks shared across edgegeo: each returns the cleaned value or raises a ValueError
+that names the argument and what is wrong with it."""
 import numpy as np
 
 
