@@ -43,6 +43,8 @@ class FusionConfig:
     initial_blocks: int = 4000
 
     def __post_init__(self):
+        for name in ("voxel_size", "trunc", "max_depth", "min_depth", "weight_threshold"):
+            object.__setattr__(self, name, float(getattr(self, name)))  # Open3D rejects ints
         if not (self.voxel_size > 0 and self.trunc >= self.voxel_size):
             raise ValueError(f"need voxel_size > 0 and trunc >= voxel_size, got voxel_size="
                              f"{self.voxel_size} m, trunc={self.trunc} m")

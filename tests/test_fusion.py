@@ -73,6 +73,13 @@ def test_colour_is_fused_and_files_are_written(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cloud.ply", "mesh.ply"]
 
 
+def test_integer_parameters_are_accepted():
+    box = _box_mesh()
+    pose = _orbit(1)[0]
+    fusion = TSDFFusion(FusionConfig(max_depth=5, color=False))
+    assert fusion.integrate(_render_depth(box, pose), K, pose) > 0
+
+
 def test_max_depth_is_respected():
     box = _box_mesh()
     pose = look_at(np.array([2.5, 0.0, 0.4]), np.array([0.0, 0.0, 0.4]))
