@@ -58,6 +58,9 @@ class TinyRecipe(Recipe):
     def describe_data(self, cfg: TinyConfig) -> str:
         return f"uniform random {cfg.image_size}x{cfg.image_size} RGB images, generated per step"
 
+    def model_card(self, model, cfg: TinyConfig) -> dict:
+        return {"model_config": {"width": cfg.width}}
+
     def images(self, model, batch, cfg):
         return {"input": batch["image"][:4], "prediction": model(batch["image"][:4]).clamp(0, 1)}
 

@@ -104,6 +104,7 @@ def test_smoke_command_writes_fp16_weights_a_model_card_and_logs(tmp_path, capsy
     assert card["recipe"] == "tiny" and card["smoke"] is True and card["seed"] == 0
     assert card["steps"] == 6 and card["world_size"] == 1 and card["precision"] == "fp32"
     assert card["config"]["image_size"] == 8 and card["data"].startswith("uniform random 8x8")
+    assert card["model_config"] == {"width": card["config"]["width"]}  # the recipe's entries
     assert set(card["metrics"]) == {"train", "eval"} and card["metrics"]["eval"]["val_l1"] > 0
     assert card["wall_time_s"] > 0 and card["machine"]["torch"] == torch.__version__
     assert card["commit"] is None or len(card["commit"]["sha"]) == 40

@@ -293,5 +293,6 @@ class _Run:
             "smoke": smoke,
             "replica_param_sha256": digests,
             "config": config_to_dict(cfg),
+            **self.recipe.model_card(self.model, cfg),
         }
         return save_weights(self.model, self.recipe.name, card, self.out_dir), metrics

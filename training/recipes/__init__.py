@@ -88,6 +88,11 @@ class Recipe(abc.ABC):
         """
         return {}
 
+    def model_card(self, model: nn.Module, cfg: TrainConfig) -> dict[str, Any]:
+        """Entries the model card needs beyond the engine's — above all ``model_config``, the
+        architecture ``edgegeo.load`` rebuilds the network from (none by default)."""
+        return {}
+
     def evaluate(self, model: nn.Module, cfg: TrainConfig) -> dict[str, float]:
         """Metrics of the trained model for the model card (none by default).
 
