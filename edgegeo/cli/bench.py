@@ -45,7 +45,108 @@ def _add_op(benchmarks) -> None:
     parser.set_defaults(func=_run_op)
 
 
-BENCHMARKS = [_add_op]
+def _run_upsample(args: argparse.Namespace) -> int:
+    from edgegeo.bench_report import write_section
+    from edgegeo.models import jbu_bench
+
+    for name in ("scale", "tune_frames", "test_frames", "feature_images"):
+        if getattr(args, name) < (1 if name == "scale" else 0):
+            raise ValueError(f"--{name.replace('_', '-')} must be >= "
+                             f"{1 if name == 'scale' else 0}, got {getattr(args, name)}")
+    grids = None
+    if args.quick:
+        grids = {"opencv_jbf": {"d": [9], "sigma_color": [8.0, 16.0], "sigma_space": [4.0]},
+                 "guided_filter": {"radius": [2, 4], "eps": [1e-3]},
+                 "fixed_jbu": {"radius": [args.scale], "sigma_spatial": [3.0],
+                               "sigma_range": [0.03, 0.1]}}
+    render = None if args.no_render else (20, 4, 320, 240)
+    rows, info = jbu_bench.run_depth_benchmark(
+        args.test_data, args.train_data, args.scale, args.tune_frames, args.test_frames,
+        args.weights, grids, render)
+    picture = None
+    if args.picture:
+        short = {"bicubic": "bicubic", "OpenCV ximgproc.jointBilateralFilter": "OpenCV JBF",
+                 "OpenCV ximgproc.guidedFilter": "guided filter",
+                 "fixed JBU (edgegeo.ops)": "fixed JBU", "learned JBU (ours)": "learned JBU"}
+        methods = [(short[label], method) for label, _, method in info["methods"]
+                   if label in short]
+        path = jbu_bench.error_picture(args.picture, methods,
+                                       info["samples"][args.picture_frame % len(info["samples"])])
+        print(f"wrote {path} ({path.stat().st_size // 1024} KB)")
+        picture = _relative_to_docs(path)
+    features = None
+    if args.feature_weights:
+        features = jbu_bench.feature_rows(args.feature_weights, args.feature_images,
+                                          args.test_data)
+    body = jbu_bench.report_body(rows, info, args.scale, features[0] if features else None,
+                                 features[1] if features else "", picture)
+    print(body)
+    if not args.no_report:
+        path = write_section("upsample-depth", f"Depth x{args.scale} upsampling: learned JBU "
+                             "vs interpolation and bilateral/guided filters", body)
+        print(f"wrote {path}")
+    return 0
+
+
+def _relative_to_docs(path) -> str:
+    """The picture's path as the benchmarks page (docs/) links it."""
+    import os
+    from pathlib import Path
+
+    from edgegeo.bench_report import DEFAULT_PATH
+
+    bench_file = Path(os.environ.get("EDGEGEO_BENCH_FILE", DEFAULT_PATH)).resolve()
+    try:
+        return os.path.relpath(Path(path).resolve(), bench_file.parent)
+    except ValueError:
+        return str(path)
+
+
+def _add_upsample(benchmarks) -> None:
+    from pathlib import Path
+
+    parser = benchmarks.add_parser(
+        "upsample", help="depth upsampling: learned JBU vs bilinear/bicubic/OpenCV/fixed JBU",
+        description="Depth xN upsampling on held-out synthetic frames (TEST seeds; rendered "
+                    "into --test-data when missing): RMSE / AbsRel / a105 of bilinear, "
+                    "bicubic, OpenCV ximgproc.jointBilateralFilter and guidedFilter (on the "
+                    "bilinear upsampling), the fixed JBU op and the learned JBU; the filters' "
+                    "parameters are tuned on training frames (TRAIN seeds). Saves an error-map "
+                    "picture and writes section 'upsample-depth' of docs/benchmarks.md (with "
+                    "the feature-upsampling rows when a jbu-features run exists).")
+    parser.add_argument("--test-data", type=Path, default=Path("data/synth-test"),
+                        help="held-out shards (default data/synth-test)")
+    parser.add_argument("--train-data", type=Path, default=Path("data/synth-train"),
+                        help="training shards the filters are tuned on (default "
+                             "data/synth-train)")
+    parser.add_argument("--scale", type=int, default=4, help="upsampling factor (default 4)")
+    parser.add_argument("--tune-frames", type=int, default=24,
+                        help="training frames for tuning (default 24)")
+    parser.add_argument("--test-frames", type=int, default=0,
+                        help="test frames, evenly spaced (default 0 = all)")
+    parser.add_argument("--weights", type=Path,
+                        help="learned JBU weights (default: the shipped jbu)")
+    parser.add_argument("--picture", default="docs/images/jbu_depth_x4.png",
+                        help="error-map picture to write ('' = none; default "
+                             "docs/images/jbu_depth_x4.png)")
+    parser.add_argument("--picture-frame", type=int, default=5,
+                        help="index of the test frame shown in the picture (default 5)")
+    parser.add_argument("--feature-weights",
+                        default="runs/jbu-features/jbu-features.safetensors",
+                        help="a jbu-features run whose held-out reconstruction rows to add "
+                             "('' = none; skipped when absent)")
+    parser.add_argument("--feature-images", type=int, default=16,
+                        help="held-out images for the feature rows (default 16)")
+    parser.add_argument("--quick", action="store_true",
+                        help="tiny tuning grids (tests, quick looks; not for reported numbers)")
+    parser.add_argument("--no-render", action="store_true",
+                        help="fail instead of rendering missing test shards")
+    parser.add_argument("--no-report", action="store_true",
+                        help="print the table only, leave docs/benchmarks.md alone")
+    parser.set_defaults(func=_run_upsample)
+
+
+BENCHMARKS = [_add_op, _add_upsample]
 
 
 def register(subparsers) -> None:

@@ -19,6 +19,7 @@ from torch import nn
 
 from edgegeo.weights_io import WEIGHTS_DIR, load_weights
 
+from .jbu import DepthJBU, JBUConfig, JBUPredictor
 from .mono_depth import MonoDepthNet, MonoDepthNetConfig
 from .predictor import MonoDepthPredictor
 
@@ -35,6 +36,8 @@ class ModelEntry:
         config_from_dict: model-card ``model_config`` dict → config object.
         default_config: the named config used when neither caller nor card says otherwise.
         predictor: class wrapping the network: ``predictor(network, device=..., **options)``.
+        config_from_card: optional, model card → config object, for cards without
+            ``model_config`` (the engine's cards record the training config under ``config``).
     """
 
     build: Callable[[Any], nn.Module]
@@ -42,12 +45,16 @@ class ModelEntry:
     config_from_dict: Callable[[dict], Any]
     default_config: str
     predictor: type
+    config_from_card: Callable[[dict], Any] | None = None
 
 
 MODELS: dict[str, ModelEntry] = {
     "mono-depth": ModelEntry(build=MonoDepthNet, config_from_name=MonoDepthNetConfig.named,
                              config_from_dict=MonoDepthNetConfig.from_dict,
                              default_config="small", predictor=MonoDepthPredictor),
+    "jbu": ModelEntry(build=DepthJBU, config_from_name=JBUConfig.named,
+                      config_from_dict=JBUConfig.from_dict, default_config="x4",
+                      predictor=JBUPredictor, config_from_card=JBUConfig.from_card),
 }
 
 
@@ -62,15 +69,17 @@ def load(name: str, backend: str = "torch", device: str = "cpu",
     """A ready predictor for a named model with trained weights.
 
     Args:
-        name: model name, e.g. ``"mono-depth"`` (see :func:`available_models`).
+        name: model name, e.g. ``"mono-depth"`` or ``"jbu"`` (see :func:`available_models`).
         backend: ``"torch"`` (the only one so far).
         device: torch device, ``"cpu"`` or ``"cuda"``.
         weights: a ``.safetensors`` file to use instead of ``edgegeo/weights/<name>.safetensors``.
-        config: the architecture: a named config (``"small"``) or a config object; default
+        config: the architecture: a named config (``"small"``, ``"x4"``) or a config object; default
             the model card's ``model_config``, else the model's default named config.
         **options: passed to the predictor (e.g. ``resolution=`` for ``mono-depth``).
     Returns:
-        The model's predictor (``mono-depth``: :class:`MonoDepthPredictor`).
+        The model's predictor (``mono-depth``: :class:`MonoDepthPredictor`, image → disparity;
+        ``jbu``: :class:`JBUPredictor`, ``(depth_lowres (h,w) float32 m, image (H,W,3)
+        uint8) → (H,W) float32 m``).
     Raises:
         ValueError: unknown name, backend or config; weights that do not fit the config.
         FileNotFoundError: no weights; says which command trains them.
@@ -107,6 +116,8 @@ def _resolve_config(entry: ModelEntry, weights_path: Path, config: str | Any | N
         card = json.loads(card_path.read_text())
         if "model_config" in card:
             return entry.config_from_dict(card["model_config"])
+        if entry.config_from_card is not None:
+            return entry.config_from_card(card)
     return entry.config_from_name(entry.default_config)
 
 
