@@ -271,16 +271,6 @@ class JBUConfig:
         except TypeError as exc:
             raise ValueError(f"not a jbu model config: {fields!r} ({exc})") from None
 
-    @classmethod
-    def from_card(cls, card: dict[str, Any]) -> JBUConfig:
-        """The architecture recorded by a ``jbu`` training run's model card: its
-        ``model_config``, else the matching fields of its training ``config``."""
-        if "model_config" in card:
-            return cls.from_dict(card["model_config"])
-        train = card.get("config", {})
-        names = [f.name for f in dataclasses.fields(cls)]
-        return cls(**{name: train[name] for name in names if name in train})
-
 
 class DepthJBU(nn.Module):
     """Metric depth ×2ⁿ upsampling guided by the image (the ``jbu`` model).

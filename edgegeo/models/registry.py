@@ -21,6 +21,7 @@ from edgegeo.weights_io import WEIGHTS_DIR, load_weights
 
 from .jbu import DepthJBU, JBUConfig, JBUPredictor
 from .mono_depth import MonoDepthNet, MonoDepthNetConfig
+from .mvs import MVSNet, MVSNetConfig, MVSPredictor
 from .predictor import MonoDepthPredictor
 
 BACKENDS = ("torch",)
@@ -36,8 +37,6 @@ class ModelEntry:
         config_from_dict: model-card ``model_config`` dict → config object.
         default_config: the named config used when neither caller nor card says otherwise.
         predictor: class wrapping the network: ``predictor(network, device=..., **options)``.
-        config_from_card: optional, model card → config object, for cards without
-            ``model_config`` (the engine's cards record the training config under ``config``).
     """
 
     build: Callable[[Any], nn.Module]
@@ -45,7 +44,6 @@ class ModelEntry:
     config_from_dict: Callable[[dict], Any]
     default_config: str
     predictor: type
-    config_from_card: Callable[[dict], Any] | None = None
 
 
 MODELS: dict[str, ModelEntry] = {
@@ -54,7 +52,10 @@ MODELS: dict[str, ModelEntry] = {
                              default_config="small", predictor=MonoDepthPredictor),
     "jbu": ModelEntry(build=DepthJBU, config_from_name=JBUConfig.named,
                       config_from_dict=JBUConfig.from_dict, default_config="x4",
-                      predictor=JBUPredictor, config_from_card=JBUConfig.from_card),
+                      predictor=JBUPredictor),
+    "mvs": ModelEntry(build=MVSNet, config_from_name=MVSNetConfig.named,
+                      config_from_dict=MVSNetConfig.from_dict, default_config="small",
+                      predictor=MVSPredictor),
 }
 
 
@@ -116,8 +117,6 @@ def _resolve_config(entry: ModelEntry, weights_path: Path, config: str | Any | N
         card = json.loads(card_path.read_text())
         if "model_config" in card:
             return entry.config_from_dict(card["model_config"])
-        if entry.config_from_card is not None:
-            return entry.config_from_card(card)
     return entry.config_from_name(entry.default_config)
 
 

@@ -1,0 +1,25 @@
+"""Multi-view metric depth, SimpleRecon (methods.md §3), sized for the edge.
+
+- ``config``: :class:`MVSNetConfig` and its named sizes (``small`` = the shipped edge model).
+- ``features``: matching encoder (1/4 resolution, 16 channels) and image encoder (1/2 … 1/32).
+- ``metadata``: the per-(plane, pixel, source) metadata vector, sources sorted by pose distance.
+- ``cost_volume``: metadata → MLP → ``(B, D, H/4, W/4)``, or the dot-product ablation.
+- ``network``: 2-D U-Net → depth at four scales (sigmoid → log depth in the plane range).
+- ``model``: :class:`MVSNet`, all of the above.
+- ``losses``: multi-scale log-L1, gradient, normal and multi-view losses (1 : 1 : 1 : 0.2).
+- ``keyframes``: the DeepVideoMVS keyframe buffer and source penalty.
+- ``predictor``: :class:`MVSPredictor` (numpy in, metric depth out) and :class:`MVSStream`.
+
+    predictor = edgegeo.load("mvs")
+    depth = predictor(ref_rgb, ref_K, ref_world_T_cam, src_rgbs, src_Ks, src_world_T_cams)
+    stream = MVSStream(predictor)
+    for frame in frames:
+        depth = stream.push(frame)        # (H, W) float32 metres for keyframes, else None
+"""
+from .config import NAMED_CONFIGS, MVSNetConfig
+from .keyframes import KeyframeBuffer, pose_measures, select_sources, source_penalty
+from .model import MVSNet
+from .predictor import MVSPredictor, MVSStream
+
+__all__ = ["MVSNetConfig", "NAMED_CONFIGS", "MVSNet", "MVSPredictor", "MVSStream",
+           "KeyframeBuffer", "pose_measures", "select_sources", "source_penalty"]

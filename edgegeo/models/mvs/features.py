@@ -1,0 +1,112 @@
+"""The two CNN encoders of SimpleRecon (methods.md §3), sized for the edge.
+
+* :class:`MatchingEncoder` — per view, 16-channel features at 1/4 resolution: what the plane
+  sweep warps and compares (shared by the reference and every source).
+* :class:`ImageEncoder` — reference view only, features at 1/2, 1/4, 1/8, 1/16 and 1/32: the
+  monocular "image prior" that enters the cost-volume encoder at every scale and the decoder.
+
+Both take ``(B, 3, H, W)`` float RGB in [0, 1]; ImageNet normalisation is inside.
+Plain 3×3 convolutions with BatchNorm (folded into the convolutions by deployment engines)
+and ReLU, in residual blocks.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def conv_bn_relu(in_channels: int, out_channels: int, stride: int = 1,
+                 kernel_size: int = 3) -> nn.Sequential:
+    """``kernel_size`` convolution (same padding, no bias) → BatchNorm → ReLU."""
+    return nn.Sequential(
+        nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride,
+                  padding=kernel_size // 2, bias=False),
+        nn.BatchNorm2d(out_channels), nn.ReLU(inplace=True))
+
+
+class ResidualBlock(nn.Module):
+    """Two 3×3 conv-BN layers with a skip connection (1×1 conv-BN when the width or stride
+    changes), ReLU after the sum. ``(B, C_in, H, W)`` → ``(B, C_out, H/stride, W/stride)``."""
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1):
+        super().__init__()
+        self.conv1 = conv_bn_relu(in_channels, out_channels, stride)
+        self.conv2 = nn.Sequential(
+            nn.Conv2d(out_channels, out_channels, 3, padding=1, bias=False),
+            nn.BatchNorm2d(out_channels))
+        self.skip = nn.Identity()
+        if stride != 1 or in_channels != out_channels:
+            self.skip = nn.Sequential(
+                nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False),
+                nn.BatchNorm2d(out_channels))
+        self.relu = nn.ReLU(inplace=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.relu(self.conv2(self.conv1(x)) + self.skip(x))
+
+
+class Normalize(nn.Module):
+    """RGB in [0, 1] → ImageNet-normalised."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1),
+                             persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1),
+                             persistent=False)
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        return (image - self.mean) / self.std
+
+
+class MatchingEncoder(nn.Module):
+    """Matching features: ``(B, 3, H, W)`` RGB in [0, 1] → ``(B, channels, H/4, W/4)``.
+
+    stem 3×3/2 → residual block → residual block /2 → residual block → 1×1 projection (no
+    activation, so dot products can be negative). Receptive field 31 px.
+    """
+
+    def __init__(self, channels: int = 16, width: int = 32):
+        super().__init__()
+        self.normalize = Normalize()
+        half = max(8, width // 2)
+        self.layers = nn.Sequential(
+            conv_bn_relu(3, half, stride=2),
+            ResidualBlock(half, half),
+            ResidualBlock(half, width, stride=2),
+            ResidualBlock(width, width),
+            nn.Conv2d(width, channels, 1))
+        self.out_channels = channels
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        return self.layers(self.normalize(image))
+
+
+class ImageEncoder(nn.Module):
+    """Reference-image features at five scales: ``(B, 3, H, W)`` RGB in [0, 1] → list of
+    ``(B, channels[i], H / 2^(i+1), W / 2^(i+1))`` for i = 0…4 (1/2 … 1/32)."""
+
+    def __init__(self, channels: tuple[int, int, int, int, int] = (16, 24, 40, 64, 96)):
+        super().__init__()
+        self.normalize = Normalize()
+        stages, previous = [], 3
+        for index, width in enumerate(channels):
+            if index == 0:
+                stages.append(nn.Sequential(conv_bn_relu(previous, width, stride=2),
+                                            ResidualBlock(width, width)))
+            else:
+                stages.append(nn.Sequential(ResidualBlock(previous, width, stride=2),
+                                            ResidualBlock(width, width)))
+            previous = width
+        self.stages = nn.ModuleList(stages)
+        self.out_channels = tuple(channels)
+
+    def forward(self, image: torch.Tensor) -> list[torch.Tensor]:
+        features, x = [], self.normalize(image)
+        for stage in self.stages:
+            x = stage(x)
+            features.append(x)
+        return features

@@ -1,0 +1,111 @@
+"""``MVSNet``: SimpleRecon multi-view depth (methods.md §3) — matching encoder, plane sweep with
+the metadata cost volume (or the dot-product ablation), 2-D U-Net to depth at four scales."""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from edgegeo.geometry.planesweep import log_depth_planes
+
+from .config import MATCHING_STRIDE, SIZE_MULTIPLE, MVSNetConfig
+from .cost_volume import CostVolume
+from .features import MatchingEncoder
+from .metadata import geometry_dtype, scale_intrinsics
+from .network import MVSDepthNetwork
+
+
+class MVSNet(nn.Module):
+    """Metric depth of a reference view from posed source views.
+
+    ``forward(ref_image, src_images, ref_K, src_K, src_T_ref, source_valid=None)``:
+
+    Args:
+        ref_image: ``(B, 3, H, W)`` float RGB in [0, 1]; H, W multiples of 32.
+        src_images: ``(B, S, 3, H_s, W_s)`` with ``S = config.num_sources``, any order (the
+            cost volume sorts them by pose distance). Usually ``H_s, W_s = H, W``; sources may
+            be larger (multiples of 4), e.g. full frames around a reference crop in training.
+        ref_K: ``(B, 3, 3)`` intrinsics of the ``H × W`` reference image (pixels).
+        src_K: ``(B, S, 3, 3)`` intrinsics of the source images.
+        src_T_ref: ``(B, S, 4, 4)`` rigid transforms reference camera → source camera
+            (``inv(src_world_T_cam) @ ref_world_T_cam``), metres.
+        source_valid: optional ``(B, S)`` bool; False marks padding (fewer real sources).
+    Returns:
+        dict: ``depth`` — list of ``(B, 1, H/s, W/s)`` depth in metres for s = 1, 2, 4, 8,
+        each in ``[min_depth, max_depth]``; ``log_depth`` — their natural logs;
+        ``cost_volume`` — ``(B, D, H/4, W/4)``.
+    """
+
+    def __init__(self, config: MVSNetConfig | None = None):
+        super().__init__()
+        self.config = config = config or MVSNetConfig.small()
+        self.matching_encoder = MatchingEncoder(config.matching_channels,
+                                                width=max(8, 2 * config.matching_channels))
+        self.cost_volume = CostVolume(config.cost_volume, config.matching_channels,
+                                      config.num_sources, config.mlp_hidden)
+        self.network = MVSDepthNetwork(config.num_planes, config.image_channels,
+                                       config.cv_channels, config.decoder_channels,
+                                       config.min_depth, config.max_depth)
+        self.register_buffer("depth_planes", log_depth_planes(
+            config.num_planes, config.min_depth, config.max_depth), persistent=False)
+
+    @property
+    def size_multiple(self) -> int:
+        """Input sides must be multiples of this (32)."""
+        return SIZE_MULTIPLE
+
+    def matching_features(self, images: torch.Tensor) -> torch.Tensor:
+        """``(B, 3, H, W)`` RGB in [0, 1] → ``(B, C, H/4, W/4)`` matching features."""
+        return self.matching_encoder(images)
+
+    def forward(self, ref_image: torch.Tensor, src_images: torch.Tensor, ref_K: torch.Tensor,
+                src_K: torch.Tensor, src_T_ref: torch.Tensor,
+                source_valid: torch.Tensor | None = None) -> dict[str, Any]:
+        self._check(ref_image, src_images)
+        B, S = src_images.shape[:2]
+        if src_images.shape[-2:] == ref_image.shape[-2:]:
+            # One batched pass for all views (BatchNorm statistics over all of them in training).
+            views = torch.cat([ref_image.unsqueeze(1), src_images], dim=1).flatten(0, 1)
+            feats = self.matching_encoder(views).unflatten(0, (B, S + 1))
+            ref_feats, src_feats = feats[:, 0], feats[:, 1:]
+        else:
+            ref_feats = self.matching_encoder(ref_image)
+            src_feats = self.matching_encoder(src_images.flatten(0, 1)).unflatten(0, (B, S))
+        return self.depth_from_features(ref_image, ref_feats, src_feats, ref_K, src_K,
+                                        src_T_ref, source_valid)
+
+    def depth_from_features(self, ref_image: torch.Tensor, ref_feats: torch.Tensor,
+                            src_feats: torch.Tensor, ref_K: torch.Tensor, src_K: torch.Tensor,
+                            src_T_ref: torch.Tensor, source_valid: torch.Tensor | None = None
+                            ) -> dict[str, Any]:
+        """:meth:`forward` with the matching features already computed (so a caller can compute
+        each view's features once and reuse them): ``ref_feats (B, C, H/4, W/4)``,
+        ``src_feats (B, S, C, H_s/4, W_s/4)`` from :meth:`matching_features`; other arguments
+        as :meth:`forward`."""
+        self._check(ref_image, None)
+        dtype = geometry_dtype(ref_feats)
+        scale = 1.0 / MATCHING_STRIDE
+        K_ref = scale_intrinsics(ref_K.to(dtype), scale)
+        K_src = scale_intrinsics(src_K.to(dtype), scale)
+        cost_volume = self.cost_volume(ref_feats, src_feats, K_ref, K_src, src_T_ref.to(dtype),
+                                       self.depth_planes, source_valid)
+        log_depth = list(self.network(ref_image, cost_volume, return_log=True))
+        return {"depth": [torch.exp(x) for x in log_depth], "log_depth": log_depth,
+                "cost_volume": cost_volume}
+
+    def _check(self, ref_image: torch.Tensor, src_images: torch.Tensor | None) -> None:
+        if ref_image.dim() != 4 or ref_image.shape[1] != 3:
+            raise ValueError(f"ref_image must be (B, 3, H, W), got {tuple(ref_image.shape)}")
+        H, W = ref_image.shape[-2:]
+        if H % SIZE_MULTIPLE or W % SIZE_MULTIPLE:
+            raise ValueError(f"image size {H}x{W} must be a multiple of {SIZE_MULTIPLE} in both "
+                             "sides")
+        if src_images is None:
+            return
+        expected = (ref_image.shape[0], self.config.num_sources, 3)
+        if src_images.dim() != 5 or tuple(src_images.shape[:3]) != expected \
+                or src_images.shape[3] % MATCHING_STRIDE or src_images.shape[4] % MATCHING_STRIDE:
+            raise ValueError(f"src_images must be (B, S={self.config.num_sources}, 3, H_s, W_s) "
+                             f"with B = {expected[0]} and sides multiples of {MATCHING_STRIDE}, "
+                             f"got {tuple(src_images.shape)}")

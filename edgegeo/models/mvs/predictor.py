@@ -1,0 +1,228 @@
+"""``MVSPredictor`` (numpy posed images in, metric depth out) and ``MVSStream`` (posed frames one
+by one, DeepVideoMVS keyframe buffer, depth per keyframe)."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from edgegeo.geometry.intrinsics import resize_K, validate_K
+from edgegeo.geometry.poses import relative_pose, validate_pose
+from edgegeo.models.predictor import check_rgb_image
+
+from .config import SIZE_MULTIPLE
+from .keyframes import KeyframeBuffer, select_sources
+
+PREDICT_ON = ("keyframes", "all")
+
+
+def _check_K_fits(K: np.ndarray, height: int, width: int, name: str) -> None:
+    """The principal point must lie in the central half of the image: intrinsics of another
+    resolution (half or double size) fail this."""
+    cx, cy = K[0, 2], K[1, 2]
+    if abs(cx - (width - 1) / 2) >= width / 4 or abs(cy - (height - 1) / 2) >= height / 4:
+        raise ValueError(
+            f"{name}: principal point ({cx:.1f}, {cy:.1f}) is far from the centre of the "
+            f"{width}x{height} image; are these intrinsics for another resolution? Rescale "
+            "them with edgegeo.geometry.resize_K")
+
+
+def _check_images(images, name: str) -> list[np.ndarray]:
+    if isinstance(images, np.ndarray) and images.ndim == 4:
+        images = list(images)
+    if not isinstance(images, (list, tuple)):
+        raise ValueError(f"{name} must be a list of (H, W, 3) uint8 RGB images or an (S, H, W, 3) "
+                         f"array, got {type(images).__name__}")
+    checked = []
+    for index, image in enumerate(images):
+        try:
+            checked.append(check_rgb_image(image))
+        except ValueError as exc:
+            raise ValueError(f"{name}[{index}]: {exc}") from None
+    return checked
+
+
+class MVSPredictor:
+    """Metric depth of a reference image from posed source images, with an :class:`MVSNet`.
+
+    Args:
+        model: an ``MVSNet``.
+        device: torch device.
+        resolution: ``(H_in, W_in)`` working size, multiples of 32 (default: the model's
+            ``config.image_size``, 192×256 for the shipped model): images are resized to it
+            (intrinsics rescaled with them) and the depth resized back.
+        min_sources: fewest sources accepted (default: the model's ``num_sources``); with fewer
+            than ``num_sources`` the rest are padding (marked invalid to the model).
+
+    Call ``predictor(ref_image, ref_K, ref_world_T_cam, src_images, src_Ks, src_world_T_cams)``:
+
+    * ``ref_image``: ``(H, W, 3) uint8`` RGB; ``ref_K``: ``(3, 3)`` intrinsics of it (pixels);
+      ``ref_world_T_cam``: ``(4, 4)`` camera-to-world pose (metres);
+    * ``src_images``: list of ``(H, W, 3) uint8`` (same size as the reference); ``src_Ks``,
+      ``src_world_T_cams``: one ``(3, 3)`` / ``(4, 4)`` per source.
+
+    Returns ``(H, W) float32`` depth in metres along the optical axis, within the model's
+    ``[min_depth, max_depth]``. With more than ``num_sources`` sources, the ``num_sources`` with
+    the lowest DeepVideoMVS penalty (see :mod:`.keyframes`) are used.
+
+    Raises:
+        ValueError: a bad image, mismatched image sizes, intrinsics that are invalid or do not
+            fit the image, poses that are non-finite or not rigid, unequal numbers of source
+            images / intrinsics / poses, or fewer than ``min_sources`` sources.
+    """
+
+    def __init__(self, model: nn.Module, device: str | torch.device = "cpu",
+                 resolution: tuple[int, int] | None = None, min_sources: int | None = None):
+        config = getattr(model, "config", None)
+        if config is None or not hasattr(config, "num_sources"):
+            raise ValueError("model must be an MVSNet (with a .config.num_sources)")
+        resolution = tuple(int(v) for v in (resolution or config.image_size))
+        if len(resolution) != 2 or any(v <= 0 or v % SIZE_MULTIPLE for v in resolution):
+            raise ValueError(f"resolution must be (H, W), positive multiples of {SIZE_MULTIPLE}, "
+                             f"got {resolution}")
+        self.num_sources = config.num_sources
+        min_sources = self.num_sources if min_sources is None else min_sources
+        if not isinstance(min_sources, int) or not 1 <= min_sources <= self.num_sources:
+            raise ValueError(f"min_sources must be an integer in [1, {self.num_sources}], got "
+                             f"{min_sources!r}")
+        self.min_sources = min_sources
+        self.resolution = resolution
+        self.device = torch.device(device)
+        self.model = model.to(self.device).eval()
+
+    def check_inputs(self, ref_image, ref_K, ref_world_T_cam, src_images, src_Ks,
+                     src_world_T_cams):
+        """Validate the call's arguments; returns them as checked numpy arrays/lists."""
+        ref_image = check_rgb_image(ref_image)
+        height, width = ref_image.shape[:2]
+        ref_K = validate_K(ref_K, "ref_K")
+        _check_K_fits(ref_K, height, width, "ref_K")
+        ref_pose = validate_pose(ref_world_T_cam, "ref_world_T_cam")
+        src_images = _check_images(src_images, "src_images")
+        try:
+            counts = {"src_images": len(src_images), "src_Ks": len(src_Ks),
+                      "src_world_T_cams": len(src_world_T_cams)}
+        except TypeError:
+            raise ValueError("src_Ks and src_world_T_cams must be sequences (one per source "
+                             "image)") from None
+        if len(set(counts.values())) != 1:
+            raise ValueError(f"need one intrinsics matrix and one pose per source image, got "
+                             f"{counts}")
+        if len(src_images) < self.min_sources:
+            raise ValueError(f"too few sources: got {len(src_images)}, this predictor needs at "
+                             f"least {self.min_sources} (model trained with "
+                             f"{self.num_sources})")
+        Ks, poses = [], []
+        for index, (image, K, pose) in enumerate(zip(src_images, src_Ks, src_world_T_cams)):
+            if image.shape != ref_image.shape:
+                raise ValueError(f"src_images[{index}] has shape {image.shape}, the reference "
+                                 f"{ref_image.shape}; all views must have the same size")
+            K = validate_K(K, f"src_Ks[{index}]")
+            _check_K_fits(K, height, width, f"src_Ks[{index}]")
+            Ks.append(K)
+            poses.append(validate_pose(pose, f"src_world_T_cams[{index}]"))
+        return ref_image, ref_K, ref_pose, src_images, Ks, poses
+
+    @torch.inference_mode()
+    def __call__(self, ref_image, ref_K, ref_world_T_cam, src_images, src_Ks,
+                 src_world_T_cams) -> np.ndarray:
+        ref_image, ref_K, ref_pose, src_images, Ks, poses = self.check_inputs(
+            ref_image, ref_K, ref_world_T_cam, src_images, src_Ks, src_world_T_cams)
+        if len(src_images) > self.num_sources:
+            keep = select_sources(ref_pose, poses, self.num_sources)
+            src_images = [src_images[i] for i in keep]
+            Ks, poses = [Ks[i] for i in keep], [poses[i] for i in keep]
+        batch = self.make_batch(ref_image, ref_K, ref_pose, src_images, Ks, poses)
+        depth = self.model(batch["image"], batch["src_images"], batch["K"], batch["src_K"],
+                           batch["src_T_ref"], batch["source_valid"])["depth"][0]
+        height, width = ref_image.shape[:2]
+        if depth.shape[-2:] != (height, width):
+            depth = F.interpolate(depth, size=(height, width), mode="bilinear",
+                                  align_corners=False,
+                                  antialias=depth.shape[-1] > width or depth.shape[-2] > height)
+        return depth[0, 0].float().cpu().numpy().astype(np.float32)
+
+    def make_batch(self, ref_image: np.ndarray, ref_K: np.ndarray, ref_pose: np.ndarray,
+                   src_images: list[np.ndarray], Ks: list[np.ndarray], poses: list[np.ndarray]
+                   ) -> dict[str, torch.Tensor]:
+        """Model inputs (batch of one) at the working resolution, sources padded to
+        ``num_sources`` (padding: zero images, identity pose, ``source_valid`` False)."""
+        height, width = ref_image.shape[:2]
+        size = self.resolution
+        n_real = len(src_images)
+        images = torch.from_numpy(np.stack([ref_image, *src_images])).to(self.device)
+        images = images.permute(0, 3, 1, 2).float() / 255.0
+        if images.shape[-2:] != size:
+            images = F.interpolate(images, size=size, mode="bilinear", align_corners=False,
+                                   antialias=True).clamp(0.0, 1.0)
+        K_in = resize_K(ref_K, (height, width), size)
+        src_K = [resize_K(K, (height, width), size) for K in Ks]
+        src_T_ref = [relative_pose(pose, ref_pose) for pose in poses]   # src_T_ref
+        pad = self.num_sources - n_real
+        src = images[1:]
+        if pad:
+            src = torch.cat([src, src.new_zeros(pad, 3, *size)])
+            src_K += [K_in] * pad
+            src_T_ref += [np.eye(4)] * pad
+        valid = torch.tensor([True] * n_real + [False] * pad, device=self.device)
+
+        def tensor(array) -> torch.Tensor:
+            return torch.as_tensor(np.asarray(array), dtype=torch.float32, device=self.device)
+
+        return {"image": images[:1], "src_images": src.unsqueeze(0), "K": tensor(K_in)[None],
+                "src_K": tensor(np.stack(src_K))[None],
+                "src_T_ref": tensor(np.stack(src_T_ref))[None], "source_valid": valid[None]}
+
+
+class MVSStream:
+    """Depth for a stream of posed frames, with DeepVideoMVS's keyframe buffer.
+
+    Args:
+        predictor: an :class:`MVSPredictor` (its ``min_sources`` decides when depth starts).
+        buffer: the keyframe buffer (default ``KeyframeBuffer()``: 30 keyframes, new one at pose
+            distance ≥ 0.1).
+        predict_on: ``"keyframes"`` (DeepVideoMVS: depth only for frames that become
+            keyframes, sources from the earlier keyframes) or ``"all"`` (every frame, sources
+            from the buffered keyframes other than itself).
+
+    ``push(frame)`` takes anything with ``rgb (H, W, 3) uint8``, ``K (3, 3)`` and ``world_T_cam
+    (4, 4)`` (an :class:`edgegeo.data.frame.Frame`) and returns ``(H, W) float32`` depth in
+    metres, or None (not a keyframe, or fewer than ``min_sources`` sources yet). Bad poses,
+    images or intrinsics raise ValueError and leave the buffer unchanged.
+    """
+
+    def __init__(self, predictor: MVSPredictor, buffer: KeyframeBuffer | None = None,
+                 predict_on: str = "keyframes"):
+        if predict_on not in PREDICT_ON:
+            raise ValueError(f"predict_on must be one of {PREDICT_ON}, got {predict_on!r}")
+        self.predictor = predictor
+        self.buffer = buffer if buffer is not None else KeyframeBuffer()
+        self.predict_on = predict_on
+        self.last_sources: list[int] = []
+
+    def push(self, frame) -> np.ndarray | None:
+        try:
+            rgb, K, pose = frame.rgb, frame.K, frame.world_T_cam
+        except AttributeError:
+            raise ValueError("push needs a frame with rgb, K and world_T_cam (an "
+                             "edgegeo.data.frame.Frame)") from None
+        if pose is None:
+            raise ValueError("frame has no pose (world_T_cam is None); MVS needs posed frames")
+        rgb = check_rgb_image(rgb)
+        K = validate_K(K, "frame.K")
+        _check_K_fits(K, *rgb.shape[:2], "frame.K")
+        pose = validate_pose(pose, "frame.world_T_cam")
+        if self.buffer.keyframes and self.buffer.keyframes[-1].item[0].shape != rgb.shape:
+            raise ValueError(f"frame size {rgb.shape} differs from the buffered keyframes' "
+                             f"{self.buffer.keyframes[-1].item[0].shape}")
+        added = self.buffer.try_add(pose, (rgb, K))
+        self.last_sources = []
+        if self.predict_on == "keyframes" and not added:
+            return None
+        sources = self.buffer.sources_for(pose, self.predictor.num_sources, exclude_last=added)
+        if len(sources) < self.predictor.min_sources:
+            return None
+        self.last_sources = [k.index for k in sources]
+        return self.predictor(rgb, K, pose, [k.item[0] for k in sources],
+                              [k.item[1] for k in sources], [k.world_T_cam for k in sources])

@@ -1,0 +1,7 @@
+"""Training parts of the ``mvs`` recipe (SimpleRecon, methods.md §3); the recipe itself is
+``edgegeo.training.recipes.mvs``, the model and losses ``edgegeo.models.mvs``.
+
+* :mod:`.data` — posed synthetic walk-throughs (rendered in memory or read from shards) and the
+  reference + sources tuples drawn from them;
+* :mod:`.cards` — the network config of a recipe config, and ``model_config`` for model cards.
+"""

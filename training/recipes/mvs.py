@@ -1,0 +1,270 @@
+"""SimpleRecon multi-view depth (methods.md §3) on posed synthetic walk-throughs: the ``mvs``
+recipe.
+
+Each sample is a reference frame, ``num_views − 1`` source frames of the same walk-through and
+their GT depth; the loss is SimpleRecon's (multi-scale log-L1 + gradient + normal + 0.2 ×
+multi-view). The ablation of the paper — the plain dot-product cost volume — is the same recipe
+with ``--set cost_volume=dot``.
+
+    edgegeo train mvs --out runs/mvs
+    edgegeo train mvs --out runs/mvs-dot --set cost_volume=dot
+
+Depth planes: 64, log-spaced over **0.25–8 m** (SimpleRecon's ScanNet range is 0.25–5 m). Our
+rooms are larger: on 40 of the ``data/synth-train`` walk-throughs 13.8 % of GT pixels lie beyond
+5 m but only 2.3 % beyond 8 m (none nearer than 0.25 m), and 8 m costs little resolution — a
+plane step of 5.7 % of depth instead of 4.9 %.
+
+Cost. Frames are 256×192 (the predictor's working size); the reference is a random 128×96 crop
+of its frame while the 7 sources stay whole, so matching happens at the inference pixel scale
+but the metadata MLP and the U-Net — most of the cost — run on a quarter of the pixels. On the
+2-core development machine (shared, load average ≈ 8) a default step (batch 4) took 4.6–7.1 s
+with one torch thread and ≈ 19 s with two (thread contention): prefer ``--set num_threads=1``
+on a busy machine. Rendering the 120 default walk-throughs takes about 10 minutes.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from edgegeo.data.splits import TRAIN_SEEDS, VAL_SEEDS
+from edgegeo.models.mvs.config import COST_VOLUMES, NAMED_CONFIGS, SIZE_MULTIPLE
+from edgegeo.models.mvs.losses import LOSS_WEIGHTS, simplerecon_loss
+from edgegeo.models.mvs.model import MVSNet
+
+from ..config import TrainConfig
+from ..data import seeded_batches
+from ..mvs.cards import network_config
+from ..mvs.data import SequenceSet, generate_sequences, load_shard_sequences, mvs_batch
+from . import Recipe, register_recipe
+
+GENERATE = "generate"
+
+
+@dataclass(frozen=True)
+class MVSConfig(TrainConfig):
+    """``mvs`` settings.
+
+    Attributes:
+        model: network size (``small`` = the edge model, ``tiny`` for smoke runs).
+        cost_volume: ``metadata`` (SimpleRecon) or ``dot`` (the ablation).
+        num_views: N, the reference plus N − 1 sources (SimpleRecon: 8).
+        num_planes: depth planes of the sweep.
+        depth_range: nearest and farthest plane, metres (also the output range).
+        mlp_hidden: hidden widths of the metadata MLP (SimpleRecon: 128, 128).
+        image_size: ``(H, W)`` of the frames (multiples of 32) — also the predictor's working
+            resolution.
+        crop_size: ``(h, w)`` reference crop (multiples of 32, ≤ image_size; equal = whole
+            frames); sources stay whole frames.
+        train_data: ``generate`` (render ``generate_scenes`` walk-throughs of training seeds
+            in memory at ``image_size``) or a folder of ``scene_*`` walk-through shards
+            (resized to ``image_size``).
+        max_scenes: use only the first this many shards (0 = all).
+        generate_scenes, generate_frames, generate_fps: in-memory walk-throughs: how many,
+            frames each, and frame rate (0.35 m/s walking: 7 cm between frames at 5 fps).
+        source_pose_range: pose distances (DeepVideoMVS measure) sources are drawn from.
+        drop_sources_p: chance a tuple keeps only ``min_sources … N − 2`` real sources (the
+            rest padding), so the model also works while a stream's buffer fills.
+        min_sources: fewest real sources a tuple keeps.
+        val_scenes, val_frames: validation walk-throughs (``VAL_SEEDS``) for the model card's
+            metrics, run through the keyframe stream as at test time.
+        num_threads: torch CPU threads per process (0 = torch's default).
+    """
+
+    steps: int = 4000
+    batch_size: int = 4
+    lr: float = 3e-4
+    warmup_steps: int = 200
+    log_every: int = 25
+    image_every: int = 500
+    checkpoint_every: int = 250
+    model: str = "small"
+    cost_volume: str = "metadata"
+    num_views: int = 8
+    num_planes: int = 64
+    depth_range: tuple[float, float] = (0.25, 8.0)
+    mlp_hidden: tuple[int, ...] = (128, 128)
+    image_size: tuple[int, int] = (192, 256)
+    crop_size: tuple[int, int] = (96, 128)
+    train_data: str = GENERATE
+    max_scenes: int = 0
+    generate_scenes: int = 120
+    generate_frames: int = 40
+    generate_fps: float = 5.0
+    source_pose_range: tuple[float, float] = (0.1, 0.6)
+    drop_sources_p: float = 0.2
+    min_sources: int = 2
+    val_scenes: int = 4
+    val_frames: int = 40
+    num_threads: int = 2
+
+    def validate(self) -> None:
+        super().validate()
+        if self.model not in NAMED_CONFIGS:
+            raise ValueError(f"config model must be one of {NAMED_CONFIGS}, got {self.model!r}")
+        if self.cost_volume not in COST_VOLUMES:
+            raise ValueError(f"config cost_volume must be one of {COST_VOLUMES}, got "
+                             f"{self.cost_volume!r}")
+        if self.num_views < 2 or self.num_planes < 2:
+            raise ValueError(f"config num_views and num_planes must be >= 2, got "
+                             f"{self.num_views}, {self.num_planes}")
+        low, high = self.depth_range
+        if not 0 < low < high:
+            raise ValueError(f"config depth_range must satisfy 0 < near < far, got "
+                             f"{self.depth_range}")
+        for name in ("image_size", "crop_size"):
+            size = getattr(self, name)
+            if len(size) != 2 or any(s <= 0 or s % SIZE_MULTIPLE for s in size):
+                raise ValueError(f"config {name} must be two positive multiples of "
+                                 f"{SIZE_MULTIPLE}, got {size}")
+        if any(c > s for c, s in zip(self.crop_size, self.image_size)):
+            raise ValueError(f"config crop_size {self.crop_size} must fit in image_size "
+                             f"{self.image_size}")
+        if not self.mlp_hidden or any(w < 1 for w in self.mlp_hidden):
+            raise ValueError(f"config mlp_hidden must be widths >= 1, got {self.mlp_hidden}")
+        low, high = self.source_pose_range
+        if not 0 <= low <= high:
+            raise ValueError(f"config source_pose_range must satisfy 0 <= low <= high, got "
+                             f"{self.source_pose_range}")
+        if not 0 <= self.drop_sources_p <= 1:
+            raise ValueError(f"config drop_sources_p must be in [0, 1], got "
+                             f"{self.drop_sources_p}")
+        if not 1 <= self.min_sources <= self.num_views - 1:
+            raise ValueError(f"config min_sources must be in [1, num_views - 1], got "
+                             f"{self.min_sources}")
+        if self.generate_scenes < 1 or self.generate_frames < 2 or self.generate_fps <= 0:
+            raise ValueError("config generate_scenes must be >= 1, generate_frames >= 2 and "
+                             "generate_fps > 0")
+        if self.val_scenes < 0 or self.val_frames < 2 or self.num_threads < 0:
+            raise ValueError("config val_scenes and num_threads must be >= 0 and "
+                             "val_frames >= 2")
+
+
+def _set_threads(cfg: MVSConfig) -> None:
+    if cfg.num_threads and cfg.device != "cuda" and not torch.cuda.is_available():
+        world = int(os.environ.get("WORLD_SIZE", "1"))
+        torch.set_num_threads(max(1, cfg.num_threads // world))
+
+
+def _depth_for_display(depth: torch.Tensor, low: float, high: float) -> torch.Tensor:
+    """Depth → [0, 1] on a log scale over the model's range (0 = near), 0 where no depth."""
+    shown = (torch.log(depth.clamp(low, high)) - np.log(low)) / (np.log(high) - np.log(low))
+    return torch.where(depth > 0, shown, torch.zeros_like(shown)).clamp(0, 1)
+
+
+@register_recipe("mvs")
+class MVSRecipe(Recipe):
+    """SimpleRecon on synthetic walk-throughs."""
+
+    config_cls = MVSConfig
+    smoke_overrides = {"model": "tiny", "num_views": 3, "num_planes": 8, "mlp_hidden": (8,),
+                       "image_size": (64, 96), "crop_size": (32, 64), "batch_size": 2,
+                       "generate_scenes": 1, "generate_frames": 8, "val_scenes": 1,
+                       "val_frames": 8, "min_sources": 1, "num_threads": 1}
+
+    def __init__(self) -> None:
+        self._data: dict[tuple, SequenceSet] = {}
+
+    # -- model and data ---------------------------------------------------------------------
+    def build_model(self, cfg: MVSConfig) -> MVSNet:
+        _set_threads(cfg)
+        return MVSNet(network_config(cfg))
+
+    def sequences(self, cfg: MVSConfig) -> SequenceSet:
+        """The training walk-throughs (loaded or rendered once per recipe instance)."""
+        size = tuple(cfg.image_size)
+        key = (cfg.train_data, cfg.max_scenes, cfg.generate_scenes, cfg.generate_frames,
+               cfg.generate_fps, size)
+        if key not in self._data:
+            if cfg.train_data == GENERATE:
+                self._data[key] = generate_sequences(TRAIN_SEEDS[:cfg.generate_scenes],
+                                                     cfg.generate_frames, size,
+                                                     fps=cfg.generate_fps)
+            else:
+                self._data[key] = load_shard_sequences(cfg.train_data, size,
+                                                       cfg.max_scenes or None)
+        return self._data[key]
+
+    def build_data(self, cfg, rank, world_size, seed, start_step):
+        data = self.sequences(cfg)
+        return seeded_batches(
+            lambda s: mvs_batch(data, cfg.batch_size, cfg.num_views - 1, s,
+                                tuple(cfg.source_pose_range), cfg.drop_sources_p,
+                                cfg.min_sources, tuple(cfg.crop_size)),
+            seed=seed, rank=rank, start_step=start_step)
+
+    # -- loss -------------------------------------------------------------------------------
+    def loss(self, model, batch, cfg):
+        outputs = model(batch["image"], batch["src_images"], batch["K"], batch["src_K"],
+                        batch["src_T_ref"], batch["source_valid"])
+        low, high = cfg.depth_range
+        total, parts = simplerecon_loss(outputs, batch, low, high, LOSS_WEIGHTS)
+        with torch.no_grad():
+            gt = batch["depth"]
+            valid = (gt > 0) & (gt <= high)
+            pred = outputs["depth"][0].float()
+            abs_rel = ((pred - gt).abs() / gt.clamp_min(1e-6))[valid].mean()
+        return total, {**parts, "abs_rel": abs_rel}
+
+    def describe_data(self, cfg) -> str:
+        data = self.sequences(cfg)
+        crop = ("whole frames" if tuple(cfg.crop_size) == tuple(cfg.image_size) else
+                f"{cfg.crop_size[1]}x{cfg.crop_size[0]} reference crops with whole-frame sources")
+        return (f"{data.source}; {crop}; tuples of 1 reference + {cfg.num_views - 1} sources "
+                f"drawn from the frames at DeepVideoMVS pose distance {cfg.source_pose_range[0]:g}–"
+                f"{cfg.source_pose_range[1]:g} of the reference (nearest others when too few), "
+                f"{cfg.drop_sources_p:.0%} of tuples with only {cfg.min_sources}…"
+                f"{cfg.num_views - 2} real sources; GT depth (0 masked, clamped to "
+                f"{cfg.depth_range[0]:g}–{cfg.depth_range[1]:g} m for the single-view losses)")
+
+    # -- logging and card metrics -----------------------------------------------------------
+    def images(self, model, batch, cfg):
+        low, high = cfg.depth_range
+        outputs = model(batch["image"][:4], batch["src_images"][:4], batch["K"][:4],
+                        batch["src_K"][:4], batch["src_T_ref"][:4], batch["source_valid"][:4])
+        planes = model.depth_planes
+        winner = planes[outputs["cost_volume"].argmax(1, keepdim=True)]
+        return {"reference": batch["image"][:4],
+                "gt_depth": _depth_for_display(batch["depth"][:4], low, high),
+                "prediction": _depth_for_display(outputs["depth"][0], low, high),
+                "cost_volume_argmax": _depth_for_display(winner, low, high)}
+
+    def evaluate(self, model, cfg) -> dict[str, float]:
+        """Depth metrics on validation walk-throughs (``VAL_SEEDS``), each run through
+        :class:`MVSStream` as at test time (keyframes, DeepVideoMVS source selection),
+        averaged over the predicted keyframes; GT up to the far plane."""
+        if cfg.val_scenes == 0:
+            return {}
+        from edgegeo.data.frame import Frame
+        from edgegeo.metrics.depth import depth_metrics
+        from edgegeo.models.mvs.predictor import MVSPredictor, MVSStream
+
+        data = generate_sequences(VAL_SEEDS[:cfg.val_scenes], cfg.val_frames,
+                                  tuple(cfg.image_size), fps=cfg.generate_fps, split=VAL_SEEDS,
+                                  purpose="mvs validation")
+        device = next(model.parameters()).device
+        predictor = MVSPredictor(model, device=device, resolution=tuple(cfg.image_size),
+                                 min_sources=cfg.min_sources)
+        results = []
+        for sequence in data.sequences:
+            stream = MVSStream(predictor)
+            for i in range(len(sequence)):
+                frame = Frame(sequence.rgb[i], sequence.K[i], world_T_cam=sequence.world_T_cam[i])
+                depth = stream.push(frame)
+                gt = sequence.depth[i]
+                if depth is not None and ((gt > 0) & (gt <= cfg.depth_range[1])).any():
+                    results.append(depth_metrics(depth, gt, max_depth=cfg.depth_range[1]))
+        if not results:
+            return {"val_frames": 0.0}
+        metrics = {f"val_{key}": float(np.mean([r[key] for r in results]))
+                   for key in ("abs_rel", "a105", "a125", "rmse")}
+        metrics["val_frames"] = float(len(results))
+        return metrics
+
+    def model_card(self, model, cfg) -> dict[str, Any]:
+        """Entries for the model card beyond the engine's: ``model_config`` (what
+        ``edgegeo.load("mvs")`` rebuilds the network from)."""
+        return {"model_config": network_config(cfg).to_dict()}
