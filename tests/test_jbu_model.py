@@ -1,6 +1,5 @@
 """The learned JBU: stage and stack shapes, kernel properties, gradients, the depth model's
 invalid-pixel handling, its predictor on odd sizes and ``edgegeo.load("jbu")``."""
-import json
 
 import numpy as np
 import pytest
