@@ -13,6 +13,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -181,3 +182,24 @@ def git_commit(repo_dir: str | os.PathLike = Path(__file__).resolve().parent.par
     except (OSError, subprocess.SubprocessError):
         return None
     return {"sha": sha, "dirty": bool(status.strip())}
+
+
+def ship_weights(run_weights: str | os.PathLike, name: str | None = None,
+                 dest: str | os.PathLike | None = None) -> Path:
+    """Copy a finished (non-smoke) run's ``.safetensors`` and model card into ``dest`` (default
+    :data:`WEIGHTS_DIR`, what ``edgegeo.load`` reads) as ``<name>.*`` (default: the run's file
+    name). Returns the shipped ``.safetensors`` path.
+
+        python -c "from edgegeo.weights_io import ship_weights; \\
+                   ship_weights('runs/mono-depth/mono-depth.safetensors')"
+    """
+    source = Path(run_weights)
+    card = load_model_card(source)
+    if card.get("smoke"):
+        raise ValueError(f"{source} are smoke-test weights; ship a real run")
+    target = Path(dest or WEIGHTS_DIR) / f"{name or source.stem}.safetensors"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, target)
+    card.update(weights=target.name, shipped_from=str(source))
+    target.with_suffix(".json").write_text(json.dumps(card, indent=2, default=str) + "\n")
+    return target

@@ -8,7 +8,7 @@ from safetensors import safe_open
 from torch import nn
 
 from edgegeo.weights_io import (available_weights, git_commit, load_model_card, load_weights,
-                                machine_description, save_weights)
+                                machine_description, save_weights, ship_weights)
 
 CARD = {"recipe": "tiny", "command": "edgegeo train tiny", "data": "random images", "seed": 3,
         "wall_time_s": 1.5, "metrics": {"val_l1": 0.25}}
@@ -95,3 +95,16 @@ def test_commit_and_machine_descriptions(tmp_path):
     commit = git_commit()
     assert commit is None or (len(commit["sha"]) == 40 and isinstance(commit["dirty"], bool))
     assert {"os", "cpu", "cpu_count", "python", "torch"} <= set(machine_description())
+
+
+def test_ship_weights_copies_a_real_run_and_refuses_smoke_runs(tmp_path):
+    run = save_weights(_model(), "tiny", CARD, tmp_path / "run")
+    shipped = ship_weights(run, name="tiny-shipped", dest=tmp_path / "weights")
+    assert shipped.read_bytes() == run.read_bytes()
+    card = load_model_card(shipped)
+    assert card["weights"] == "tiny-shipped.safetensors" and card["shipped_from"] == str(run)
+    assert card["metrics"] == CARD["metrics"]
+    smoke = save_weights(_model(), "smoky", {**CARD, "smoke": True}, tmp_path / "smoke")
+    with pytest.raises(ValueError, match="smoke"):
+        ship_weights(smoke, dest=tmp_path / "weights")
+

@@ -76,7 +76,8 @@ def load(name: str, backend: str = "torch", device: str = "cpu",
         weights: a ``.safetensors`` file to use instead of ``edgegeo/weights/<name>.safetensors``.
         config: the architecture: a named config (``"small"``, ``"x4"``) or a config object; default
             the model card's ``model_config``, else the model's default named config.
-        **options: passed to the predictor (e.g. ``resolution=`` for ``mono-depth``).
+        **options: passed to the predictor (e.g. ``resolution=`` for ``mono-depth``), over the
+            defaults the model card's ``predictor_options`` gives.
     Returns:
         The model's predictor (``mono-depth``: :class:`MonoDepthPredictor`, image → disparity;
         ``jbu``: :class:`JBUPredictor`, ``(depth_lowres (h,w) float32 m, image (H,W,3)
@@ -96,7 +97,8 @@ def load(name: str, backend: str = "torch", device: str = "cpu",
             f"no weights for {name!r}: {weights_path} does not exist. Train them with "
             f"`edgegeo train {name}` and copy the resulting {name}.safetensors and {name}.json "
             f"into {WEIGHTS_DIR}, or pass a weights file")
-    network = entry.build(_resolve_config(entry, weights_path, config))
+    card = _model_card(weights_path)
+    network = entry.build(_resolve_config(entry, card, config))
     state = load_weights(weights_path)
     try:
         network.load_state_dict(state)
@@ -104,19 +106,25 @@ def load(name: str, backend: str = "torch", device: str = "cpu",
         raise ValueError(f"weights {weights_path} do not fit the {name!r} config "
                          f"{network.config}: {str(exc).splitlines()[0]} (pass the config they "
                          f"were trained with)") from None
+    # The card's predictor options (e.g. the working resolution the model was trained for)
+    # are defaults; the caller's win.
+    options = {**card.get("predictor_options", {}), **options}
     return entry.predictor(network, device=_device(device), **options)
 
 
-def _resolve_config(entry: ModelEntry, weights_path: Path, config: str | Any | None) -> Any:
+def _model_card(weights_path: Path) -> dict:
+    """The model card beside ``weights_path`` (``.json``), or ``{}`` if there is none."""
+    card_path = weights_path.with_suffix(".json")
+    return json.loads(card_path.read_text()) if card_path.is_file() else {}
+
+
+def _resolve_config(entry: ModelEntry, card: dict, config: str | Any | None) -> Any:
     if isinstance(config, str):
         return entry.config_from_name(config)
     if config is not None:
         return config
-    card_path = weights_path.with_suffix(".json")
-    if card_path.is_file():
-        card = json.loads(card_path.read_text())
-        if "model_config" in card:
-            return entry.config_from_dict(card["model_config"])
+    if "model_config" in card:
+        return entry.config_from_dict(card["model_config"])
     return entry.config_from_name(entry.default_config)
 
 
