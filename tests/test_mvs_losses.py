@@ -17,14 +17,7 @@ K = np.array([[40.0, 0, 23.5], [0, 40.0, 15.5], [0, 0, 1]])
 NEAR, FAR = 0.25, 8.0
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Tiny tensors gain nothing from intra-op threads, and on a busy machine thread
-    synchronisation dominates: run single-threaded, restore afterwards."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _rays() -> np.ndarray:

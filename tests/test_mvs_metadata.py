@@ -17,14 +17,7 @@ from edgegeo.models.mvs.metadata import (build_metadata, dot_product_volume, met
 B, S, C, D, H, W = 2, 3, 4, 5, 6, 8
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Tiny tensors gain nothing from intra-op threads, and on a busy machine thread
-    synchronisation dominates: run single-threaded, restore afterwards."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _rotation(axis, degrees):

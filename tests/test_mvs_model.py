@@ -10,14 +10,7 @@ from edgegeo.models.mvs.metadata import metadata_channels
 H, W = 32, 64
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Tiny tensors gain nothing from intra-op threads, and on a busy machine thread
-    synchronisation dominates: run single-threaded, restore afterwards."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def inputs(config: MVSNetConfig, batch: int = 2, seed: int = 0):

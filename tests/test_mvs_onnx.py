@@ -20,14 +20,7 @@ CHECK_SIZES = [(96, 64), (64, 160)]           # neither is the export size
 OUTPUTS = ["depth", "depth_2", "depth_4", "depth_8"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Tiny tensors gain nothing from intra-op threads, and on a busy machine thread
-    synchronisation dominates: run single-threaded, restore afterwards."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def export(network: torch.nn.Module, num_planes: int, path) -> None:

@@ -18,14 +18,7 @@ K = make_K(55.0, 55.0, (W - 1) / 2, (H - 1) / 2)
 RESOLUTION = (32, 64)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Tiny tensors gain nothing from intra-op threads, and on a busy machine thread
-    synchronisation dominates: run single-threaded, restore afterwards."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def pose(x=0.0, yaw_deg=0.0):

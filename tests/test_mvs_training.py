@@ -16,14 +16,7 @@ from edgegeo.training.mvs.data import (Sequence, SequenceSet, choose_sources, mv
 from edgegeo.training.recipes import get_recipe
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Tiny tensors gain nothing from intra-op threads, and on a busy machine thread
-    synchronisation dominates: run single-threaded, restore afterwards."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _pose(x, yaw=0.0):

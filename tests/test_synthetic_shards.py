@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from edgegeo.data.frame import Frame
-from edgegeo.data.synthetic import (generate_scene, read_shard, read_stereo_shard, read_view_pair_shard,
+from edgegeo.data.synthetic import (generate_scene, read_shard, scene_shards, read_stereo_shard, read_view_pair_shard,
                                     stereo_pair, view_pair, walkthrough, write_shard, write_stereo_shard,
                                     write_view_pair_shard)
 
@@ -72,3 +72,20 @@ def test_bad_shards_raise(tmp_path):
             write_shard(tmp_path / "bad", frames)
     with pytest.raises(FileNotFoundError):
         read_shard(tmp_path / "missing")
+
+
+def test_scene_shards_lists_checks_seeds_and_explains_absence(tmp_path):
+    frame = Frame(rgb=np.zeros((4, 6, 3), np.uint8), K=np.diag([5.0, 5.0, 1.0]),
+                  depth=np.ones((4, 6), np.float32), world_T_cam=np.eye(4))
+    for seed in (1001, 3, 1000):
+        write_shard(tmp_path / f"scene_{seed:06d}", [frame])
+    (tmp_path / "scene_000007").mkdir()                          # not a shard: no meta.npz
+    assert [p.name for p in scene_shards(tmp_path)] == ["scene_000003", "scene_001000", "scene_001001"]
+    assert len(scene_shards(tmp_path, max_scenes=2)) == 2
+    with pytest.raises(ValueError, match="training"):
+        scene_shards(tmp_path, range(0, 900), "training")
+    assert len(scene_shards(tmp_path, range(0, 2000))) == 3
+    assert scene_shards(tmp_path / "none", missing_ok=True) == []
+    with pytest.raises(FileNotFoundError, match="edgegeo data render"):
+        scene_shards(tmp_path / "none")
+

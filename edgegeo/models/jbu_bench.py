@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgegeo.data.splits import TEST_SEEDS, TRAIN_SEEDS, check_seeds
+from edgegeo.data.splits import TEST_SEEDS, TRAIN_SEEDS
 from edgegeo.models import jbu_baselines as B
 
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
@@ -29,14 +29,9 @@ def shard_frames(folder: str | Path, split: range, purpose: str, max_scenes: int
                  ) -> list[tuple[np.ndarray, np.ndarray]]:
     """``(rgb, depth)`` of every frame of the ``scene_<seed>`` shards in ``folder``, seeds
     checked against ``split``; empty when there are none."""
-    from edgegeo.data.synthetic import read_shard
+    from edgegeo.data.synthetic import read_shard, scene_shards
 
-    folder = _resolve(folder)
-    if not folder.is_dir():
-        return []
-    shards = sorted(p for p in folder.glob("scene_*") if (p / "meta.npz").is_file())
-    check_seeds([int(p.name.split("_")[1]) for p in shards], split, purpose)
-    shards = shards[:max_scenes] if max_scenes else shards
+    shards = scene_shards(_resolve(folder), split, purpose, max_scenes, missing_ok=True)
     return [(f.rgb, f.depth) for shard in shards for f in read_shard(shard)]
 
 

@@ -46,17 +46,9 @@ def load_shard_frames(root: str | Path, max_scenes: int | None = None) -> Labell
     Raises:
         FileNotFoundError: no shard under ``root`` (says how to render them).
     """
-    from edgegeo.data.synthetic import read_shard
+    from edgegeo.data.synthetic import read_shard, scene_shards
 
-    root = Path(root)
-    shards = sorted(p for p in root.glob("scene_*") if (p / "meta.npz").is_file())
-    if not shards:
-        raise FileNotFoundError(
-            f"no rendered scenes under {root}; render them with `edgegeo data render --rig "
-            f"walkthrough --out {root} --scenes 100 --frames 12 --seed 0 --width 320 --height "
-            f"240`, or use train_data=generate")
-    if max_scenes:
-        shards = shards[:max_scenes]
+    shards = scene_shards(root, purpose="mono-depth training", max_scenes=max_scenes or 0)
     rgb, depth = [], []
     for shard in shards:
         for frame in read_shard(shard):

@@ -126,24 +126,9 @@ def load_shard_sequences(root: str | Path, size: tuple[int, int],
     Raises:
         FileNotFoundError: no shard under ``root`` (says how to render them).
     """
-    from edgegeo.data.synthetic import read_shard
+    from edgegeo.data.synthetic import read_shard, scene_shards
 
-    root = Path(root)
-    shards = sorted(p for p in root.glob("scene_*") if (p / "meta.npz").is_file())
-    if not shards:
-        raise FileNotFoundError(
-            f"no rendered scenes under {root}; render them with `edgegeo data render --rig "
-            f"walkthrough --out {root} --scenes 120 --frames 40 --seed 0`, or use "
-            "train_data=generate")
-    if max_scenes:
-        shards = shards[:max_scenes]
-    seeds = []
-    for shard in shards:
-        try:
-            seeds.append(int(shard.name.split("_", 1)[1]))
-        except ValueError:
-            raise ValueError(f"cannot read the scene seed from shard name {shard.name}") from None
-    check_seeds(seeds, TRAIN_SEEDS, "mvs training shards")
+    shards = scene_shards(root, TRAIN_SEEDS, "mvs training", max_scenes or 0)
     sequences = [make_sequence(read_shard(shard), size, shard.name) for shard in shards]
     frames = sum(len(s) for s in sequences)
     return SequenceSet(sequences, f"{len(shards)} rendered walk-throughs ({frames} frames) from "

@@ -19,7 +19,7 @@ from .props import PointLight
 from .renderer import RenderBuffers, camera_rays, depth_only
 from .rigs import StereoPair, ViewPair, mine_view_pairs, stereo_occlusion, stereo_pair, view_pair, walkthrough
 from .scene import Scene, SceneConfig, generate_scene
-from .shards import (read_shard, read_stereo_shard, read_view_pair_shard, write_shard, write_stereo_shard,
+from .shards import (read_shard, scene_shards, read_stereo_shard, read_view_pair_shard, write_shard, write_stereo_shard,
                      write_view_pair_shard)
 
 __all__ = [
@@ -29,6 +29,6 @@ __all__ = [
     "walkthrough", "stereo_pair", "stereo_occlusion", "StereoPair", "view_pair", "mine_view_pairs", "ViewPair",
     "visible_in", "overlap_iou", "overlap_iou_from_depth", "viewpoint_angle_deg", "croco_angle_term",
     "croco_score",
-    "write_shard", "read_shard", "write_stereo_shard", "read_stereo_shard", "write_view_pair_shard",
+    "write_shard", "read_shard", "scene_shards", "write_stereo_shard", "read_stereo_shard", "write_view_pair_shard",
     "read_view_pair_shard",
 ]

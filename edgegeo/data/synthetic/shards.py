@@ -27,6 +27,41 @@ def _same_for_all(frames: list[Frame], name: str) -> bool:
     return all(present)
 
 
+def scene_shards(root, split: range | None = None, purpose: str = "these shards",
+                 max_scenes: int = 0, missing_ok: bool = False) -> list[Path]:
+    """The ``scene_<seed>`` shard folders under ``root`` (as ``edgegeo data render`` writes
+    them), sorted; the first ``max_scenes`` if > 0.
+
+    Args:
+        split: if given, every shard's scene seed must lie in it (e.g. ``TRAIN_SEEDS``).
+        purpose: what the shards are for, for the error message.
+        missing_ok: return ``[]`` instead of raising when there is none.
+    Raises:
+        FileNotFoundError: no shard under ``root`` (says how to render them).
+        ValueError: a shard whose seed is unreadable or outside ``split``.
+    """
+    from edgegeo.data.splits import check_seeds
+
+    root = Path(root)
+    shards = sorted(p for p in root.glob("scene_*") if (p / "meta.npz").is_file())
+    if not shards:
+        if missing_ok:
+            return []
+        raise FileNotFoundError(f"no rendered scenes under {root} for {purpose}; render them with "
+                                f"`edgegeo data render --rig walkthrough --out {root} --scenes N "
+                                f"--frames M --seed S`")
+    shards = shards[:max_scenes] if max_scenes > 0 else shards
+    if split is not None:
+        seeds = []
+        for shard in shards:
+            try:
+                seeds.append(int(shard.name.split("_", 1)[1]))
+            except ValueError:
+                raise ValueError(f"cannot read the scene seed from shard name {shard.name}") from None
+        check_seeds(seeds, split, purpose)
+    return shards
+
+
 def write_shard(directory, frames: list[Frame]) -> Path:
     """Write frames (all the same size) to a shard folder (created; files overwritten).
 
