@@ -24,8 +24,8 @@ def test_unknown_model_lists_available():
 
 
 def test_unknown_backend():
-    with pytest.raises(ValueError, match="backend 'tensorrt'.*torch"):
-        edgegeo.load("mono-depth", backend="tensorrt")
+    with pytest.raises(ValueError, match="backend 'openvino'.*torch, onnxruntime, tensorrt"):
+        edgegeo.load("mono-depth", backend="openvino")
 
 
 def test_missing_weights_name_the_file_and_the_training_command(tmp_path, monkeypatch):

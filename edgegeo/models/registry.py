@@ -24,7 +24,8 @@ from .mono_depth import MonoDepthNet, MonoDepthNetConfig
 from .mvs import MVSNet, MVSNetConfig, MVSPredictor
 from .predictor import MonoDepthPredictor
 
-BACKENDS = ("torch",)
+BACKENDS = ("torch", "onnxruntime", "tensorrt")
+PRECISIONS = ("fp32", "fp16", "int8")
 
 
 @dataclass(frozen=True)
@@ -66,13 +67,17 @@ def available_models() -> list[str]:
 
 def load(name: str, backend: str = "torch", device: str = "cpu",
          weights: str | os.PathLike | None = None, config: str | Any | None = None,
-         **options: Any):
+         precision: str = "fp32", **options: Any):
     """A ready predictor for a named model with trained weights.
 
     Args:
         name: model name, e.g. ``"mono-depth"`` or ``"jbu"`` (see :func:`available_models`).
-        backend: ``"torch"`` (the only one so far).
+        backend: ``"torch"``, ``"onnxruntime"`` (exports the network to ONNX on first use,
+            into the artefact cache, ``$EDGEGEO_CACHE`` or ``~/.cache/edgegeo``) or
+            ``"tensorrt"`` (builds a cached engine; needs the ``[jetson]`` extra).
         device: torch device, ``"cpu"`` or ``"cuda"``.
+        precision: ``"fp32"``, ``"fp16"`` or ``"int8"`` (calibrated) for the exported
+            backends; torch runs fp32.
         weights: a ``.safetensors`` file to use instead of ``edgegeo/weights/<name>.safetensors``.
         config: the architecture: a named config (``"small"``, ``"x4"``) or a config object; default
             the model card's ``model_config``, else the model's default named config.
@@ -90,6 +95,9 @@ def load(name: str, backend: str = "torch", device: str = "cpu",
         raise ValueError(f"unknown model {name!r}; available: {', '.join(available_models())}")
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; available: {', '.join(BACKENDS)}")
+    if precision not in PRECISIONS or (backend == "torch" and precision != "fp32"):
+        raise ValueError(f"precision {precision!r} with backend {backend!r}: torch runs fp32, "
+                         f"onnxruntime/tensorrt run {', '.join(PRECISIONS)}")
     entry = MODELS[name]
     weights_path = Path(weights) if weights is not None else Path(WEIGHTS_DIR) / f"{name}.safetensors"
     if not weights_path.is_file():
@@ -109,6 +117,11 @@ def load(name: str, backend: str = "torch", device: str = "cpu",
     # The card's predictor options (e.g. the working resolution the model was trained for)
     # are defaults; the caller's win.
     options = {**card.get("predictor_options", {}), **options}
+    if backend != "torch":
+        from edgegeo.export import runtime_network
+
+        network = runtime_network(name, network.eval(), backend, precision)
+        return entry.predictor(network, **options)
     return entry.predictor(network, device=_device(device), **options)
 
 

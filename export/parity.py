@@ -1,0 +1,118 @@
+"""Parity of an exported graph against the torch network it came from.
+
+Relative error, as used throughout the export layer and its reports:
+
+    rel = max |runtime − torch| / max |torch|          (over every element of the output)
+
+i.e. the worst absolute deviation in units of the output's own range. Contracts (issue 7):
+fp32 ≤ 1e-4, fp16 ≤ 1e-2. int8 is judged on the model's task metric instead (AbsRel of the
+mono-depth disparity after scale-and-shift alignment; AbsRel of the upsampled depth for
+``jbu``), as the relative loss ``(metric_int8 − metric_torch) / metric_torch``.
+
+Inputs (``sources``): ``"motorcycle"`` (the real Middlebury image with its depth),
+``"synthetic:N"`` (N frames of held-out synthetic scenes), ``"random:N"`` (noise images and
+depth; cheap, for tests).
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+TOLERANCES = {"fp32": 1e-4, "fp16": 1e-2}
+
+
+def relative_error(got: np.ndarray, expected: np.ndarray) -> float:
+    """``max |got − expected| / max |expected|`` (see the module docstring).
+
+    Raises:
+        ValueError: different shapes, or non-finite values in ``got``.
+    """
+    got, expected = np.asarray(got, np.float64), np.asarray(expected, np.float64)
+    if got.shape != expected.shape:
+        raise ValueError(f"output shape {got.shape} differs from torch's {expected.shape}")
+    if not np.all(np.isfinite(got)):
+        raise ValueError("the runtime output holds NaN or inf")
+    scale = max(float(np.abs(expected).max()), 1e-12)
+    return float(np.abs(got - expected).max() / scale)
+
+
+def parity_frames(spec, sources: Sequence[str], size: tuple[int, int]
+                  ) -> list[tuple[str, dict[str, np.ndarray], Any]]:
+    """``(label, inputs, ground truth or None)`` cases at output size ``size``."""
+    from .calibration import heldout_frames, motorcycle_frame
+
+    cases = []
+    for source in sources:
+        if source == "motorcycle":
+            rgb, depth = motorcycle_frame()
+            feeds, gt = spec.frame_inputs(rgb, depth, size)
+            cases.append(("real: Middlebury Motorcycle", feeds, gt))
+        elif source.startswith("synthetic:"):
+            count = int(source.split(":", 1)[1])
+            for index, (rgb, depth) in enumerate(heldout_frames(count, size)):
+                feeds, gt = spec.frame_inputs(rgb, depth, size)
+                cases.append((f"synthetic: held-out frame {index}", feeds, gt))
+        elif source.startswith("random:"):
+            for index in range(int(source.split(":", 1)[1])):
+                cases.append((f"random: seed {index}", spec.random_inputs(size, seed=index),
+                              None))
+        else:
+            raise ValueError(f"unknown parity source {source!r}; use motorcycle, synthetic:N "
+                             f"or random:N")
+    return cases
+
+
+@torch.no_grad()
+def torch_output(network, feeds: dict[str, np.ndarray], input_names: Sequence[str]
+                 ) -> np.ndarray:
+    """First output of the torch network for numpy ``feeds`` (CPU, float32)."""
+    tensors = [torch.from_numpy(feeds[name]) for name in input_names]
+    return network(*tensors).float().cpu().numpy()
+
+
+def check_parity(network, runtime, spec, cases, tolerance: float | None) -> list[dict[str, Any]]:
+    """Compare ``runtime`` (a ``RuntimeNetwork``) with the torch ``network`` on ``cases``.
+
+    Returns:
+        One dict per case: ``input``, ``size``, ``max_abs_error``, ``rel_error`` (see module
+        docstring), ``tolerance`` and ``passed`` (None when there is no tolerance).
+    """
+    rows = []
+    for label, feeds, _ in cases:
+        expected = torch_output(network, feeds, spec.input_names)
+        got = runtime(*[torch.from_numpy(feeds[n]) for n in spec.input_names]).numpy()
+        rel = relative_error(got, expected)
+        rows.append({"input": label, "size": list(expected.shape[-2:]),
+                     "max_abs_error": float(np.abs(got - expected).max()), "rel_error": rel,
+                     "tolerance": tolerance,
+                     "passed": None if tolerance is None else bool(rel <= tolerance)})
+    return rows
+
+
+def task_metric(network, runtime, spec, cases) -> dict[str, Any]:
+    """The task metric of torch and of the runtime on the cases with ground truth.
+
+    Returns:
+        ``{"metric", "torch", "runtime", "relative_loss", "per_input": [...]}``; the headline
+        metric is the first key of ``spec.metric`` (lower is better), averaged over inputs.
+    """
+    per_input, torch_values, runtime_values, key = [], [], [], None
+    for label, feeds, gt in cases:
+        if gt is None:
+            continue
+        expected = torch_output(network, feeds, spec.input_names)[0, 0]
+        got = runtime(*[torch.from_numpy(feeds[n]) for n in spec.input_names]).numpy()[0, 0]
+        reference, measured = spec.metric(expected, gt), spec.metric(got, gt)
+        key = key or next(iter(reference))
+        torch_values.append(reference[key])
+        runtime_values.append(measured[key])
+        per_input.append({"input": label, "torch": reference, "runtime": measured})
+    if not per_input:
+        return {}
+    reference, measured = float(np.mean(torch_values)), float(np.mean(runtime_values))
+    return {"metric": key, "torch": reference, "runtime": measured,
+            "relative_loss": (measured - reference) / max(abs(reference), 1e-12),
+            "per_input": per_input}
