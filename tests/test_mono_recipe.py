@@ -10,7 +10,8 @@ from skimage import data
 import edgegeo
 from edgegeo.cli import main
 from edgegeo.training.config import make_config
-from edgegeo.training.mono.model import MonoDepthTrainNet, card_network_config, parse_model_spec
+from edgegeo.models.mono_depth import MonoDepthNet
+from edgegeo.training.mono.model import card_network_config, parse_model_spec
 from edgegeo.training.recipes import get_recipe
 
 
@@ -66,7 +67,7 @@ def test_student_is_trained_from_scratch_not_from_the_teacher(student_weights,
     torch.manual_seed(cfg.seed)
     student = recipe.build_model(cfg)
     teacher = recipe.teacher(cfg)
-    assert isinstance(student, MonoDepthTrainNet)
+    assert isinstance(student, MonoDepthNet)
     assert not torch.equal(student.encoder.patch_embed.weight,
                            teacher.encoder.patch_embed.weight)
     assert not any(p.requires_grad for p in teacher.parameters())

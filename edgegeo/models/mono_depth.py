@@ -128,7 +128,11 @@ class MonoDepthNet(nn.Module):
     def patch_size(self) -> int:
         return self.config.encoder.patch_size
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
+    def forward(self, images: torch.Tensor, return_tokens: bool = False):
+        """``(B, 3, H, W)`` RGB in [0, 1], sides multiples of the patch size → ``(B, 1, H, W)``
+        disparity ≥ 0; with ``return_tokens`` also the last tapped block's tokens ``(B, N,
+        embed_dim)`` (final LayerNorm applied, patches in row-major order), which training
+        aligns to a frozen encoder in the same ``model(...)`` call (what DDP needs)."""
         if images.dim() != 4 or images.shape[1] != 3:
             raise ValueError(f"MonoDepthNet expects (B, 3, H, W) RGB, got {tuple(images.shape)}")
         height, width = images.shape[-2:]
@@ -137,7 +141,8 @@ class MonoDepthNet(nn.Module):
             raise ValueError(f"image size {height}x{width} is not a multiple of the patch size "
                              f"{patch}; resize or pad it (MonoDepthPredictor does)")
         tokens = self.encoder((images - self.mean) / self.std, self.config.tap_blocks)
-        return self.decoder(tokens, (height // patch, width // patch), (height, width))
+        disparity = self.decoder(tokens, (height // patch, width // patch), (height, width))
+        return (disparity, tokens[-1]) if return_tokens else disparity
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -1,9 +1,5 @@
-"""The network as the recipe trains it, and how run outputs become loadable models.
+"""Which network a mono-depth run trains, and how its outputs load back.
 
-* :class:`MonoDepthTrainNet` — a :class:`~edgegeo.models.mono_depth.MonoDepthNet` (same
-  parameters, same state-dict keys, so its weights load into the shipped class) whose forward
-  can also return the last encoder block's tokens, for feature alignment through one
-  ``model(...)`` call (what DDP needs).
 * :func:`parse_model_spec` — ``"small"`` or ``"sized:DIM,DEPTH,HEADS,FEATURES"`` → config.
 * :func:`card_network_config` / :func:`load_network` — the architecture of a weights file from
   its model card's ``model_config``, and the network with those weights.
@@ -17,26 +13,6 @@ from pathlib import Path
 import torch
 
 from edgegeo.models.mono_depth import NAMED_CONFIGS, MonoDepthNet, MonoDepthNetConfig
-
-
-class MonoDepthTrainNet(MonoDepthNet):
-    """``forward(images, return_tokens=False)``: ``(B, 3, H, W)`` RGB in [0, 1] → disparity
-    ``(B, 1, H, W)``; with ``return_tokens`` also the last tapped block's tokens
-    ``(B, N, embed_dim)`` (final LayerNorm applied), N = patches in row-major order."""
-
-    def forward(self, images: torch.Tensor, return_tokens: bool = False):
-        if not return_tokens:
-            return super().forward(images)
-        if images.dim() != 4 or images.shape[1] != 3:
-            raise ValueError(f"expected (B, 3, H, W) RGB, got {tuple(images.shape)}")
-        height, width = images.shape[-2:]
-        patch = self.patch_size
-        if height % patch or width % patch:
-            raise ValueError(f"image size {height}x{width} is not a multiple of the patch "
-                             f"size {patch}")
-        tokens = self.encoder((images - self.mean) / self.std, self.config.tap_blocks)
-        disparity = self.decoder(tokens, (height // patch, width // patch), (height, width))
-        return disparity, tokens[-1]
 
 
 def parse_model_spec(spec: str) -> MonoDepthNetConfig:
@@ -73,14 +49,14 @@ def card_network_config(weights: str | os.PathLike) -> MonoDepthNetConfig:
 
 
 def load_network(weights: str | os.PathLike, device: str | torch.device = "cpu"
-                 ) -> MonoDepthTrainNet:
-    """A :class:`MonoDepthTrainNet` with the weights of a file, in eval mode, gradients off."""
+                 ) -> MonoDepthNet:
+    """A :class:`MonoDepthNet` with the weights of a file, in eval mode, gradients off."""
     from edgegeo.weights_io import load_weights
 
     if not Path(weights).is_file():
         raise FileNotFoundError(f"no weights at {weights}; train them first (edgegeo train "
                                 "mono-depth-teacher)")
-    network = MonoDepthTrainNet(card_network_config(weights))
+    network = MonoDepthNet(card_network_config(weights))
     network.load_state_dict(load_weights(weights))
     network.requires_grad_(False)
     return network.to(device).eval()

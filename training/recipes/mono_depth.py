@@ -27,6 +27,7 @@ from typing import Any
 import torch
 
 from edgegeo.data.splits import TRAIN_SEEDS, TRAINING_PHOTOS, VAL_SEEDS
+from edgegeo.models.mono_depth import MonoDepthNet
 
 from ..config import TrainConfig
 from ..data import seeded_batches
@@ -35,7 +36,7 @@ from ..mono.data import (LabelledFrames, generate_frames, labelled_batch, load_s
                          load_training_photos, unlabelled_batch)
 from ..mono.losses import (FEATURE_MARGIN, affine_invariant_loss, cutmix_affine_invariant_loss,
                            feature_alignment_loss)
-from ..mono.model import MonoDepthTrainNet, load_network, parse_model_spec
+from ..mono.model import load_network, parse_model_spec
 from . import Recipe, register_recipe
 
 GENERATE = "generate"
@@ -174,9 +175,9 @@ class MonoDepthTeacherRecipe(Recipe):
         self._frames: dict[tuple, LabelledFrames] = {}
 
     # -- model and data ---------------------------------------------------------------------
-    def build_model(self, cfg: MonoDepthTeacherConfig) -> MonoDepthTrainNet:
+    def build_model(self, cfg: MonoDepthTeacherConfig) -> MonoDepthNet:
         _set_threads(cfg)
-        return MonoDepthTrainNet(parse_model_spec(cfg.model))
+        return MonoDepthNet(parse_model_spec(cfg.model))
 
     def frames(self, cfg: MonoDepthTeacherConfig) -> LabelledFrames:
         """The labelled frames (loaded once per recipe instance)."""
@@ -254,10 +255,10 @@ class MonoDepthStudentRecipe(MonoDepthTeacherRecipe):
 
     def __init__(self) -> None:
         super().__init__()
-        self._teacher: MonoDepthTrainNet | None = None
+        self._teacher: MonoDepthNet | None = None
         self._photos: list | None = None
 
-    def build_model(self, cfg: MonoDepthStudentConfig) -> MonoDepthTrainNet:
+    def build_model(self, cfg: MonoDepthStudentConfig) -> MonoDepthNet:
         student = super().build_model(cfg)     # from scratch, under the run seed
         teacher = self.teacher(cfg)
         if teacher.config.encoder.embed_dim != student.config.encoder.embed_dim:
@@ -269,7 +270,7 @@ class MonoDepthStudentRecipe(MonoDepthTeacherRecipe):
         return student
 
     def teacher(self, cfg: MonoDepthStudentConfig,
-                device: torch.device | str = "cpu") -> MonoDepthTrainNet:
+                device: torch.device | str = "cpu") -> MonoDepthNet:
         """The frozen teacher (eval mode, no gradients), on ``device``."""
         if self._teacher is None:
             self._teacher = load_network(cfg.teacher)
