@@ -10,7 +10,7 @@ import numpy as np
 
 from . import materials
 from .primitives import cylinder, sphere, translation
-from .props import Piece, Prop, box_piece, top_surface
+from .props import resting_sphere, Piece, Prop, box_piece, top_surface
 
 
 def book(rng: np.random.Generator, upright: bool | None = None) -> Prop:
@@ -56,10 +56,7 @@ def cup_or_bottle(rng: np.random.Generator) -> Prop:
 
 def fruit_or_ball(rng: np.random.Generator) -> Prop:
     """A small sphere: fruit, ball, ornament."""
-    radius = rng.uniform(0.03, 0.12)
-    material = materials.object_material(rng)
-    return Prop("small_sphere", [Piece(sphere(radius, 20), translation((0, 0, radius)), material)],
-                (radius, radius), 2 * radius)
+    return resting_sphere("small_sphere", rng.uniform(0.03, 0.12), materials.object_material(rng), 20)
 
 
 def plate(rng: np.random.Generator) -> Prop:

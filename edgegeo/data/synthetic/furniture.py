@@ -10,7 +10,7 @@ import numpy as np
 
 from . import materials
 from .primitives import cylinder, sphere, translation
-from .props import Piece, PointLight, Prop, Surface, box_piece, top_surface
+from .props import resting_sphere, Piece, PointLight, Prop, Surface, box_piece, top_surface
 
 
 def _legs(rng, half_x, half_y, height, inset, material) -> list[Piece]:
@@ -195,10 +195,7 @@ def bin_or_drum(rng: np.random.Generator) -> Prop:
 
 def ball(rng: np.random.Generator) -> Prop:
     """Large ball (exercise ball, beanbag-like sphere) resting on the floor."""
-    radius = rng.uniform(0.15, 0.35)
-    material = materials.object_material(rng)
-    return Prop("sphere", [Piece(sphere(radius, 32), translation((0, 0, radius)), material)],
-                (radius, radius), 2 * radius)
+    return resting_sphere("sphere", rng.uniform(0.15, 0.35), materials.object_material(rng), 32)
 
 
 def storage_box(rng: np.random.Generator) -> Prop:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .materials import Material
-from .primitives import Mesh, box, translation
+from .primitives import Mesh, box, sphere, translation
 
 
 @dataclass(eq=False)
@@ -96,6 +96,13 @@ def box_piece(size, min_corner, material: Material) -> Piece:
     """A box of ``size (3,)`` metres whose minimum corner is at ``min_corner (3,)`` in the
     object frame."""
     return Piece(box(size), translation(min_corner), material)
+
+
+def resting_sphere(name: str, radius: float, material: Material, segments: int) -> Prop:
+    """A sphere of ``radius`` metres resting on the surface below it (prop origin at its
+    lowest point)."""
+    return Prop(name, [Piece(sphere(radius, segments), translation((0, 0, radius)), material)],
+                (radius, radius), 2 * radius)
 
 
 def top_surface(half_x: float, half_y: float, z: float, headroom: float) -> Surface:
