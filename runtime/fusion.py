@@ -17,6 +17,10 @@ import open3d.core as o3c
 
 from edgegeo.geometry import invert_pose, validate_K, validate_pose
 
+# Open3D allocates voxel blocks only from every 4th pixel in each axis (from (0, 0)) and aborts
+# ("No block is touched") when none of those pixels has depth in range.
+BLOCK_TOUCH_STRIDE = 4
+
 
 @dataclass(frozen=True)
 class FusionConfig:
@@ -101,8 +105,9 @@ class TSDFFusion:
                   rgb: np.ndarray | None = None) -> float:
         """Fuse one frame; returns the seconds it took.
 
-        A frame with no depth inside ``[min_depth, max_depth)`` changes nothing, returns 0 and is
-        not counted in ``frames_integrated``.
+        A frame with no depth inside ``[min_depth, max_depth)`` on Open3D's block-allocation
+        grid (every :data:`BLOCK_TOUCH_STRIDE`-th pixel; no voxel block is allocated from the
+        others) changes nothing, returns 0 and is not counted in ``frames_integrated``.
 
         Args:
             depth: ``(H,W) float32`` metres along the optical axis, 0 = invalid.
@@ -124,7 +129,8 @@ class TSDFFusion:
             if rgb.shape != depth.shape + (3,) or rgb.dtype != np.uint8:
                 raise ValueError(f"rgb must be (H,W,3) uint8 matching depth {depth.shape}, got "
                                  f"{rgb.shape} {rgb.dtype}")
-        if not (depth < cfg.max_depth).any(where=depth > 0):
+        touched = depth[::BLOCK_TOUCH_STRIDE, ::BLOCK_TOUCH_STRIDE]
+        if not (touched < cfg.max_depth).any(where=touched > 0):
             return 0.0
         start = time.perf_counter()
         depth_img = o3d.t.geometry.Image(o3c.Tensor(depth, device=self.device))

@@ -89,6 +89,17 @@ def test_max_depth_is_respected():
     assert len(fusion.extract_mesh().triangles) == 0
 
 
+def test_depth_in_range_only_off_the_block_grid_changes_nothing():
+    # Open3D allocates blocks from every 4th pixel only; depth in range on none of those pixels
+    # (here one near pixel at (1, 2)) used to abort with "No block is touched".
+    depth = np.full((H, W), 5.0, np.float32)
+    depth[1, 2] = 1.0
+    fusion = TSDFFusion(FusionConfig(color=False))
+    assert fusion.integrate(depth, K, np.eye(4)) == 0.0 and fusion.frames_integrated == 0
+    depth[4, 8] = 1.0                                       # on the grid: integrated
+    assert fusion.integrate(depth, K, np.eye(4)) > 0 and fusion.frames_integrated == 1
+
+
 @pytest.mark.parametrize("depth, match", [
     (np.full((H, W), np.nan, np.float32), "NaN"),
     (np.ones((H, W), np.float64), "float32"),

@@ -7,6 +7,7 @@ from scipy.spatial.transform import Rotation
 
 from edgegeo.geometry import (backproject, backproject_torch, make_K, pixel_to_grid, project,
                               warp_by_depth)
+from edgegeo.geometry.warp import invert_K
 
 H, W = 24, 32
 
@@ -45,6 +46,66 @@ def test_backproject_torch_matches_numpy():
     points = backproject_torch(batch(depth[None], torch.float64), batch(K, torch.float64))
     np.testing.assert_allclose(points[0].permute(1, 2, 0).numpy(), backproject(depth, K),
                                atol=1e-12)
+
+
+def random_K(generator, batch, dtype):
+    """(B, 3, 3) valid pinhole intrinsics: focal lengths 20–2000 px (fx ≠ fy), skew up to
+    ±2 px, principal point anywhere in a 4000×3000 image (not only near the centre)."""
+    def uniform(low, high):
+        return low + (high - low) * torch.rand(batch, dtype=dtype, generator=generator)
+
+    K = torch.zeros(batch, 3, 3, dtype=dtype)
+    K[:, 0, 0], K[:, 1, 1] = uniform(20, 2000), uniform(20, 2000)
+    K[:, 0, 1] = uniform(-2, 2)
+    K[:, 0, 2], K[:, 1, 2] = uniform(0, 4000), uniform(0, 3000)
+    K[:, 2, 2] = 1
+    return K
+
+
+@pytest.mark.parametrize("dtype, rtol", [(torch.float64, 1e-12), (torch.float32, 1e-5)])
+def test_invert_K_matches_linalg_inv(dtype, rtol):
+    K = random_K(torch.Generator().manual_seed(0), 256, dtype)
+    K_inv = invert_K(K)
+    assert K_inv.shape == (256, 3, 3) and K_inv.dtype == dtype
+    # Compare per entry relative to the size of that entry across the batch (the inverse's
+    # entries range from ~1e-3 to ~1e2).
+    expected = torch.linalg.inv(K.double())
+    scale = expected.abs().amax(0, keepdim=True).clamp_min(1.0)
+    assert float(((K_inv.double() - expected).abs() / scale).max()) < rtol
+    identity = torch.eye(3, dtype=torch.float64).expand(256, 3, 3)
+    torch.testing.assert_close((K.double() @ K_inv.double()), identity, atol=50 * rtol, rtol=0)
+
+
+def test_invert_K_is_exact_on_the_zero_and_one_entries():
+    K_inv = invert_K(random_K(torch.Generator().manual_seed(1), 8, torch.float32))
+    assert bool((K_inv[:, 1, 0] == 0).all()) and bool((K_inv[:, 2, :2] == 0).all())
+    assert bool((K_inv[:, 2, 2] == 1).all())
+
+
+def test_invert_K_gradient_matches_linalg_inv():
+    K = random_K(torch.Generator().manual_seed(2), 4, torch.float64).requires_grad_()
+    weights = torch.randn(4, 3, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    (invert_K(K) * weights).sum().backward()
+    ours = K.grad.clone()
+    K.grad = None
+    (torch.linalg.inv(K) * weights).sum().backward()
+    # Only the free entries (fx, s, cx, fy, cy) carry gradient in the closed form.
+    free = torch.zeros(3, 3, dtype=torch.bool)
+    free[0, :] = free[1, 1:] = True
+    torch.testing.assert_close(ours[:, free], K.grad[:, free], rtol=1e-9, atol=1e-15)
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda K: K.__setitem__((0, 1, 0), 0.5), r"K\[:, 1, 0\] must be 0"),
+    (lambda K: K.__setitem__((0, 0, 0), 0.0), "focal"),
+    (lambda K: K.__setitem__((0, 2, 0), 0.1), "bottom row"),
+    (lambda K: K.__setitem__((0, 1, 2), float("nan")), "NaN or inf"),
+])
+def test_invert_K_rejects_non_pinhole_or_invalid(change, message):
+    K = batch(make_K(30, 31, 15.2, 11.7))
+    change(K)
+    with pytest.raises(ValueError, match=message):
+        invert_K(K)
 
 
 def test_pixel_to_grid_corners_for_align_corners_true():

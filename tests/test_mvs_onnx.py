@@ -1,8 +1,11 @@
 """The MVS depth network (image encoder + cost-volume U-Net + depth heads) exports to ONNX
 (opset 17, legacy TorchScript exporter, dynamic H/W, batch 1) and ONNX Runtime matches torch.
 
-The cost volume itself (plane sweep + metadata MLP) is computed outside this graph: the plane
-sweep inverts K (``torch.linalg.inv``), which opset 17 has no operator for.
+The cost volume itself (plane sweep + metadata MLP) is computed outside this graph: the sweep's
+argument checks (``positive_int`` on sizes) do not trace. Its ``K⁻¹`` is closed form
+(:func:`edgegeo.geometry.warp.invert_K`), so no graph here holds an ONNX ``Inverse`` node, which
+TensorRT cannot run; :func:`test_pixel_rays_export_without_inverse` checks the rays the sweep
+starts from.
 """
 import warnings
 
@@ -12,6 +15,7 @@ import onnxruntime as ort
 import pytest
 import torch
 
+from edgegeo.geometry import make_K, pixel_rays
 from edgegeo.models.mvs import MVSNet, MVSNetConfig
 
 OPSET = 17
@@ -21,6 +25,17 @@ OUTPUTS = ["depth", "depth_2", "depth_4", "depth_8"]
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def op_types(graph: onnx.ModelProto) -> set[str]:
+    """Operator types of every node, subgraphs (If/Loop bodies) included."""
+    types = set()
+    for node in graph.graph.node:
+        types.add(node.op_type)
+        for attribute in node.attribute:
+            if attribute.type == onnx.AttributeProto.GRAPH:
+                types |= op_types(onnx.helper.make_model(attribute.g))
+    return types
 
 
 def export(network: torch.nn.Module, num_planes: int, path) -> None:
@@ -57,6 +72,7 @@ def test_onnx_runtime_matches_torch(tmp_path, name):
     onnx.checker.check_model(graph, full_check=True)
     assert {(o.domain or "ai.onnx", o.version) for o in graph.opset_import} == {("ai.onnx", OPSET)}
     assert all(node.domain in ("", "ai.onnx") for node in graph.graph.node)
+    assert "Inverse" not in op_types(graph)
     dims = {i.name: i.type.tensor_type.shape.dim for i in graph.graph.input}
     assert [d.dim_param for d in dims["image"][2:]] == ["height", "width"]
     assert [d.dim_value for d in dims["cost_volume"][:2]] == [1, config.num_planes]
@@ -78,3 +94,39 @@ def test_onnx_runtime_matches_torch(tmp_path, name):
             assert want.max() - want.min() > 1e-3 and error <= 1e-3 * (want.max() - want.min())
             assert (have >= config.min_depth * 0.999).all()
             assert (have <= config.max_depth * 1.001).all()
+
+
+class _Rays(torch.nn.Module):
+    """``K (B, 3, 3) → pixel_rays(K, H, W) (B, 3, H·W)`` for a fixed feature-grid size."""
+
+    def __init__(self, height: int, width: int):
+        super().__init__()
+        self.height, self.width = height, width
+
+    def forward(self, K: torch.Tensor) -> torch.Tensor:
+        return pixel_rays(K, self.height, self.width)
+
+
+def test_pixel_rays_export_without_inverse(tmp_path):
+    height, width = 16, 24                        # the 1/4 feature grid of a 64x96 image
+    path = tmp_path / "rays.onnx"
+    K = torch.as_tensor(make_K(15.0, 16.0, 11.5, 7.5), dtype=torch.float32)[None]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(_Rays(height, width), (K,), str(path), dynamo=False,
+                          opset_version=OPSET, input_names=["K"], output_names=["rays"],
+                          dynamic_axes={"K": {0: "batch"}, "rays": {0: "batch"}})
+    graph = onnx.load(str(path))
+    onnx.checker.check_model(graph, full_check=True)
+    assert "Inverse" not in op_types(graph)
+    # Intrinsics other than the traced example (skew included): K is a real graph input.
+    K_check = np.stack([make_K(14.0, 17.0, 12.0, 6.5), make_K(30.0, 29.0, 10.2, 8.1)])
+    K_check = torch.as_tensor(K_check, dtype=torch.float32)
+    K_check[1, 0, 1] = 0.7
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    got = session.run(None, {"K": K_check.numpy()})[0]
+    expected = torch.linalg.inv(K_check.double()) @ torch.stack(
+        [torch.arange(width).repeat(height), torch.arange(height).repeat_interleave(width),
+         torch.ones(height * width)]).double()
+    np.testing.assert_allclose(got, expected.numpy(), rtol=1e-5, atol=1e-6)

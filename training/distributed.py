@@ -175,3 +175,11 @@ def launch_prefix(environ: Mapping[str, str] = os.environ) -> str:
 def unwrap_model(model: nn.Module) -> nn.Module:
     """The plain module inside a ``DistributedDataParallel`` wrapper (or ``model`` itself)."""
     return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
+
+
+def set_cpu_threads(num_threads: int, device: str) -> None:
+    """Give each process of a CPU run ``num_threads / WORLD_SIZE`` torch threads (at least 1);
+    nothing for ``num_threads == 0``, on CUDA, or where CUDA will be picked."""
+    if num_threads and device != "cuda" and not torch.cuda.is_available():
+        world = int(os.environ.get("WORLD_SIZE", "1"))
+        torch.set_num_threads(max(1, num_threads // world))

@@ -3,6 +3,11 @@
 Pixel convention: the centre of pixel (0, 0) is at (0, 0). ``grid_sample`` is always called
 with ``align_corners=True``, for which normalised −1 / +1 are the centres of the first / last
 pixel — the same convention.
+
+``K⁻¹`` is written out analytically (:func:`invert_K`) rather than taken with
+``torch.linalg.inv``, which has no operator in the standard ONNX opsets (the TorchScript
+exporter refuses it; others emit the contrib ``Inverse`` node, which TensorRT cannot run): the
+closed form exports to plain element-wise ops.
 """
 import torch
 import torch.nn.functional as F
@@ -17,6 +22,39 @@ MIN_PROJECTION_DEPTH = 1e-6
 BORDER_TOLERANCE_PX = 1e-3
 
 
+def invert_K(K: torch.Tensor) -> torch.Tensor:
+    """Inverse of batched pinhole intrinsics, in closed form (exports to element-wise ONNX ops).
+
+    For ``K = [[fx, s, cx], [0, fy, cy], [0, 0, 1]]`` (skew ``s`` allowed)::
+
+        K⁻¹ = [[1/fx, −s/(fx·fy), (s·cy − cx·fy)/(fx·fy)],
+               [0,     1/fy,      −cy/fy               ],
+               [0,     0,          1                   ]]
+
+    Args:
+        K: (B, 3, 3) float intrinsics (pixels), fx, fy > 0, ``K[:, 1, 0] = 0`` and bottom row
+            [0, 0, 1] (within 1e-4); the entries that must be 0 or 1 are not read.
+    Returns:
+        (B, 3, 3) ``K⁻¹`` (pixel ``[u, v, 1]`` → ray with z = 1), dtype and device of
+        ``K``.
+    Raises:
+        ValueError: not (B, 3, 3), non-finite, fx or fy ≤ 0, a bottom row other than
+            [0, 0, 1], or ``K[:, 1, 0] ≠ 0`` (not pinhole intrinsics).
+    """
+    check_tensor(K, "K", (None, 3, 3))
+    K = check_K_tensor(K, "K", K.shape[0], like=K)
+    if bool((K[:, 1, 0].abs() > 1e-4).any()):
+        raise ValueError("K[:, 1, 0] must be 0: invert_K inverts pinhole intrinsics "
+                         "[[fx, s, cx], [0, fy, cy], [0, 0, 1]]")
+    fx, skew, cx = K[:, 0, 0], K[:, 0, 1], K[:, 0, 2]
+    fy, cy = K[:, 1, 1], K[:, 1, 2]
+    zero, one = torch.zeros_like(fx), torch.ones_like(fx)
+    rows = [torch.stack([1.0 / fx, -skew / (fx * fy), (skew * cy - cx * fy) / (fx * fy)], -1),
+            torch.stack([zero, 1.0 / fy, -cy / fy], -1),
+            torch.stack([zero, zero, one], -1)]
+    return torch.stack(rows, dim=1)
+
+
 def pixel_rays(K: torch.Tensor, H: int, W: int) -> torch.Tensor:
     """Rays ``K⁻¹ [u, v, 1]`` (z = 1) through every pixel centre, row-major.
 
@@ -26,13 +64,12 @@ def pixel_rays(K: torch.Tensor, H: int, W: int) -> torch.Tensor:
         (B, 3, H·W) rays in the camera frame (metres per metre of depth), dtype and device
         of ``K``; column ``v·W + u`` belongs to pixel (u, v).
     """
-    check_tensor(K, "K", (None, 3, 3))
-    K = check_K_tensor(K, "K", K.shape[0], like=K)
+    K_inv = invert_K(K)
     H, W = positive_int(H, "H"), positive_int(W, "W")
     v, u = torch.meshgrid(torch.arange(H, dtype=K.dtype, device=K.device),
                           torch.arange(W, dtype=K.dtype, device=K.device), indexing="ij")
     pixels = torch.stack([u.reshape(-1), v.reshape(-1), torch.ones_like(u).reshape(-1)])
-    return torch.linalg.inv(K) @ pixels
+    return K_inv @ pixels
 
 
 def backproject_torch(depth: torch.Tensor, K: torch.Tensor) -> torch.Tensor:

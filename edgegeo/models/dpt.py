@@ -7,7 +7,12 @@ a dense non-negative map at the input resolution.
 2. Fuse coarse-to-fine: ``path = proj(up(rcu2(path + rcu1(skip))))``, with residual conv
    units ``x + conv(relu(conv(relu(x))))``; every upsampling goes to the size of the next finer
    map, so odd grids work.
-3. Head: conv 3×3 → bilinear upsample to the input size → conv 3×3 → ReLU → conv 1×1 → ReLU.
+3. Head: conv 3×3 → bilinear upsample to the input size → conv 3×3 → ReLU → conv 1×1 (→ ReLU
+   for a non-negative single map; raw channels for heads that apply their own activations,
+   such as the stereo head's disparity + confidence).
+
+The four token sets may have different widths (CroCo-Stereo reads one encoder block and three
+decoder blocks).
 """
 from __future__ import annotations
 
@@ -72,22 +77,33 @@ class DPTDecoder(nn.Module):
     """Dense prediction from the tokens of four ViT blocks.
 
     Args:
-        embed_dim: channels of the ViT tokens.
+        embed_dim: channels of the ViT tokens: one int for all four token sets, or four ints
+            (shallowest first).
         reassemble_channels: channels of the four reassembled maps (×4, ×2, ×1, ×½ grid).
         features: channels of the fusion path (64 in an edge model).
         head_features: channels of the head's last hidden layer.
+        out_channels: channels of the output map.
+        final_relu: end with a ReLU (a non-negative map); False returns the raw last conv.
     """
 
-    def __init__(self, embed_dim: int, reassemble_channels: Sequence[int] = (48, 96, 192, 384),
-                 features: int = 64, head_features: int = 32):
+    def __init__(self, embed_dim: int | Sequence[int],
+                 reassemble_channels: Sequence[int] = (48, 96, 192, 384),
+                 features: int = 64, head_features: int = 32, out_channels: int = 1,
+                 final_relu: bool = True):
         super().__init__()
+        token_dims = [embed_dim] * len(GRID_SCALES) if isinstance(embed_dim, int) \
+            else list(embed_dim)
+        if len(token_dims) != len(GRID_SCALES) or min(token_dims) <= 0 or out_channels <= 0:
+            raise ValueError(f"embed_dim must be a positive int or {len(GRID_SCALES)} positive "
+                             f"ints and out_channels positive, got {embed_dim}, {out_channels}")
         if len(reassemble_channels) != len(GRID_SCALES) or min(reassemble_channels) <= 0:
             raise ValueError(f"reassemble_channels must be {len(GRID_SCALES)} positive ints, got "
                              f"{tuple(reassemble_channels)}")
         if features < 2 or head_features <= 0:
             raise ValueError(f"features must be >= 2 and head_features > 0, got {features} and "
                              f"{head_features}")
-        self.projects = nn.ModuleList(nn.Conv2d(embed_dim, c, 1) for c in reassemble_channels)
+        self.projects = nn.ModuleList(nn.Conv2d(d, c, 1)
+                                      for d, c in zip(token_dims, reassemble_channels))
         self.resamples = nn.ModuleList(_resampler(c, s)
                                        for c, s in zip(reassemble_channels, GRID_SCALES))
         self.to_features = nn.ModuleList(nn.Conv2d(c, features, 3, padding=1, bias=False)
@@ -96,7 +112,8 @@ class DPTDecoder(nn.Module):
         self.fusions = nn.ModuleList(FusionBlock(features, with_skip=i < 3) for i in range(4))
         self.head_in = nn.Conv2d(features, features // 2, 3, padding=1)
         self.head_hidden = nn.Conv2d(features // 2, head_features, 3, padding=1)
-        self.head_out = nn.Conv2d(head_features, 1, 1)
+        self.head_out = nn.Conv2d(head_features, out_channels, 1)
+        self.final_relu = final_relu
         # A positive start keeps the final ReLU active everywhere: with a zero-mean bias most
         # random initialisations put the whole map below 0, where the ReLU passes no gradient.
         nn.init.constant_(self.head_out.bias, 1.0)
@@ -106,12 +123,12 @@ class DPTDecoder(nn.Module):
         """Decode.
 
         Args:
-            tokens: four ``(B, grid_h·grid_w, embed_dim)`` float32 token sets (row-major grid),
-                shallowest block first.
+            tokens: four ``(B, grid_h·grid_w, C_i)`` float32 token sets (row-major grid),
+                shallowest block first, ``C_i`` the widths given as ``embed_dim``.
             grid_size: ``(grid_h, grid_w)`` of the patch grid.
             out_size: ``(H, W)`` of the output in pixels.
         Returns:
-            ``(B, 1, H, W)`` float32, ≥ 0 (final ReLU).
+            ``(B, out_channels, H, W)`` float32, ≥ 0 with ``final_relu``.
         """
         if len(tokens) != len(GRID_SCALES):
             raise ValueError(f"DPTDecoder needs {len(GRID_SCALES)} token sets, got {len(tokens)}")
@@ -128,4 +145,5 @@ class DPTDecoder(nn.Module):
         for level in (2, 1, 0):
             path = self.fusions[level](path, maps[level], sizes[level])
         hidden = _resize(self.head_in(path), out_size)
-        return F.relu(self.head_out(F.relu(self.head_hidden(hidden))))
+        out = self.head_out(F.relu(self.head_hidden(hidden)))
+        return F.relu(out) if self.final_relu else out

@@ -23,6 +23,8 @@ from .jbu import DepthJBU, JBUConfig, JBUPredictor
 from .mono_depth import MonoDepthNet, MonoDepthNetConfig
 from .mvs import MVSNet, MVSNetConfig, MVSPredictor
 from .predictor import MonoDepthPredictor
+from .stereo import StereoNet, StereoNetConfig
+from .stereo_predictor import StereoPredictor
 
 BACKENDS = ("torch", "onnxruntime", "tensorrt")
 PRECISIONS = ("fp32", "fp16", "int8")
@@ -57,6 +59,9 @@ MODELS: dict[str, ModelEntry] = {
     "mvs": ModelEntry(build=MVSNet, config_from_name=MVSNetConfig.named,
                       config_from_dict=MVSNetConfig.from_dict, default_config="small",
                       predictor=MVSPredictor),
+    "stereo": ModelEntry(build=StereoNet, config_from_name=StereoNetConfig.named,
+                         config_from_dict=StereoNetConfig.from_dict, default_config="small",
+                         predictor=StereoPredictor),
 }
 
 

@@ -20,7 +20,6 @@ Two recipes, one module:
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +29,7 @@ from edgegeo.data.splits import TRAIN_SEEDS, TRAINING_PHOTOS, VAL_SEEDS
 from edgegeo.models.mono_depth import MonoDepthNet
 
 from ..config import TrainConfig
+from ..distributed import set_cpu_threads
 from ..data import seeded_batches
 from ..mono.augment import (PerturbSettings, apply_cutmix, cutmix_boxes, strong_perturbation)
 from ..mono.data import (LabelledFrames, generate_frames, labelled_batch, load_shard_frames,
@@ -150,11 +150,6 @@ _SMOKE = {"model": "tiny", "crop_size": (32, 48), "train_data": GENERATE, "gener
           "eval_resolution": 32, "log_every": 2}
 
 
-def _set_threads(cfg: MonoDepthTeacherConfig) -> None:
-    if cfg.num_threads and cfg.device != "cuda" and not torch.cuda.is_available():
-        world = int(os.environ.get("WORLD_SIZE", "1"))
-        torch.set_num_threads(max(1, cfg.num_threads // world))
-
 
 def _normalised_for_display(disparity: torch.Tensor) -> torch.Tensor:
     """``(B, 1, H, W)`` → [0, 1] per image (2nd–98th percentile)."""
@@ -176,7 +171,7 @@ class MonoDepthTeacherRecipe(Recipe):
 
     # -- model and data ---------------------------------------------------------------------
     def build_model(self, cfg: MonoDepthTeacherConfig) -> MonoDepthNet:
-        _set_threads(cfg)
+        set_cpu_threads(cfg.num_threads, cfg.device)
         return MonoDepthNet(parse_model_spec(cfg.model))
 
     def frames(self, cfg: MonoDepthTeacherConfig) -> LabelledFrames:

@@ -23,7 +23,6 @@ on a busy machine. Rendering the 120 default walk-throughs takes about 10 minute
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +35,7 @@ from edgegeo.models.mvs.losses import LOSS_WEIGHTS, simplerecon_loss
 from edgegeo.models.mvs.model import MVSNet
 
 from ..config import TrainConfig
+from ..distributed import set_cpu_threads
 from ..data import seeded_batches
 from ..mvs.cards import network_config
 from ..mvs.data import SequenceSet, generate_sequences, load_shard_sequences, mvs_batch
@@ -143,11 +143,6 @@ class MVSConfig(TrainConfig):
                              "val_frames >= 2")
 
 
-def _set_threads(cfg: MVSConfig) -> None:
-    if cfg.num_threads and cfg.device != "cuda" and not torch.cuda.is_available():
-        world = int(os.environ.get("WORLD_SIZE", "1"))
-        torch.set_num_threads(max(1, cfg.num_threads // world))
-
 
 def _depth_for_display(depth: torch.Tensor, low: float, high: float) -> torch.Tensor:
     """Depth → [0, 1] on a log scale over the model's range (0 = near), 0 where no depth."""
@@ -170,7 +165,7 @@ class MVSRecipe(Recipe):
 
     # -- model and data ---------------------------------------------------------------------
     def build_model(self, cfg: MVSConfig) -> MVSNet:
-        _set_threads(cfg)
+        set_cpu_threads(cfg.num_threads, cfg.device)
         return MVSNet(network_config(cfg))
 
     def sequences(self, cfg: MVSConfig) -> SequenceSet:

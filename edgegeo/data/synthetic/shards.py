@@ -28,7 +28,8 @@ def _same_for_all(frames: list[Frame], name: str) -> bool:
 
 
 def scene_shards(root, split: range | None = None, purpose: str = "these shards",
-                 max_scenes: int = 0, missing_ok: bool = False) -> list[Path]:
+                 max_scenes: int = 0, missing_ok: bool = False, rig: str = "walkthrough"
+                 ) -> list[Path]:
     """The ``scene_<seed>`` shard folders under ``root`` (as ``edgegeo data render`` writes
     them), sorted; the first ``max_scenes`` if > 0.
 
@@ -36,19 +37,24 @@ def scene_shards(root, split: range | None = None, purpose: str = "these shards"
         split: if given, every shard's scene seed must lie in it (e.g. ``TRAIN_SEEDS``).
         purpose: what the shards are for, for the error message.
         missing_ok: return ``[]`` instead of raising when there is none.
+        rig: the rig that wrote them: ``walkthrough`` (a frame shard, ``meta.npz``), ``stereo``
+            (``stereo.npz``) or ``pairs`` (``pairs.npz``).
     Raises:
         FileNotFoundError: no shard under ``root`` (says how to render them).
         ValueError: a shard whose seed is unreadable or outside ``split``.
     """
     from edgegeo.data.splits import check_seeds
 
+    markers = {"walkthrough": "meta.npz", "stereo": "stereo.npz", "pairs": "pairs.npz"}
+    if rig not in markers:
+        raise ValueError(f"unknown rig {rig!r}; one of {', '.join(markers)}")
     root = Path(root)
-    shards = sorted(p for p in root.glob("scene_*") if (p / "meta.npz").is_file())
+    shards = sorted(p for p in root.glob("scene_*") if (p / markers[rig]).is_file())
     if not shards:
         if missing_ok:
             return []
         raise FileNotFoundError(f"no rendered scenes under {root} for {purpose}; render them with "
-                                f"`edgegeo data render --rig walkthrough --out {root} --scenes N "
+                                f"`edgegeo data render --rig {rig} --out {root} --scenes N "
                                 f"--frames M --seed S`")
     shards = shards[:max_scenes] if max_scenes > 0 else shards
     if split is not None:

@@ -1,0 +1,157 @@
+"""``StereoPredictor``: a rectified ``(left, right)`` pair of numpy images in, disparity of the
+left image in its own pixels out.
+
+1. Checks: both ``(H, W, 3) uint8`` RGB of one size; optionally a rectification check (ORB
+   matches must lie on the same rows and have non-negative disparity), whose error says what
+   looks wrong.
+2. Working scale ``s = min(1, trained_max_disparity / max_disparity)``: a pair whose
+   disparities exceed what the model was trained on is shrunk until they fit.
+3. Padding (edge replication) to the patch multiple; images larger than the training crop go
+   through :func:`~edgegeo.models.tiling.tiled_prediction` with overlapping windows merged by
+   confidence.
+4. Disparity divided by ``s`` and resized back to ``H × W``.
+"""
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .predictor import check_rgb_image
+from .tiling import tiled_prediction
+
+MIN_RECTIFICATION_MATCHES = 20
+
+
+def check_stereo_pair(left, right) -> tuple[np.ndarray, np.ndarray]:
+    """Validate a pair of ``(H, W, 3) uint8`` RGB images of one size.
+
+    Raises:
+        ValueError: either image is not ``(H, W, 3) uint8``, or their sizes differ.
+    """
+    left, right = check_rgb_image(left), check_rgb_image(right)
+    if left.shape != right.shape:
+        raise ValueError(f"left {left.shape[:2]} and right {right.shape[:2]} images differ in "
+                         f"size; a rectified pair has one size")
+    return left, right
+
+
+def rectification_problem(left: np.ndarray, right: np.ndarray) -> str | None:
+    """What looks wrong with a supposedly rectified pair, or None.
+
+    ORB features are matched (cross-checked) between the two images; in a rectified pair a
+    match lies on the same row (vertical offset ≈ 0) and the right match sits left of the left
+    one (disparity ≥ 0). Too few matches (textureless images) → no verdict.
+    """
+    grey_l = cv2.cvtColor(left, cv2.COLOR_RGB2GRAY)
+    grey_r = cv2.cvtColor(right, cv2.COLOR_RGB2GRAY)
+    orb = cv2.ORB_create(nfeatures=1000)
+    keys_l, desc_l = orb.detectAndCompute(grey_l, None)
+    keys_r, desc_r = orb.detectAndCompute(grey_r, None)
+    if desc_l is None or desc_r is None:
+        return None
+    matches = cv2.BFMatcher(cv2.NORM_HAMMING, crossCheck=True).match(desc_l, desc_r)
+    if len(matches) < MIN_RECTIFICATION_MATCHES:
+        return None
+    points_l = np.array([keys_l[m.queryIdx].pt for m in matches])
+    points_r = np.array([keys_r[m.trainIdx].pt for m in matches])
+    dy = np.median(np.abs(points_l[:, 1] - points_r[:, 1]))
+    dx = np.median(points_l[:, 0] - points_r[:, 0])
+    tolerance = max(1.5, 0.01 * left.shape[0])
+    if dy > tolerance:
+        return (f"the pair does not look rectified: matched features are {dy:.1f} px apart "
+                f"vertically (median of {len(matches)} matches, expected < {tolerance:.1f}); "
+                f"rectify it first (cv2.stereoRectify + cv2.remap)")
+    if dx < -tolerance:
+        return (f"the pair looks swapped: matched features sit {-dx:.1f} px further right in "
+                f"the right image (negative disparity); pass (left, right) in that order")
+    return None
+
+
+class StereoPredictor:
+    """Disparity of rectified pairs with a :class:`~edgegeo.models.stereo.StereoNet`.
+
+    Args:
+        model: a ``StereoNet`` (or a module mapping two ``(B, 3, H, W)`` float32 RGB [0, 1]
+            images, sides multiples of ``model.patch_size``, to ``(B, 2, H, W)`` disparity in
+            pixels + bounded log-scale ``c``).
+        tile_size: ``(h, w)`` of the tiles, pixels at the working scale (the training crop).
+        overlap: fraction of a tile shared with each neighbour.
+        max_disparity: the largest disparity expected in the input, pixels; None = within
+            the trained range (no shrinking).
+        trained_max_disparity: the largest disparity the model handles, pixels (model card).
+        check_rectification: run :func:`rectification_problem` and refuse bad pairs.
+        device: torch device.
+
+    Call with ``left, right`` ``(H, W, 3) uint8`` RGB → ``(H, W) float32`` disparity ≥ 0 in
+    pixels of the left image; ``return_confidence=True`` also returns ``(H, W) float32``
+    confidence ``exp(−c)`` ∈ (e⁻³, e³), larger = surer.
+    """
+
+    def __init__(self, model: nn.Module, tile_size: tuple[int, int] = (96, 160),
+                 overlap: float = 0.5, max_disparity: float | None = None,
+                 trained_max_disparity: float = 48.0, check_rectification: bool = True,
+                 device: str | torch.device = "cpu"):
+        patch = getattr(model, "patch_size", None)
+        if not isinstance(patch, int) or patch <= 0:
+            raise ValueError("model must expose a positive int patch_size (a StereoNet)")
+        tile_size = tuple(int(v) for v in tile_size)
+        if len(tile_size) != 2 or min(tile_size) <= 0 or any(v % patch for v in tile_size):
+            raise ValueError(f"tile_size must be two positive multiples of the patch size "
+                             f"{patch}, got {tile_size}")
+        if not 0 <= overlap < 1:
+            raise ValueError(f"overlap must be in [0, 1), got {overlap}")
+        if max_disparity is not None and not max_disparity > 0:
+            raise ValueError(f"max_disparity must be positive pixels, got {max_disparity}")
+        if not trained_max_disparity > 0:
+            raise ValueError(f"trained_max_disparity must be positive, got "
+                             f"{trained_max_disparity}")
+        self.device = torch.device(device)
+        self.model = model.to(self.device).eval() if isinstance(model, nn.Module) else model
+        self.patch_size = patch
+        self.tile_size = tile_size
+        self.overlap = float(overlap)
+        self.max_disparity = max_disparity
+        self.trained_max_disparity = float(trained_max_disparity)
+        self.check_rectification = check_rectification
+
+    def working_scale(self) -> float:
+        """Factor the pair is resized by before the network (≤ 1)."""
+        if self.max_disparity is None:
+            return 1.0
+        return min(1.0, self.trained_max_disparity / self.max_disparity)
+
+    @torch.inference_mode()
+    def __call__(self, left: np.ndarray, right: np.ndarray, return_confidence: bool = False):
+        left, right = check_stereo_pair(left, right)
+        if self.check_rectification:
+            problem = rectification_problem(left, right)
+            if problem:
+                raise ValueError(f"{problem} (or pass check_rectification=False)")
+        height, width = left.shape[:2]
+        scale = self.working_scale()
+        size = (max(1, round(height * scale)), max(1, round(width * scale)))
+        patch = self.patch_size
+        padded = (math.ceil(size[0] / patch) * patch, math.ceil(size[1] / patch) * patch)
+        views = []
+        for image in (left, right):
+            rgb = torch.from_numpy(np.ascontiguousarray(image)).to(self.device)
+            rgb = rgb.permute(2, 0, 1).unsqueeze(0).float() / 255.0
+            if size != (height, width):
+                rgb = F.interpolate(rgb, size=size, mode="bilinear", align_corners=False,
+                                    antialias=True).clamp(0.0, 1.0)
+            views.append(F.pad(rgb, (0, padded[1] - size[1], 0, padded[0] - size[0]),
+                               mode="replicate"))
+        merged = tiled_prediction(self.model, *views, self.tile_size, self.overlap)
+        merged = merged[..., :size[0], :size[1]]
+        if size != (height, width):
+            merged = F.interpolate(merged, size=(height, width), mode="bilinear",
+                                   align_corners=False)
+        disparity = (merged[0, 0] / scale).clamp_min(0.0).cpu().numpy().astype(np.float32)
+        if not return_confidence:
+            return disparity
+        return disparity, torch.exp(-merged[0, 1]).cpu().numpy().astype(np.float32)

@@ -1,0 +1,135 @@
+"""Evaluation of learned stereo models beside the classical baselines (``edgegeo eval stereo
+--model NAME=PATH``): method functions, the held-out synthetic benchmark, the models' size and
+training-time table, and a picture of CroCo pre-training reconstructions.
+
+A stereo method is ``fn(left, right) -> (H, W) float32`` disparity on ``(H, W, 3) uint8`` RGB.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+SYNTHETIC_TEST_DATA = Path("data/stereo-test")
+
+
+def parse_model_args(values: list[str] | None) -> dict[str, Path]:
+    """``["NAME=PATH", ...]`` → ``{NAME: PATH}``; ValueError for a malformed item or a
+    missing file."""
+    models = {}
+    for value in values or []:
+        name, sep, path = value.partition("=")
+        if not sep or not name or not path:
+            raise ValueError(f"--model expects NAME=PATH (e.g. stereo=runs/stereo/"
+                             f"stereo.safetensors), got {value!r}")
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"--model {name}: no weights file {path}")
+        models[name] = Path(path)
+    return models
+
+
+def learned_methods(models: dict[str, Path], max_disparity: float | None
+                    ) -> dict[str, Callable]:
+    """``{name: predictor}`` of the stereo models (torch, CPU), each shrinking pairs whose
+    disparities reach ``max_disparity`` into its trained range."""
+    import edgegeo
+
+    return {name: edgegeo.load("stereo", weights=path, max_disparity=max_disparity,
+                               check_rectification=False)
+            for name, path in models.items()}
+
+
+def model_rows(models: dict[str, Path]) -> list[dict]:
+    """Per model: parameters, initialisation and the training time of each stage (the
+    stereo card's wall time, plus the CroCo card's when initialised from one)."""
+    from edgegeo.weights_io import load_weights
+
+    rows = []
+    for name, path in models.items():
+        card = _card(path)
+        params = sum(t.numel() for t in load_weights(path).values())
+        init = card.get("init", "none")
+        stages = [f"stereo {card.get('steps', '?')} steps {card.get('wall_time_s', 0) / 60:.0f} min"]
+        if init not in ("none", "") and Path(init).is_file():
+            croco = _card(Path(init))
+            stages.insert(0, f"croco {croco.get('steps', '?')} steps "
+                             f"{croco.get('wall_time_s', 0) / 60:.0f} min")
+        rows.append({"model": name, "params (M)": f"{params / 1e6:.2f}",
+                     "initialisation": "CroCo pre-training" if init not in ("none", "")
+                     else "random (no pre-training)",
+                     "training on this machine": "; ".join(stages)})
+    return rows
+
+
+def _card(weights: Path) -> dict:
+    path = weights.with_suffix(".json")
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def synthetic_rows(methods: dict[str, Callable], root: Path = SYNTHETIC_TEST_DATA,
+                   limit: int = 0) -> tuple[list[dict], str]:
+    """Mean EPE / bad-2 / D1 per method over the held-out synthetic stereo shards (test seeds).
+
+    Returns:
+        the rows and a sentence describing the data.
+    """
+    from edgegeo.data.splits import TEST_SEEDS
+    from edgegeo.metrics.stereo import stereo_metrics
+    from edgegeo.training.croco.data import load_stereo_shards
+
+    pairs = load_stereo_shards(root, split=TEST_SEEDS, purpose="held-out stereo evaluation")
+    count = min(limit, len(pairs)) if limit else len(pairs)
+    rows = []
+    for name, method in methods.items():
+        results = [stereo_metrics(np.asarray(method(pairs.first[i], pairs.second[i])),
+                                  pairs.disparity[i], pairs.disparity[i] > 0)
+                   for i in range(count)]
+        rows.append({"method": name,
+                     **{label: f"{np.mean([r[key] for r in results]):.{digits}f}"
+                        for label, key, digits in (("EPE (px)", "epe", 3),
+                                                   ("bad-2 (%)", "bad2", 2),
+                                                   ("D1 (%)", "d1_all", 2))}})
+    height, width = pairs.first.shape[1:3]
+    gt = pairs.disparity[:count]
+    described = (f"{count} held-out rectified pairs ({pairs.source}), {width}×{height} px, "
+                 f"GT disparity median {np.median(gt[gt > 0]):.1f} px, 99th percentile "
+                 f"{np.percentile(gt[gt > 0], 99):.1f} px; all pixels with GT (occluded ones "
+                 "included)")
+    return rows, described
+
+
+def save_reconstruction_picture(croco_weights: Path, path: Path, pairs: int = 4,
+                                crop_hw: tuple[int, int] = (96, 128)) -> Path:
+    """A grid of CroCo reconstructions on validation pairs (``VAL_SEEDS``): per pair the
+    masked view 1, the reconstruction, view 1 and view 2."""
+    import torch
+
+    from edgegeo.data.splits import VAL_SEEDS
+    from edgegeo.models.croco import CroCoConfig, CroCoNet, random_visible
+    from edgegeo.training.croco.data import generate_two_view, pair_batch
+    from edgegeo.training.recipes.croco import reconstruction_images
+    from edgegeo.viz import image_grid, save_png
+    from edgegeo.weights_io import load_weights
+
+    card = _card(croco_weights)
+    model = CroCoNet(CroCoConfig.from_dict(card["model_config"]))
+    model.load_state_dict(load_weights(croco_weights))
+    data = generate_two_view("pairs", VAL_SEEDS[:pairs], 1, 128, 160, split=VAL_SEEDS,
+                             purpose="croco pictures")
+    batch = pair_batch(data, pairs, crop_hw, seed=3)
+    grid = (crop_hw[0] // model.patch_size) * (crop_hw[1] // model.patch_size)
+    visible = random_visible(pairs, grid, card.get("config", {}).get("mask_ratio", 0.9),
+                             torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        shown = reconstruction_images(model.eval(), batch["view1"], batch["view2"], visible)
+    images, labels = [], []
+    for index in range(pairs):
+        for key, label in (("view1_masked", "view 1, 90 % masked"),
+                           ("reconstruction", "reconstruction"), ("view1", "view 1"),
+                           ("view2", "view 2")):
+            picture = (shown[key][index].permute(1, 2, 0).numpy() * 255).round()
+            images.append(np.ascontiguousarray(picture.astype(np.uint8)))
+            labels.append(label)
+    return save_png(path, image_grid(images, labels, ncols=4))

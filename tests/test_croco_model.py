@@ -1,0 +1,85 @@
+"""CroCo pre-training network: masking, patches, loss, and the reconstruction forward pass."""
+import pytest
+import torch
+
+from edgegeo.models.croco import (CroCoConfig, CroCoNet, patchify, random_visible,
+                                  unpatchify)
+from edgegeo.models.rope import Rope2D, apply_rope_2d
+from edgegeo.training.croco.losses import masked_patch_loss, normalised_patches
+
+
+def test_patchify_round_trip_and_layout():
+    images = torch.rand(2, 3, 16, 24)
+    patches = patchify(images, 8)
+    assert patches.shape == (2, 6, 8 * 8 * 3)
+    # Patch 4 = row 1, column 1; its first value is pixel (8, 8), channel 0.
+    assert patches[1, 4, 0] == images[1, 0, 8, 8]
+    assert torch.equal(unpatchify(patches, 8, (2, 3)), images)
+
+
+def test_random_visible_keeps_ten_percent_sorted_and_distinct():
+    visible = random_visible(4, 192, 0.9, torch.Generator().manual_seed(0))
+    assert visible.shape == (4, 19)
+    for row in visible:
+        assert torch.equal(row, row.sort().values) and len(set(row.tolist())) == 19
+        assert 0 <= row.min() and row.max() < 192
+    assert not torch.equal(visible[0], visible[1])          # a fresh mask per sample
+    with pytest.raises(ValueError, match="mask_ratio"):
+        random_visible(1, 10, 1.0)
+
+
+def test_normalised_patches_have_zero_mean_unit_variance():
+    out = normalised_patches(torch.rand(2, 5, 48) * 3 + 1)
+    assert torch.allclose(out.mean(-1), torch.zeros(2, 5), atol=1e-5)
+    assert torch.allclose(out.var(-1), torch.ones(2, 5), atol=1e-3)
+
+
+def test_masked_loss_ignores_visible_patches():
+    target = torch.rand(1, 4, 12)
+    prediction = normalised_patches(target).clone()
+    visible = torch.tensor([[1, 3]])
+    prediction[0, 1] += 5.0                           # wrong, but visible: not scored
+    assert masked_patch_loss(prediction, target, visible) == pytest.approx(0.0, abs=1e-10)
+    prediction[0, 0] += 1.0                           # masked and off by 1 everywhere
+    assert masked_patch_loss(prediction, target, visible) == pytest.approx(0.5, rel=1e-5)
+
+
+def test_croconet_predicts_every_view1_patch():
+    torch.manual_seed(0)
+    model = CroCoNet(CroCoConfig.tiny()).eval()
+    view1, view2 = torch.rand(2, 3, 32, 48), torch.rand(2, 3, 32, 48)
+    visible = random_visible(2, 24, 0.9, torch.Generator().manual_seed(1))
+    out = model(view1, view2, visible)
+    assert out.shape == (2, 24, 8 * 8 * 3) and torch.isfinite(out).all()
+    # The masked view-1 pixels do not reach the prediction: only visible patches are encoded.
+    hidden = view1.clone()
+    mask = torch.ones(2, 24, dtype=torch.bool).scatter(1, visible, False)
+    pixels = patchify(hidden, 8)
+    pixels[mask] = 0.0
+    assert torch.allclose(model(unpatchify(pixels, 8, (4, 6)), view2, visible), out, atol=1e-6)
+    # View 2 does.
+    assert not torch.allclose(model(view1, torch.rand_like(view2), visible), out, atol=1e-4)
+
+
+def test_croco_decoder_depends_on_relative_positions_only():
+    """2-D RoPE on both attention sides: shifting every query and key position by the same
+    offset leaves cross-attention scores unchanged (CroCo v2's relative encoding)."""
+    rope = Rope2D(16)
+    q, k = torch.randn(1, 2, 5, 16), torch.randn(1, 2, 7, 16)
+    pos_q, pos_k = torch.rand(5, 2) * 10, torch.rand(7, 2) * 10
+    shift = torch.tensor([3.0, -7.0])
+    scores = apply_rope_2d(q, *rope(pos_q)) @ apply_rope_2d(k, *rope(pos_k)).transpose(-1, -2)
+    shifted = (apply_rope_2d(q, *rope(pos_q + shift))
+               @ apply_rope_2d(k, *rope(pos_k + shift)).transpose(-1, -2))
+    assert torch.allclose(scores, shifted, atol=1e-4)
+
+
+def test_croco_config_errors():
+    with pytest.raises(ValueError, match="divisible by 4"):
+        CroCoConfig(enc_dim=30, enc_heads=3)
+    with pytest.raises(ValueError, match="unknown croco config"):
+        CroCoConfig.named("huge")
+    assert CroCoConfig.from_dict(CroCoConfig.small().to_dict()) == CroCoConfig.small()
+    with pytest.raises(ValueError, match="patch size"):
+        CroCoNet(CroCoConfig.tiny())(torch.rand(1, 3, 30, 48), torch.rand(1, 3, 30, 48),
+                                     torch.zeros(1, 1, dtype=torch.long))

@@ -1,0 +1,77 @@
+"""The croco and stereo recipes end to end at smoke size: `edgegeo train croco` then
+`edgegeo train stereo` initialised from it, loadable weights, `edgegeo stereo`."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+import edgegeo
+from edgegeo.cli import main
+from edgegeo.models.croco import CroCoConfig
+from edgegeo.models.stereo import StereoNetConfig
+from edgegeo.weights_io import load_weights
+
+
+@pytest.fixture(scope="module")
+def croco_weights(tmp_path_factory):
+    out = tmp_path_factory.mktemp("croco")
+    assert main(["train", "croco", "--smoke", "--out", str(out)]) == 0
+    return out / "croco.safetensors"
+
+
+@pytest.fixture(scope="module")
+def stereo_weights(tmp_path_factory, croco_weights):
+    out = tmp_path_factory.mktemp("stereo")
+    assert main(["train", "stereo", "--smoke", "--out", str(out),
+                 "--set", f"init={croco_weights}"]) == 0
+    return out / "stereo.safetensors"
+
+
+def test_croco_smoke_card_and_pictures(croco_weights):
+    card = json.loads(croco_weights.with_suffix(".json").read_text())
+    assert card["recipe"] == "croco" and card["smoke"] is True
+    assert CroCoConfig.from_dict(card["model_config"]) == CroCoConfig.tiny()
+    metrics = card["metrics"]["eval"]
+    assert 0 < metrics["val_masked_mse"] < 3 and metrics["val_mean_patch_mse"] > 0.5
+    assert any(k.startswith("backbone.enc_blocks") for k in load_weights(croco_weights))
+
+
+def test_stereo_smoke_starts_from_croco_and_loads(stereo_weights, croco_weights, tmp_path):
+    card = json.loads(stereo_weights.with_suffix(".json").read_text())
+    assert card["init"] == str(croco_weights)
+    assert StereoNetConfig.from_dict(card["model_config"]) == StereoNetConfig.tiny()
+    assert {"val_epe", "val_bad2"} <= set(card["metrics"]["eval"])
+    assert card["predictor_options"]["tile_size"] == [32, 48]
+    predictor = edgegeo.load("stereo", weights=stereo_weights, check_rectification=False)
+    assert predictor.tile_size == (32, 48)
+    left = (np.random.default_rng(0).random((50, 90, 3)) * 255).astype(np.uint8)
+    disparity = predictor(left, left)
+    assert disparity.shape == (50, 90) and np.isfinite(disparity).all()
+
+
+def test_stereo_cli_writes_pfm_and_png(stereo_weights, tmp_path, capsys):
+    from skimage import data
+
+    from edgegeo.data.pfm import read_pfm
+    from edgegeo.viz import save_png
+
+    photo = data.astronaut()
+    left, right = tmp_path / "l.png", tmp_path / "r.png"
+    save_png(left, photo[100:196, 110:270])
+    save_png(right, photo[100:196, 120:280])           # 10 px of disparity everywhere
+    assert main(["stereo", str(left), str(right), "-o", str(tmp_path / "d.pfm"),
+                 "--weights", str(stereo_weights), "--confidence", str(tmp_path / "c.png")]) == 0
+    assert read_pfm(tmp_path / "d.pfm").shape == (96, 160)
+    assert (tmp_path / "c.png").is_file()
+    assert main(["stereo", str(left), str(right), "-o", str(tmp_path / "d.png"),
+                 "--weights", str(stereo_weights)]) == 0
+    assert main(["stereo", str(left), str(right), "-o", str(tmp_path / "d.txt"),
+                 "--weights", str(stereo_weights)]) == 2
+    assert "must end in" in capsys.readouterr().err
+
+
+def test_stereo_without_weights_names_the_training_command(tmp_path):
+    with pytest.raises(FileNotFoundError, match="edgegeo train stereo"):
+        edgegeo.load("stereo", weights=tmp_path / "none.safetensors")
+    torch.manual_seed(0)
