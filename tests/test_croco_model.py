@@ -83,3 +83,53 @@ def test_croco_config_errors():
     with pytest.raises(ValueError, match="patch size"):
         CroCoNet(CroCoConfig.tiny())(torch.rand(1, 3, 30, 48), torch.rand(1, 3, 30, 48),
                                      torch.zeros(1, 1, dtype=torch.long))
+
+
+def test_croconet_exports_to_onnx_with_the_mask_as_an_input(tmp_path):
+    import warnings
+
+    import numpy as np
+    import onnx
+    import onnxruntime as ort
+
+    torch.manual_seed(0)
+    model = CroCoNet(CroCoConfig.tiny()).eval()
+    view1, view2 = torch.rand(1, 3, 32, 48), torch.rand(1, 3, 32, 48)
+    visible = random_visible(1, 24, 0.75, torch.Generator().manual_seed(0))
+    path = tmp_path / "croco.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, (view1, view2, visible), str(path), dynamo=False,
+                          opset_version=17, input_names=["view1", "view2", "visible"],
+                          output_names=["patches"],
+                          dynamic_axes={"view1": {2: "height", 3: "width"},
+                                        "view2": {2: "height", 3: "width"},
+                                        "visible": {1: "kept"}, "patches": {1: "patches"}})
+    onnx.checker.check_model(onnx.load(str(path)), full_check=True)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    view1, view2 = torch.rand(1, 3, 48, 64), torch.rand(1, 3, 48, 64)
+    visible = random_visible(1, 48, 0.9, torch.Generator().manual_seed(1))
+    got = session.run(None, {"view1": view1.numpy(), "view2": view2.numpy(),
+                             "visible": visible.numpy()})[0]
+    with torch.no_grad():
+        expected = model(view1, view2, visible).numpy()
+    assert np.abs(got - expected).max() / np.abs(expected).max() < 1e-4
+
+
+def test_load_croco_completes_a_view(tmp_path):
+    import numpy as np
+    from skimage import data
+
+    import edgegeo
+    from edgegeo.weights_io import save_weights
+
+    model = CroCoNet(CroCoConfig.tiny())
+    card = {"recipe": "croco", "command": "test", "data": "none", "seed": 0, "wall_time_s": 0.0,
+            "metrics": {}, "model_config": CroCoConfig.tiny().to_dict()}
+    save_weights(model.state_dict(), "croco", card, tmp_path)
+    completer = edgegeo.load("croco", weights=tmp_path / "croco.safetensors", mask_ratio=0.5)
+    photo = data.astronaut()
+    masked, rebuilt = completer(photo[:70, :100], photo[10:80, 20:120])
+    assert masked.shape == rebuilt.shape == (64, 96, 3) and rebuilt.dtype == np.uint8
+    kept = (masked != 128).any(-1)                 # visible patches are copied exactly
+    assert np.array_equal(rebuilt[kept], photo[:64, :96][kept])

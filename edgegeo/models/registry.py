@@ -19,6 +19,7 @@ from torch import nn
 
 from edgegeo.weights_io import WEIGHTS_DIR, load_weights
 
+from .croco import CroCoCompleter, CroCoConfig, CroCoNet
 from .jbu import DepthJBU, JBUConfig, JBUPredictor
 from .mono_depth import MonoDepthNet, MonoDepthNetConfig
 from .mvs import MVSNet, MVSNetConfig, MVSPredictor
@@ -59,6 +60,9 @@ MODELS: dict[str, ModelEntry] = {
     "mvs": ModelEntry(build=MVSNet, config_from_name=MVSNetConfig.named,
                       config_from_dict=MVSNetConfig.from_dict, default_config="small",
                       predictor=MVSPredictor),
+    "croco": ModelEntry(build=CroCoNet, config_from_name=CroCoConfig.named,
+                        config_from_dict=CroCoConfig.from_dict, default_config="small",
+                        predictor=CroCoCompleter),
     "stereo": ModelEntry(build=StereoNet, config_from_name=StereoNetConfig.named,
                          config_from_dict=StereoNetConfig.from_dict, default_config="small",
                          predictor=StereoPredictor),

@@ -123,7 +123,7 @@ class ViTEncoder(nn.Module):
         self.blocks = nn.ModuleList(Block(dim, config.num_heads, config.mlp_ratio)
                                     for _ in range(config.depth))
         self.norm = nn.LayerNorm(dim, eps=1e-6)
-        self.apply(_init_weights)
+        self.apply(init_vit_weights)
 
     def forward(self, images: torch.Tensor, blocks: Sequence[int]) -> list[torch.Tensor]:
         """Tokens after the given blocks.
@@ -163,7 +163,7 @@ class ViTEncoder(nn.Module):
         return [normed[b] for b in blocks]
 
 
-def _init_weights(module: nn.Module) -> None:
+def init_vit_weights(module: nn.Module) -> None:
     """Truncated-normal (std 0.02) linear weights, zero biases, unit LayerNorms (ViT/DeiT)."""
     if isinstance(module, nn.Linear):
         nn.init.trunc_normal_(module.weight, std=0.02)

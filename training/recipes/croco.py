@@ -18,7 +18,7 @@ import torch
 
 from edgegeo.data.splits import TRAIN_SEEDS, VAL_SEEDS
 from edgegeo.models.croco import (MASK_RATIO, CroCoConfig, CroCoNet, patchify, random_visible,
-                                  unpatchify)
+                                  reconstruct)
 
 from ..config import TrainConfig
 from ..croco.data import TwoViewImages, generate_two_view, load_pair_shards, pair_batch
@@ -81,22 +81,10 @@ class CroCoTrainConfig(TrainConfig):
 
 def reconstruction_images(model: CroCoNet, view1: torch.Tensor, view2: torch.Tensor,
                           visible: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Pictures of a reconstruction: the masked view 1 (hidden patches grey), the
-    reconstruction (predicted patches de-normalised with the true patch mean/std, visible
-    patches pasted back), the true view 1 and view 2 — each ``(B, 3, H, W)`` in [0, 1]."""
-    patch = model.patch_size
-    grid = model.backbone.grid_size(view1)
-    target = patchify(view1, patch)
-    prediction = model(view1, view2, visible)
-    mean = target.mean(dim=-1, keepdim=True)
-    std = (target.var(dim=-1, keepdim=True) + 1e-6).sqrt()
-    shown = torch.zeros(target.shape[:2], dtype=torch.bool, device=view1.device)
-    shown.scatter_(1, visible, True)
-    rebuilt = torch.where(shown.unsqueeze(-1), target, prediction * std + mean)
-    masked = torch.where(shown.unsqueeze(-1), target, torch.full_like(target, 0.5))
-    return {"view1_masked": unpatchify(masked, patch, grid),
-            "reconstruction": unpatchify(rebuilt, patch, grid).clamp(0, 1),
-            "view1": view1, "view2": view2}
+    """Pictures of a reconstruction (:func:`~edgegeo.models.croco.reconstruct`) beside the
+    true views, each ``(B, 3, H, W)`` in [0, 1]."""
+    masked, rebuilt = reconstruct(model, view1, view2, visible)
+    return {"view1_masked": masked, "reconstruction": rebuilt, "view1": view1, "view2": view2}
 
 
 @register_recipe("croco")
