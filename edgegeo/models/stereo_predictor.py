@@ -94,7 +94,7 @@ class StereoPredictor:
 
     def __init__(self, model: nn.Module, tile_size: tuple[int, int] = (96, 160),
                  overlap: float = 0.5, max_disparity: float | None = None,
-                 trained_max_disparity: float = 48.0, check_rectification: bool = True,
+                 trained_max_disparity: float = 40.0, check_rectification: bool = True,
                  device: str | torch.device = "cpu"):
         patch = getattr(model, "patch_size", None)
         if not isinstance(patch, int) or patch <= 0:
