@@ -51,7 +51,8 @@ def model_rows(models: dict[str, Path]) -> list[dict]:
         card = _card(path)
         params = sum(t.numel() for t in load_weights(path).values())
         init = card.get("init", "none")
-        stages = [f"stereo {card.get('steps', '?')} steps {card.get('wall_time_s', 0) / 60:.0f} min"]
+        minutes = card.get("wall_time_s", 0) / 60
+        stages = [f"stereo {card.get('steps', '?')} steps {minutes:.0f} min"]
         if init not in ("none", "") and Path(init).is_file():
             croco = _card(Path(init))
             stages.insert(0, f"croco {croco.get('steps', '?')} steps "
@@ -77,9 +78,10 @@ def synthetic_rows(methods: dict[str, Callable], root: Path = SYNTHETIC_TEST_DAT
     """
     from edgegeo.data.splits import TEST_SEEDS
     from edgegeo.metrics.stereo import stereo_metrics
-    from edgegeo.training.croco.data import load_stereo_shards
+    from edgegeo.training.croco.data import load_two_view_shards
 
-    pairs = load_stereo_shards(root, split=TEST_SEEDS, purpose="held-out stereo evaluation")
+    pairs = load_two_view_shards(root, "stereo", split=TEST_SEEDS,
+                                 purpose="held-out stereo evaluation")
     count = min(limit, len(pairs)) if limit else len(pairs)
     rows = []
     for name, method in methods.items():

@@ -106,7 +106,8 @@ class CrossAttention(nn.Module):
         self.proj = nn.Linear(dim, dim)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor, rope_x, rope_y) -> torch.Tensor:
-        """``x`` ``(B, N, C)``, ``y`` ``(B, M, C)``, tables for their positions → ``(B, N, C)``."""
+        """``x`` ``(B, N, C)``, ``y`` ``(B, M, C)`` and RoPE tables for their positions →
+        ``(B, N, C)``."""
         batch, count, dim = x.shape
         head = dim // self.num_heads
         q = self.q(x).reshape(batch, count, self.num_heads, head).transpose(1, 2)
@@ -118,7 +119,8 @@ class CrossAttention(nn.Module):
 
 
 class DecoderBlock(nn.Module):
-    """``x += self_attn(norm(x))``; ``x += cross_attn(norm(x), norm_y(y))``; ``x += mlp(norm(x))``."""
+    """``x += self_attn(norm(x))``; ``x += cross_attn(norm(x), norm_y(y))``;
+    ``x += mlp(norm(x))``."""
 
     def __init__(self, dim: int, num_heads: int, mlp_ratio: float):
         super().__init__()

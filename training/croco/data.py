@@ -40,30 +40,28 @@ class TwoViewImages:
         return len(self.first)
 
 
-def load_pair_shards(root: str | Path, max_scenes: int = 0, split: range | None = None,
-                     purpose: str = "croco pre-training") -> TwoViewImages:
-    """The view pairs of every ``scene_*`` pairs shard under ``root``."""
-    from edgegeo.data.synthetic import read_view_pair_shard, scene_shards
+def load_two_view_shards(root: str | Path, rig: str, max_scenes: int = 0,
+                         split: range | None = None, purpose: str = "two-view training"
+                         ) -> TwoViewImages:
+    """Every pair of the ``scene_*`` shards of ``rig`` under ``root``: ``pairs`` (CroCo-scored
+    view pairs, no disparity) or ``stereo`` (rectified pairs with GT disparity)."""
+    from edgegeo.data.synthetic import read_stereo_shard, read_view_pair_shard, scene_shards
 
-    shards = scene_shards(root, split, purpose, max_scenes, rig="pairs")
-    pairs = [pair for shard in shards for pair in read_view_pair_shard(shard)]
-    return TwoViewImages(_stack([p.first.rgb for p in pairs], root),
-                         _stack([p.second.rgb for p in pairs], root),
-                         f"{len(shards)} rendered scenes ({len(pairs)} CroCo-scored pairs) "
-                         f"from {root}")
-
-
-def load_stereo_shards(root: str | Path, max_scenes: int = 0, split: range | None = None,
-                       purpose: str = "stereo training") -> TwoViewImages:
-    """The rectified pairs and GT disparity of every ``scene_*`` stereo shard under ``root``."""
-    from edgegeo.data.synthetic import read_stereo_shard, scene_shards
-
-    shards = scene_shards(root, split, purpose, max_scenes, rig="stereo")
-    pairs = [pair for shard in shards for pair in read_stereo_shard(shard)]
-    return TwoViewImages(_stack([p.left.rgb for p in pairs], root),
-                         _stack([p.right.rgb for p in pairs], root),
-                         f"{len(shards)} rendered scenes ({len(pairs)} rectified pairs) from "
-                         f"{root}", _stack([p.disparity for p in pairs], root))
+    if rig not in ("pairs", "stereo"):
+        raise ValueError(f"unknown two-view rig {rig!r}; use 'pairs' or 'stereo'")
+    shards = scene_shards(root, split, purpose, max_scenes, rig=rig)
+    if rig == "pairs":
+        views = [(p.first.rgb, p.second.rgb, None) for shard in shards
+                 for p in read_view_pair_shard(shard)]
+        kind = "CroCo-scored pairs"
+    else:
+        views = [(p.left.rgb, p.right.rgb, p.disparity) for shard in shards
+                 for p in read_stereo_shard(shard)]
+        kind = "rectified pairs"
+    first, second, disparity = zip(*views)
+    return TwoViewImages(_stack(first, root), _stack(second, root),
+                         f"{len(shards)} rendered scenes ({len(views)} {kind}) from {root}",
+                         _stack(disparity, root) if rig == "stereo" else None)
 
 
 def generate_two_view(rig: str, seeds, per_scene: int, height: int, width: int,

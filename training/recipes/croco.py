@@ -21,7 +21,8 @@ from edgegeo.models.croco import (MASK_RATIO, CroCoConfig, CroCoNet, patchify, r
                                   reconstruct)
 
 from ..config import TrainConfig
-from ..croco.data import TwoViewImages, generate_two_view, load_pair_shards, pair_batch
+from ..croco.data import (TwoViewImages, generate_two_view, load_two_view_shards,
+                          pair_batch)
 from ..croco.losses import masked_patch_loss
 from ..data import seeded_batches
 from ..distributed import set_cpu_threads
@@ -117,8 +118,9 @@ class CroCoRecipe(Recipe):
                                                      cfg.generate_pairs, *cfg.generate_size,
                                                      split=split, purpose=purpose)
             else:
-                self._pairs[key] = load_pair_shards(source, 0 if validation else cfg.max_scenes,
-                                                    split, purpose)
+                self._pairs[key] = load_two_view_shards(source, "pairs",
+                                                        0 if validation else cfg.max_scenes,
+                                                        split, purpose)
         return self._pairs[key]
 
     def build_data(self, cfg, rank, world_size, seed, start_step):

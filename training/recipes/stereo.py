@@ -23,7 +23,8 @@ from edgegeo.data.splits import TRAIN_SEEDS, VAL_SEEDS
 from edgegeo.models.stereo import StereoNet, StereoNetConfig, load_backbone_weights
 
 from ..config import TrainConfig
-from ..croco.data import TwoViewImages, generate_two_view, load_stereo_shards, stereo_batch
+from ..croco.data import (TwoViewImages, generate_two_view, load_two_view_shards,
+                          stereo_batch)
 from ..croco.losses import laplacian_loss
 from ..data import seeded_batches
 from ..distributed import set_cpu_threads
@@ -135,8 +136,8 @@ class StereoRecipe(Recipe):
                     "stereo", TRAIN_SEEDS[:cfg.generate_scenes], cfg.generate_pairs,
                     *cfg.generate_size, split=TRAIN_SEEDS, purpose="stereo training")
             else:
-                self._pairs[key] = load_stereo_shards(cfg.train_data, cfg.max_scenes,
-                                                      TRAIN_SEEDS)
+                self._pairs[key] = load_two_view_shards(cfg.train_data, "stereo",
+                                                        cfg.max_scenes, TRAIN_SEEDS)
         return self._pairs[key]
 
     def build_data(self, cfg, rank, world_size, seed, start_step):
