@@ -1,11 +1,17 @@
 """The main job on its embedded default: everything edgegeo can do end to end, with no input.
 
 1. Render a held-out synthetic indoor walk-through (scene seed never used for training).
-2. TSDF-fuse its ground-truth depth into a coloured mesh; score the mesh against the scene's
-   ground-truth surface where the camera looked.
-3. Run the stereo baseline on the real Middlebury *Motorcycle* pair and score it against the
-   ground-truth disparity.
-4. Write ``report.md`` with pictures, metrics and timings, plus ``metrics.json``.
+2. Stream it through the runtime, as ``edgegeo run`` does: the ``gt`` pipeline (ground-truth
+   depth → TSDF fusion: the reference) and the ``mvs`` pipeline (depth of the multi-view model
+   for the keyframes → TSDF fusion). Score each mesh against the ground-truth surface the
+   cameras saw, and the mvs depth against the ground-truth depth.
+3. On the real Middlebury *Motorcycle* pair: the StereoSGBM baseline and the ``stereo`` model
+   (EPE, bad-x against the ground-truth disparity), and the ``mono-depth`` model on the left
+   image (AbsRel after a per-image scale and shift).
+4. Write ``report.md`` (pictures, metrics tables, runtime stats) and ``metrics.json``.
+
+A model is used where its shipped weights exist (``edgegeo/weights/<name>.safetensors``, or in
+``DemoConfig.weights_dir``); one without weights gets a "not shipped" row instead.
 """
 from __future__ import annotations
 
@@ -15,149 +21,205 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
-from edgegeo.bench_report import markdown_table
+from .demo_report import (save_frame_sheet, save_mesh_views, save_mono, save_mvs_depth,
+                          save_stereo, write_report)
+
+MODELS = ("mvs", "stereo", "mono-depth")
 
 
 @dataclass(frozen=True)
 class DemoConfig:
     """What the demo renders: scene ``seed`` (held out), ``frames`` at ``width`` × ``height``;
     depth up to ``max_depth`` metres is fused (the synthetic rooms are 3–8 m across, so the
-    demo looks further than the 3 m fusion default meant for noisy predicted depth)."""
+    demo looks further than the 3 m fusion default meant for noisy predicted depth).
+    ``weights_dir``: where ``<model>.safetensors`` (and its card) are looked for; None = the
+    shipped ``edgegeo/weights``. ``mesh_samples``: points sampled on the ground-truth surface
+    and on each fused mesh for the mesh metrics."""
 
     seed: int = 1000
     frames: int = 60
     width: int = 256
     height: int = 192
     max_depth: float = 5.0
+    weights_dir: str | None = None
+    mesh_samples: int = 200_000
 
 
 def run_demo(out_dir: str | Path, config: DemoConfig = DemoConfig()) -> dict:
-    """Run the main job, writing everything under ``out_dir``; returns the metrics dict."""
+    """Run the main job, writing everything under ``out_dir``; returns the metrics dict:
+    ``walkthrough`` (render facts), ``fusion`` (``gt`` and ``mvs`` rows), ``runtime`` (stats
+    of each pipeline run), ``stereo`` (``sgbm`` and ``stereo`` rows), ``mono`` (``mono-depth``
+    row); a model without weights has a row with ``status`` "not shipped"."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    weights = {name: _weights(name, config) for name in MODELS}
     results = {"config": asdict(config)}
-    results["fusion"] = _walkthrough_fusion(out, config)
-    results["stereo"] = _motorcycle_stereo(out)
+    results.update(_walkthrough(out, config, weights["mvs"]))
+    results.update(_motorcycle(out, weights["stereo"], weights["mono-depth"]))
     (out / "metrics.json").write_text(json.dumps(results, indent=2))
-    _write_report(out, results)
+    write_report(out, results)
     return results
 
 
-def _walkthrough_fusion(out: Path, config: DemoConfig) -> dict:
-    """Steps 1–2: render, fuse, score; saves mesh.ply, frames.png and mesh.png."""
-    from edgegeo.data.synthetic import generate_scene, walkthrough
+def _weights(name: str, config: DemoConfig) -> Path | None:
+    from edgegeo.weights_io import WEIGHTS_DIR
+
+    path = Path(config.weights_dir or WEIGHTS_DIR) / f"{name}.safetensors"
+    return path if path.is_file() else None
+
+
+def _not_shipped(key: str, name: str, label: str) -> dict:
+    return {key: label, "status": f"not shipped (no {name}.safetensors; train it with "
+                                  f"`edgegeo train {name}`)"}
+
+
+# ---------------------------------------------------------------- walk-through → fusion
+def _walkthrough(out: Path, config: DemoConfig, mvs_weights: Path | None) -> dict:
+    """Steps 1–2; saves frames.png, mesh.png, mesh.ply (+ mesh_mvs.ply, mvs_depth.png)."""
+    import edgegeo
     from edgegeo.data.visibility import visible_surface_points
+    from edgegeo.runtime.sources import SyntheticSource
+
+    start = time.perf_counter()
+    source = SyntheticSource(config.seed, config.frames, config.width, config.height)
+    frames = source.render()
+    render_s = time.perf_counter() - start
+    visible_gt = visible_surface_points(source.scene.mesh, frames, config.mesh_samples,
+                                        max_depth=config.max_depth)
+    fusion, runtime = {}, {}
+    fusion["gt"], runtime["gt"], gt_mesh, _ = _fuse(source, "gt", None, visible_gt, config,
+                                                    out / "mesh.ply")
+    meshes = [("fused from GT depth", gt_mesh)]
+    if mvs_weights is None:
+        fusion["mvs"] = _not_shipped("depth", "mvs", "mvs")
+    else:
+        fusion["mvs"], runtime["mvs"], mesh, depths = _fuse(
+            source, "mvs", edgegeo.load("mvs", weights=mvs_weights), visible_gt, config,
+            out / "mesh_mvs.ply")
+        if mesh is not None:
+            meshes.append(("fused from mvs depth", mesh))
+        if depths:
+            save_mvs_depth(out / "mvs_depth.png", frames, depths)
+    save_frame_sheet(out / "frames.png", frames)
+    save_mesh_views(out / "mesh.png", meshes, source.scene.mesh, frames)
+    return {"walkthrough": {"frames": len(frames), "render_s": render_s,
+                            "render_fps": len(frames) / render_s},
+            "fusion": fusion, "runtime": runtime}
+
+
+class _DepthCollector:
+    """Sink keeping the depth of every packet that has one: ``{index: (H,W) float32 m}``."""
+
+    name = "collect-depth"
+
+    def __init__(self):
+        self.depths: dict[int, np.ndarray] = {}
+
+    def write(self, packet) -> None:
+        if packet.depth is not None:
+            self.depths[packet.index] = packet.depth
+
+
+def _fuse(source, kind: str, predictor, visible_gt, config: DemoConfig, mesh_path: Path):
+    """Stream ``source`` (replayed) through the ``kind`` pipeline into TSDF fusion.
+
+    Returns:
+        ``(row, runtime, mesh, depths)``: the metrics row (mesh metrics against
+        ``visible_gt``; for a model, also depth metrics against the ground-truth depth over
+        the frames it predicted), the run's stats row, the mesh (None if nothing was fused)
+        and the depth of every frame that got one, by index.
+    """
+    import open3d as o3d
+
+    from edgegeo.metrics.depth import depth_metrics
     from edgegeo.metrics.mesh import mesh_metrics
     from edgegeo.runtime.fusion import FusionConfig, TSDFFusion
-
-    start = time.perf_counter()
-    scene = generate_scene(config.seed)
-    frames = walkthrough(scene, n_frames=config.frames, width=config.width,
-                         height=config.height, seed=config.seed)
-    render_s = time.perf_counter() - start
+    from edgegeo.runtime.pipeline import Pipeline, standard_stages
 
     fusion = TSDFFusion(FusionConfig(max_depth=config.max_depth))
-    for frame in tqdm(frames, desc="fusing ground-truth depth", unit="frame"):
-        fusion.integrate(frame.depth, frame.K, frame.world_T_cam, frame.rgb)
-    mesh = fusion.save_mesh(out / "mesh.ply")
-    visible_gt = visible_surface_points(scene.mesh, frames, max_depth=config.max_depth)
-    metrics = mesh_metrics(mesh, visible_gt)
-
-    _save_frame_sheet(out / "frames.png", frames)
-    _save_mesh_views(out / "mesh.png", mesh, scene.mesh, frames)
+    collector = _DepthCollector()
+    stats = Pipeline(source.replay(), standard_stages(kind, fusion=fusion, predictor=predictor),
+                     [collector]).run(handle_signals=False).snapshot()
+    label = "ground truth" if kind == "gt" else kind
+    depths = collector.depths
+    row = {"depth": label, "status": "ok", "frames with depth": len(depths),
+           "frames fused": fusion.frames_integrated}
+    runtime = _runtime_row(label, stats)
+    if kind != "gt" and depths:
+        frames = source.render()
+        scores = [depth_metrics(depth, frames[i].depth, max_depth=config.max_depth)
+                  for i, depth in depths.items()]
+        row["abs_rel"] = float(np.mean([s["abs_rel"] for s in scores]))
+    mesh = fusion.extract_mesh()
+    if len(mesh.triangles) == 0:
+        row["status"] = "empty mesh"
+        return row, runtime, None, depths
+    o3d.io.write_triangle_mesh(str(mesh_path), mesh)
     integrate_ms = 1000 * np.asarray(fusion.integrate_seconds)
-    return {
-        "frames": len(frames), "render_s": render_s,
-        "render_fps": len(frames) / render_s,
-        "integrate_ms_median": float(np.median(integrate_ms)),
-        "integrate_ms_p95": float(np.percentile(integrate_ms, 95)),
-        "mesh_vertices": len(mesh.vertices), "mesh_triangles": len(mesh.triangles),
-        **metrics,
-    }
+    row.update(integrate_ms_median=float(np.median(integrate_ms)),
+               integrate_ms_p95=float(np.percentile(integrate_ms, 95)),
+               mesh_triangles=len(mesh.triangles),
+               **mesh_metrics(mesh, visible_gt, n_points=config.mesh_samples))
+    return row, runtime, mesh, depths
 
 
-def _motorcycle_stereo(out: Path) -> dict:
-    """Step 3: StereoSGBM on Middlebury Motorcycle; saves stereo.png."""
+def _runtime_row(label: str, stats: dict) -> dict:
+    """What a pipeline run's ``stats.json`` says, as one table row."""
+    stages = {name: s for name, s in stats["stages"].items() if name not in ("source", "sinks")}
+    return {"pipeline": label, "frames": stats["frames_out"], "fps": stats["fps"],
+            "stage median/p95 (ms)": " · ".join(
+                f"{name} {s['latency']['median_ms']:.1f}/{s['latency']['p95_ms']:.1f}"
+                for name, s in stages.items()),
+            "skipped": "; ".join(f"{name}: " + ", ".join(f"{n} {why}" for why, n in
+                                                        s["skip_reasons"].items())
+                                 for name, s in stages.items() if s["skipped"]) or "none",
+            "errors": stats["errors"], "e2e_p95_ms": stats["end_to_end"]["p95_ms"],
+            "peak_rss_mib": stats["memory"]["peak_rss_mib"]}
+
+
+# ------------------------------------------------------------------ Motorcycle → stereo, mono
+def _motorcycle(out: Path, stereo_weights: Path | None, mono_weights: Path | None) -> dict:
+    """Step 3; saves stereo.png (+ mono.png)."""
+    import edgegeo
     from edgegeo.baselines.sgbm import sgbm_disparity
     from edgegeo.data.middlebury import load_motorcycle
-    from edgegeo.metrics.stereo import stereo_metrics
-    from edgegeo.viz import colorize, image_grid, save_png
+    from edgegeo.metrics.depth import relative_depth_metrics
 
     sample = load_motorcycle()
+    disparity, seconds = _timed(lambda: sgbm_disparity(sample.left, sample.right,
+                                                       num_disparities=sample.ndisp))
+    disparities = {"SGBM": disparity}
+    stereo = {"sgbm": _stereo_row("OpenCV StereoSGBM", disparity, seconds, sample)}
+    if stereo_weights is None:
+        stereo["stereo"] = _not_shipped("method", "stereo", "stereo model")
+    else:
+        model = edgegeo.load("stereo", weights=stereo_weights, max_disparity=sample.ndisp,
+                             check_rectification=False)
+        disparity, seconds = _timed(lambda: model(sample.left, sample.right))
+        disparities["stereo model"] = disparity
+        stereo["stereo"] = _stereo_row("stereo model", disparity, seconds, sample)
+    save_stereo(out / "stereo.png", sample, disparities)
+    if mono_weights is None:
+        return {"stereo": stereo, "mono": _not_shipped("method", "mono-depth", "mono-depth")}
+    model = edgegeo.load("mono-depth", weights=mono_weights)
+    disparity, seconds = _timed(lambda: model(sample.left))
+    mono = {"method": "mono-depth", "status": "ok", "seconds": seconds,
+            **relative_depth_metrics(disparity, sample.depth(), sample.valid)}
+    save_mono(out / "mono.png", sample, disparity)
+    return {"stereo": stereo, "mono": mono}
+
+
+def _timed(run):
+    """``(run(), seconds it took)``."""
     start = time.perf_counter()
-    disparity = sgbm_disparity(sample.left, sample.right, num_disparities=sample.ndisp)
-    seconds = time.perf_counter() - start
-    metrics = stereo_metrics(disparity, sample.disparity, sample.valid)
-    vmax = float(sample.disparity[sample.valid].max())
-    error = np.where(sample.valid, np.abs(disparity - sample.disparity), 0).astype(np.float32)
-    error[sample.valid & (disparity <= 0)] = 10.0        # invalid predictions shown as errors
-    save_png(out / "stereo.png", image_grid(
-        [sample.left, colorize(sample.disparity, 0, vmax), colorize(disparity, 0, vmax),
-         colorize(error, 0, 10.0, cmap="inferno")],
-        ["Motorcycle left", "GT disparity", "SGBM disparity", "|error| px (0-10)"], ncols=2))
-    return {"method": "OpenCV StereoSGBM", "seconds": seconds, **metrics}
+    result = run()
+    return result, time.perf_counter() - start
 
 
-def _save_frame_sheet(path: Path, frames, count: int = 4) -> None:
-    """RGB and depth of ``count`` frames spread over the walk-through."""
-    from edgegeo.viz import colorize, image_grid, save_png
+def _stereo_row(method: str, disparity: np.ndarray, seconds: float, sample) -> dict:
+    """Metrics of ``disparity`` (pixels) against the sample's ground truth."""
+    from edgegeo.metrics.stereo import stereo_metrics
 
-    picks = np.linspace(0, len(frames) - 1, count).round().astype(int)
-    vmax = max(float(frames[i].depth.max()) for i in picks)
-    images, labels = [], []
-    for i in picks:
-        images += [frames[i].rgb, colorize(frames[i].depth, 0, vmax)]
-        labels += [f"frame {i}", f"depth {i} (0-{vmax:.1f} m)"]
-    save_png(path, image_grid(images, labels, ncols=4))
-
-
-def _save_mesh_views(path: Path, fused, gt, frames, width: int = 480, height: int = 360) -> None:
-    """Fused and ground-truth meshes rendered from the same overview camera: behind and above
-    the walk-through's first camera, looking where it looked."""
-    from edgegeo.geometry import K_from_fov, look_at
-    from edgegeo.mesh_render import render_mesh
-    from edgegeo.viz import image_grid, save_png
-
-    first = frames[0].world_T_cam
-    forward, position = first[:3, 2], first[:3, 3]
-    target = position + 2.0 * forward
-    eye = position - 0.8 * forward + np.array([0.0, 0.0, 0.6])
-    pose = look_at(eye, target)
-    K = K_from_fov(width, height, 90.0)
-    views = [render_mesh(fused, K, pose, width, height),
-             render_mesh(gt, K, pose, width, height, use_vertex_colors=False)]
-    save_png(path, image_grid(views, ["fused from GT depth", "ground-truth mesh"], ncols=2))
-
-
-def _write_report(out: Path, results: dict) -> None:
-    fusion, stereo = results["fusion"], results["stereo"]
-    cfg = results["config"]
-    text = f"""# edgegeo demo report
-
-## Synthetic walk-through → TSDF fusion
-
-Scene seed {cfg['seed']} (held out), {fusion['frames']} frames at {cfg['width']}×{cfg['height']},
-rendered in {fusion['render_s']:.1f} s ({fusion['render_fps']:.1f} frames/s). Ground-truth depth
-fused with 4 cm voxels, 12 cm truncation, {cfg['max_depth']:g} m max depth: {fusion['integrate_ms_median']:.1f} ms per
-frame (median, p95 {fusion['integrate_ms_p95']:.1f} ms); mesh `mesh.ply` with
-{fusion['mesh_triangles']} triangles. Scored against the ground-truth surface the camera saw
-within {cfg['max_depth']:g} m (ray-cast from every camera, 1 cm uniform samples, at most 200k;
-distances in metres, precision/recall/F-score at 5 cm):
-
-{markdown_table([fusion], ["accuracy", "completeness", "chamfer", "precision", "recall", "fscore"])}
-
-![frames](frames.png)
-
-![mesh](mesh.png)
-
-## Middlebury Motorcycle (real) → stereo
-
-{markdown_table([stereo], ["method", "epe", "bad1", "bad2", "bad3", "d1_all", "density", "seconds"])}
-
-EPE in pixels; bad-x and D1 in % of ground-truth pixels, invalid predictions counted as errors.
-
-![stereo](stereo.png)
-"""
-    (out / "report.md").write_text(text)
+    return {"method": method, "status": "ok", "seconds": seconds,
+            **stereo_metrics(disparity, sample.disparity, sample.valid)}

@@ -6,9 +6,12 @@ by bounded queues.
     source ─▶ [q] check ─▶ [q] depth ─▶ [q] upsample ─▶ [q] fuse ─▶ [q] sinks
                 (validate)   (mono | stereo | mvs)        (TSDF)      (PLY, PNG, mp4, bag)
 
-* **Stages are callables** ``packet → packet | None`` (None: the stage filtered the frame, e.g.
-  not a keyframe). Inference is pluggable: anything mapping an RGB image to depth/disparity
-  fits (a predictor from ``edgegeo.load``, an ONNX/TensorRT engine wrapper, a test double).
+* **Stages are callables** ``packet → packet | None`` (None: the stage filtered the frame out
+  of the stream). A stage may also pass a packet on without doing its work
+  (:meth:`Packet.skip`, e.g. mvs: not a keyframe, so no depth): counted per reason, not an
+  error; later stages that need depth pass such packets on too. Inference is pluggable:
+  anything mapping images to depth/disparity fits (a predictor from ``edgegeo.load``, an
+  ONNX/TensorRT engine wrapper, a test double).
 * **Bounded queues, drop-oldest.** With a live source (camera) each queue holds at most
   ``max_queue`` packets; when a stage is slower than its input, the *oldest* waiting packet is
   dropped (and counted), so latency stays bounded and the output follows the camera. With a
@@ -62,10 +65,14 @@ class Packet:
         t_source: ``time.perf_counter()`` when the source delivered it.
         depth: ``(h,w) float32`` metres, the depth this pipeline produced (the source's own for
             ``gt``, predicted and scaled for ``mono``, ...); may be lower resolution than the
-            frame until an upsampling stage runs; None before a depth stage ran.
-        disparity: ``(H,W) float32`` relative disparity (mono-depth output), if any.
+            frame until an upsampling stage runs; None before a depth stage ran, or when it
+            skipped the frame.
+        disparity: ``(H,W) float32`` disparity the depth stage produced, if any: relative
+            (mono-depth, larger = nearer) or pixels of the left view (stereo).
         timings: seconds each stage spent on it; waits: seconds it queued before each stage.
         info: per-packet notes stages leave for later stages and sinks.
+        skipped: ``{stage name: reason}`` for the stages that passed it on without doing their
+            work (see :meth:`skip`).
     """
 
     seq: int
@@ -76,6 +83,7 @@ class Packet:
     timings: dict = field(default_factory=dict)
     waits: dict = field(default_factory=dict)
     info: dict = field(default_factory=dict)
+    skipped: dict = field(default_factory=dict)
     _t_put: float = 0.0
 
     @property
@@ -86,6 +94,12 @@ class Packet:
     def index(self) -> int:
         """The frame's index at the source."""
         return self.record.index
+
+    def skip(self, stage: str, reason: str) -> Packet:
+        """Mark that ``stage`` passes this packet on without doing its work, because of
+        ``reason`` (e.g. ``"not a keyframe"``); the stats count it per reason. Returns self."""
+        self.skipped[stage] = reason
+        return self
 
     def depth_K(self) -> np.ndarray:
         """Intrinsics of :attr:`depth` (the frame's K, rescaled if depth is smaller)."""
@@ -466,11 +480,14 @@ class Pipeline:
                     self._event("stage-error", f"{type(exc).__name__}: {exc}", stage.name,
                                 packet.index)
                 seconds = time.perf_counter() - start
+                reason = None
                 if outcome == "ok" and result is None:
                     outcome = "filtered"
+                elif outcome == "ok" and stage.name in result.skipped:
+                    outcome, reason = "skipped", result.skipped[stage.name]
                 packet.timings[stage.name] = seconds
                 self.stats.record_stage(stage.name, seconds, packet.waits.get(stage.name),
-                                        outcome)
+                                        outcome, reason)
                 if result is not None:
                     self._put(position + 1, result)
         finally:
@@ -714,9 +731,18 @@ def _fit_line(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     return float(s), float(t)
 
 
+def _pass_without_depth(packet: Packet, stage: str, verb: str) -> Packet:
+    """A packet an earlier stage skipped (no depth on purpose) goes on, skipped here too;
+    a packet that lost its depth otherwise is a :class:`BadFrame`."""
+    if not packet.skipped:
+        raise BadFrame(f"no depth to {verb}")
+    return packet.skip(stage, "no depth")
+
+
 class UpsampleStage:
     """Bring low-resolution ``packet.depth`` to the frame's resolution, guided by the RGB
-    image; a no-op when depth is already full resolution.
+    image; a no-op when depth is already full resolution. A packet an earlier stage skipped
+    (no depth, see :meth:`Packet.skip`) passes on.
 
     Args:
         upsampler: ``(depth (h,w) float32 m, rgb (H,W,3) uint8) → (H,W) float32 m``, e.g. the
@@ -738,7 +764,7 @@ class UpsampleStage:
 
         depth = packet.depth
         if depth is None:
-            raise BadFrame("no depth to upsample")
+            return _pass_without_depth(packet, self.name, "upsample")
         hw = packet.frame.hw
         if depth.shape == hw:
             return packet
@@ -762,9 +788,11 @@ class UpsampleStage:
 class FuseStage:
     """Integrate ``packet.depth`` into a :class:`~edgegeo.runtime.fusion.TSDFFusion`.
 
-    Frames without depth or pose are rejected (:class:`BadFrame`); ``integrate`` validates
-    before it changes the volume, so a rejected frame never damages the map. The map can be
-    read while streaming (:meth:`mesh`, :meth:`save`), under the stage's lock.
+    Frames without depth or pose are rejected (:class:`BadFrame`), except those an earlier
+    stage skipped on purpose (no depth, see :meth:`Packet.skip`), which pass on unfused;
+    ``integrate`` validates before it changes the volume, so a rejected frame never damages
+    the map. The map can be read while streaming (:meth:`mesh`, :meth:`save`), under the
+    stage's lock.
 
     Args:
         fusion: the ``TSDFFusion``.
@@ -783,7 +811,7 @@ class FuseStage:
     def __call__(self, packet: Packet) -> Packet:
         depth = packet.depth
         if depth is None:
-            raise BadFrame("no depth to fuse")
+            return _pass_without_depth(packet, self.name, "fuse")
         pose = packet.frame.world_T_cam
         if pose is None:
             if self.pass_unposed:
@@ -818,30 +846,44 @@ class FuseStage:
         return mesh
 
 
+PIPELINES = ("gt", "mono", "stereo", "mvs")
+
+
 def standard_stages(kind: str, fusion=None, predictor=None, max_depth: float = 10.0,
                     upsample: bool = False, pass_unposed: bool = False) -> list:
     """The stages of a named pipeline.
 
     Args:
-        kind: ``gt`` (the source's own depth: RealSense, synthetic, RGB-D folders) or ``mono``
-            (``predictor`` = relative mono-depth, scaled to the frame's reference depth).
+        kind: ``gt`` (the source's own depth: RealSense, synthetic, RGB-D folders), ``mono``
+            (``predictor`` = relative mono-depth, scaled to the frame's reference depth),
+            ``stereo`` (``predictor`` = a stereo model on the source's rectified pairs, see
+            :class:`~edgegeo.runtime.stereo_stage.StereoStage`) or ``mvs`` (``predictor`` =
+            an ``MVSPredictor`` fed posed frames through its keyframe stream, see
+            :class:`~edgegeo.runtime.mvs_stage.MVSStage`).
         fusion: a ``TSDFFusion`` to fuse into (None: no fusion stage).
-        predictor: the depth callable for ``mono``.
+        predictor: the model for ``mono``, ``stereo`` and ``mvs``.
+        max_depth: ``mono``: depth beyond this (metres) is left out of the scale fit and
+            output as 0.
         upsample: add a bilateral-upsampling stage after inference.
         pass_unposed: see :class:`FuseStage`.
     """
+    if kind not in PIPELINES:
+        raise ValueError(f"unknown pipeline {kind!r}; use {', '.join(PIPELINES)}")
+    if kind != "gt" and predictor is None:
+        raise ValueError(f"the {kind} pipeline needs a predictor")
     if kind == "gt":
         stages = [CheckFrame(use_source_depth=True)]
     elif kind == "mono":
-        if predictor is None:
-            raise ValueError("the mono pipeline needs a predictor")
         stages = [CheckFrame(), DepthStage(predictor, "disparity", "mono"),
                   ScaleToReference(max_depth=max_depth)]
-    elif kind in ("stereo", "mvs"):
-        raise ValueError(f"the {kind} pipeline is not shipped yet (its model is still being "
-                         "trained); use gt or mono")
+    elif kind == "stereo":
+        from .stereo_stage import StereoStage
+
+        stages = [CheckFrame(), StereoStage(predictor)]
     else:
-        raise ValueError(f"unknown pipeline {kind!r}; use gt, mono, stereo or mvs")
+        from .mvs_stage import MVSStage
+
+        stages = [CheckFrame(), MVSStage(predictor)]
     if upsample:
         stages.append(UpsampleStage())
     if fusion is not None:

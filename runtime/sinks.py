@@ -73,12 +73,19 @@ class MapSink(Sink):
             self.save()
 
     def save(self) -> bool:
-        """Save now if anything new was fused; True if files were written."""
+        """Save now if anything new was fused and the volume has a surface (a voxel observed
+        by a single frame is not meshed yet); True if files were written."""
         self._last_save = time.monotonic()
         fused = self.fuse.frames_fused
         if fused == 0 or fused == self._saved_frames:
             return False
-        self.last_mesh = self.fuse.save(self.mesh_path, self.cloud_path)
+        try:
+            self.last_mesh = self.fuse.save(self.mesh_path, self.cloud_path)
+        except OSError:                        # Open3D writes no PLY of an empty mesh
+            if len(self.fuse.mesh().triangles):
+                raise
+            log.warning("%d frame(s) fused but no surface extracted yet: no map saved", fused)
+            return False
         self._saved_frames = fused
         self.saves += 1
         return True

@@ -65,8 +65,10 @@ class StageStats:
     """Counters of one stage.
 
     Attributes:
-        processed: packets the stage finished (passed on or filtered).
-        filtered: packets the stage chose not to pass on (returned None; e.g. not a keyframe).
+        processed: packets the stage finished (passed on, skipped or filtered).
+        filtered: packets the stage chose not to pass on (returned None).
+        skipped: packets the stage passed on without doing its work (``Packet.skip``; e.g.
+            mvs: not a keyframe); ``skip_reasons`` counts them per reason.
         errors: packets skipped because the stage raised (bad frame, exception).
         dropped: packets dropped from the stage's input queue because it was full (the stage
             was slower than its input).
@@ -79,13 +81,16 @@ class StageStats:
     def __init__(self, name: str, queue_size: int, window: int):
         self.name = name
         self.queue_size = queue_size
-        self.processed = self.filtered = self.errors = self.dropped = self.discarded = 0
+        self.processed = self.filtered = self.skipped = 0
+        self.errors = self.dropped = self.discarded = 0
+        self.skip_reasons: dict[str, int] = {}
         self.queue_max = 0
         self.latency = Latency(window)
         self.wait = Latency(window)
 
     def as_dict(self) -> dict:
-        return dict(processed=self.processed, filtered=self.filtered, errors=self.errors,
+        return dict(processed=self.processed, filtered=self.filtered, skipped=self.skipped,
+                    skip_reasons=dict(self.skip_reasons), errors=self.errors,
                     dropped=self.dropped, discarded=self.discarded, queue_size=self.queue_size,
                     queue_max=self.queue_max, latency=self.latency.summary(),
                     queue_wait=self.wait.summary())
@@ -132,13 +137,17 @@ class RuntimeStats:
             self.frames_in += 1
 
     def record_stage(self, name: str, seconds: float, wait: float | None = None,
-                     outcome: str = "ok") -> None:
-        """One packet through stage ``name``: ``outcome`` is ok / filtered / error."""
+                     outcome: str = "ok", reason: str | None = None) -> None:
+        """One packet through stage ``name``: ``outcome`` is ok / filtered / skipped (with its
+        ``reason``) / error."""
         with self._lock:
             stage = self.stages[name]
             stage.processed += outcome != "error"
             stage.filtered += outcome == "filtered"
             stage.errors += outcome == "error"
+            if outcome == "skipped":
+                stage.skipped += 1
+                stage.skip_reasons[reason] = stage.skip_reasons.get(reason, 0) + 1
             stage.latency.add(seconds)
             if wait is not None:
                 stage.wait.add(wait)

@@ -1,5 +1,6 @@
 """``edgegeo run``: the main job from the command line — SIGTERM mid-stream flushes the map and
-stats, clear errors for pipelines that are not there yet, outputs a user can open."""
+stats, clear one-line errors, the inference backend chosen and recorded, outputs a user can
+open."""
 import json
 import os
 import signal
@@ -34,9 +35,14 @@ def test_run_writes_what_was_asked(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--pipeline", "stereo"], "stereo pipeline is not shipped yet"),
-    (["--pipeline", "mvs"], "mvs pipeline is not shipped yet"),
     (["--pipeline", "mono", "--weights", "/nonexistent/mono.safetensors"], "no weights"),
+    (["--pipeline", "stereo"], "gives no rectified stereo pairs: the stereo pipeline needs "
+                               "rectified pairs: synthetic://stereo, or a RealSense"),
+    (["--pipeline", "mono", "--max-disparity", "64"],
+     "--max-disparity applies to --pipeline stereo, not mono"),
+    (["--min-sources", "2"], "--min-sources applies to --pipeline mvs, not gt"),
+    (["--backend", "torch"], "--backend applies to the model pipelines"),
+    (["--pipeline", "stereo", "--source", "realsense://?align=1"], "drop align=1"),
     (["--device-profile", "raspberry"], "unknown device profile 'raspberry'; available: cpu"),
     (["--max-frames", "0"], "--max-frames must be >= 1"),
 ])
@@ -44,6 +50,33 @@ def test_run_errors_are_one_clear_line(tmp_path, capsys, argv, message):
     code = main(["run", "--source", SYNTHETIC, "--out", str(tmp_path)] + argv)
     assert code == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("pipeline", ["mono", "stereo", "mvs"])
+def test_run_says_how_to_get_missing_weights(tmp_path, capsys, monkeypatch, pipeline):
+    monkeypatch.setattr("edgegeo.models.registry.WEIGHTS_DIR", tmp_path)
+    source = SYNTHETIC.replace("walkthrough", "stereo") if pipeline == "stereo" else SYNTHETIC
+    code = main(["run", "--source", source, "--pipeline", pipeline, "--backend", "torch",
+                 "--out", str(tmp_path / "o")])
+    model = "mono-depth" if pipeline == "mono" else pipeline
+    assert code == 2
+    assert f"no weights for '{model}'" in capsys.readouterr().err
+
+
+def test_auto_backend_follows_the_profile_to_onnxruntime(tmp_path, capsys, monkeypatch):
+    """mono-depth exports, and the cpu profile prefers ONNX Runtime: auto exports the shipped
+    model once into the artefact cache and streams through it."""
+    monkeypatch.setenv("EDGEGEO_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "run"
+    code = main(["run", "--source", SYNTHETIC, "--pipeline", "mono", "--out", str(out),
+                 "--device-profile", "cpu", "--quiet", "--max-frames", "2"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "mono-depth on onnxruntime fp32 (the device profile prefers onnxruntime)" in \
+        captured.err
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["info"]["backend"] == "onnxruntime" and stats["frames_out"] == 2
+    assert list((tmp_path / "cache" / "onnx" / "mono-depth").glob("*/mono-depth.fp32.onnx"))
 
 
 def test_run_refuses_gt_on_a_source_without_depth(tmp_path, capsys):

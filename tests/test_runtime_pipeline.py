@@ -242,10 +242,43 @@ def test_upsample_stage_brings_low_res_depth_to_full_res():
     np.testing.assert_array_equal(nearest(packet).depth, np.full((H, W), 3.0, np.float32))
 
 
-def test_unknown_and_unshipped_pipelines():
-    with pytest.raises(ValueError, match="not shipped yet"):
-        standard_stages("stereo")
-    with pytest.raises(ValueError, match="unknown pipeline"):
+def test_unknown_pipelines_and_missing_predictors():
+    with pytest.raises(ValueError, match="unknown pipeline 'lidar'; use gt, mono, stereo, mvs"):
         standard_stages("lidar")
-    with pytest.raises(ValueError, match="needs a predictor"):
-        standard_stages("mono")
+    for kind in ("mono", "stereo", "mvs"):
+        with pytest.raises(ValueError, match=f"the {kind} pipeline needs a predictor"):
+            standard_stages(kind)
+
+
+def test_skipped_packets_pass_on_counted_per_reason_not_as_errors():
+    """A stage that passes a frame on without its work (mvs: not a keyframe) is counted per
+    reason; later depth stages pass it on too; depth lost otherwise is still a bad frame."""
+    from edgegeo.runtime.fusion import FusionConfig, TSDFFusion
+
+    def every_third(packet):
+        if packet.index % 3:
+            packet.depth = None
+            return packet.skip("every-third", "not a third")
+        return packet
+
+    def lose_depth_of_9(packet):
+        if packet.index == 9:
+            packet.depth = None
+        return packet
+
+    fusion = TSDFFusion(FusionConfig(voxel_size=0.05, trunc=0.15, color=False))
+    stages = [CheckFrame(use_source_depth=True), Stage("every-third", every_third),
+              Stage("lose", lose_depth_of_9), UpsampleStage(), FuseStage(fusion)]
+    seen = []
+    sink = type("Sink", (), {"write": lambda self, packet: seen.append(packet.index)})()
+    snapshot = Pipeline(FakeSource([_frame(i) for i in range(10)]), stages,
+                        [sink]).run(handle_signals=False).snapshot()
+    assert seen == [0, 1, 2, 3, 4, 5, 6, 7, 8]
+    third = snapshot["stages"]["every-third"]
+    assert (third["processed"], third["skipped"], third["errors"]) == (10, 6, 0)
+    assert third["skip_reasons"] == {"not a third": 6}
+    for name in ("upsample", "fuse"):
+        assert snapshot["stages"][name]["skip_reasons"] == {"no depth": 6}, name
+    assert snapshot["stages"]["upsample"]["errors"] == 1 and snapshot["errors"] == 1
+    assert snapshot["events"]["recent"][0]["message"] == "no depth to upsample"
+    assert fusion.frames_integrated == 3

@@ -71,6 +71,7 @@ def test_software_camera_frames_are_aligned_and_scaled(rig):
     _stream(camera, rig, 4)
     camera.close()
     records = list(source)
+    assert not source.has_stereo               # colour frames: the IR pair is not their pair
     # The syncer does not know the streams yet at frame 0, splits it and it is dropped (once).
     assert [r.index for r in records] == [1, 2, 3]
     assert source.counters.dropped == 1 and source.counters.corrupt == 0
@@ -90,7 +91,29 @@ def test_software_camera_frames_are_aligned_and_scaled(rig):
         np.testing.assert_array_equal(record.ir_right, 255 - rig["ir"])
         np.testing.assert_allclose(record.ir_K, DEPTH_K, atol=1e-4)
         assert record.baseline_m == pytest.approx(0.05, abs=1e-6)
+        assert record.right is None
         assert frame.timestamp == pytest.approx(record.index / 30, abs=1e-6)
+
+
+def test_unaligned_frames_are_the_infrared_pair(rig):
+    """align=0: the frame is the left infrared image in the depth camera's geometry and the
+    right infrared image completes it as a rectified pair, with the baseline from the IR
+    extrinsics."""
+    camera = _camera(rig)
+    source = camera.open_source(align=False)
+    _stream(camera, rig, 3)
+    camera.close()
+    records = list(source)
+    assert source.has_stereo and [r.index for r in records] == [1, 2]
+    for record in records:
+        frame = record.frame
+        np.testing.assert_array_equal(frame.rgb, np.repeat(rig["ir"][..., None], 3, axis=2))
+        np.testing.assert_array_equal(record.right,
+                                      np.repeat(255 - rig["ir"][..., None], 3, axis=2))
+        np.testing.assert_allclose(frame.K, DEPTH_K, atol=1e-4)
+        assert frame.depth.shape == (DEPTH_WH[1], DEPTH_WH[0])
+        np.testing.assert_allclose(frame.depth, rig["depth"], atol=UNITS)
+        assert record.baseline_m == pytest.approx(0.05, abs=1e-6)
 
 
 def test_alignment_uses_the_extrinsics(rig):
@@ -217,3 +240,33 @@ def test_recording_runs_through_edgegeo_run(rig, tmp_path, capsys):
     assert stats["frames_out"] == 5 and stats["source"]["counters"]["dropped"] == 1
     assert stats["source"]["device"]["serial"] == camera.serial
     assert not (out / "mesh.ply").exists()
+
+
+def test_recording_runs_the_stereo_pipeline_on_the_infrared_pair(rig, tmp_path, capsys,
+                                                                  tmp_path_factory):
+    """`--pipeline stereo` opens a recording in the infrared geometry (align=0) by itself; the
+    depth comes out at the infrared resolution; align=1 is refused."""
+    import json
+
+    from _smoke_weights import smoke_weights
+    from edgegeo.cli import main
+
+    weights = smoke_weights("stereo", tmp_path_factory)
+    path = tmp_path / "rec.db3"
+    camera = _camera(rig, record_to=path)
+    _stream(camera, rig, 4)
+    camera.close()
+    out = tmp_path / "run"
+    argv = ["run", "--pipeline", "stereo", "--weights", str(weights), "--backend", "torch",
+            "--out", str(out), "--device-profile", "cpu", "--save-depth", "npy", "--quiet"]
+    code = main(argv + ["--source", f"file://{path}"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    depths = sorted((out / "depth").glob("*.npy"))
+    assert [p.stem for p in depths] == ["000001", "000002", "000003"]
+    assert np.load(depths[0]).shape == (DEPTH_WH[1], DEPTH_WH[0])
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["source"]["uri"].endswith("rec.db3?align=0") and stats["errors"] == 0
+    assert stats["stages"]["stereo"]["processed"] == 3
+    assert main(argv + ["--source", f"file://{path}?align=1"]) == 2
+    assert "drop align=1" in capsys.readouterr().err

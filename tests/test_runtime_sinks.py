@@ -69,6 +69,16 @@ def test_map_sink_saves_periodically_and_on_close(walk, tmp_path):
     assert not list(tmp_path.glob(".*tmp*"))    # atomic writes leave no temporary files
 
 
+def test_map_sink_waits_for_a_surface(walk, tmp_path):
+    """A single fused frame gives no surface yet (a voxel seen once is not meshed): nothing is
+    saved, and that is not a sink error."""
+    fusion, (sink,), stats = _run(walk, lambda fuse: [MapSink(fuse, tmp_path, every_s=1e-6)],
+                                  frames=walk.render()[:1])
+    assert fusion.frames_integrated == 1 and len(fusion.extract_mesh().triangles) == 0
+    assert sink.saves == 0 and not (tmp_path / "mesh.ply").exists()
+    assert stats.snapshot()["events"]["counts"] == {}
+
+
 def test_depth_frames_round_trip(walk, tmp_path):
     frames = walk.frames[:3]
     _, (png, npy), _ = _run(walk, lambda fuse: [DepthFramesSink(tmp_path / "png"),

@@ -6,9 +6,12 @@ import argparse
 import sys
 
 PIPELINES = ("gt", "mono", "stereo", "mvs")
+MODELS = {"mono": "mono-depth", "stereo": "stereo", "mvs": "mvs"}     # pipeline → model name
 
 
 def register(subparsers) -> None:
+    from edgegeo.runtime.backends import CHOICES as BACKEND_CHOICES
+
     parser = subparsers.add_parser(
         "run", help="stream a source through a depth pipeline (+ fusion) into files",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -24,12 +27,20 @@ def register(subparsers) -> None:
   file://VIDEO.mp4                              video (?hfov=60 or ?K=fx,fy,cx,cy)
   file://DIR/                                   TUM / ScanNet-style / synthetic shard, or images
   synthetic://walkthrough?seed=N&frames=M&size=WxH   synthetic room with ground truth
+  synthetic://stereo?seed=N&frames=M&baseline=B      synthetic rectified pairs with ground truth
   v4l2:///dev/videoN, csi://N                   plain cameras via OpenCV / GStreamer
 
-pipelines:
+pipelines (--weights: the model's .safetensors, default the shipped edgegeo/weights/):
   gt      the source's own depth (RealSense, synthetic, RGB-D folders)
-  mono    mono-depth model, scaled per frame to the source's depth (needs trained weights)
-  stereo, mvs   not shipped yet
+  mono    mono-depth model, scaled per frame to the source's depth
+  stereo  stereo model on rectified pairs (synthetic://stereo; a RealSense or recording runs
+          on its infrared pair, in the depth camera's geometry: opened with align=0)
+  mvs     multi-view model on posed frames (synthetic, posed folders): depth for keyframes,
+          other frames pass on without depth
+
+backends (--backend auto): the device profile's preference, falling back tensorrt ->
+onnxruntime -> torch: TensorRT if installed and the model exports, ONNX Runtime if it
+exports (exported once into the artefact cache), else torch
 
 outputs in --out: mesh.ply + cloud.ply (--fuse; saved every --save-every s and at exit),
 stats.json (always), depth/ (--save-depth), depth.mp4 (--video), bag/ (--bag: ROS 2 MCAP)""")
@@ -59,8 +70,19 @@ stats.json (always), depth/ (--save-depth), depth.mp4 (--video), bag/ (--bag: RO
     parser.add_argument("--policy", choices=("auto", "oldest", "block"), default="auto",
                         help="full-queue policy: oldest = drop the oldest frame, block = "
                              "backpressure; auto = oldest for cameras, block for files")
-    parser.add_argument("--weights", metavar="PATH", help="mono-depth weights (.safetensors)")
-    parser.add_argument("--device", default="cpu", help="torch device for mono (default cpu)")
+    parser.add_argument("--weights", metavar="PATH",
+                        help="weights of the pipeline's model (.safetensors, model card .json "
+                             "beside it; default: the shipped ones)")
+    parser.add_argument("--backend", choices=BACKEND_CHOICES, default="auto",
+                        help="inference backend (default auto: see below)")
+    parser.add_argument("--device", default="cpu",
+                        help="torch device for the torch backend (default cpu)")
+    parser.add_argument("--max-disparity", type=float, metavar="PX",
+                        help="stereo: the largest disparity expected, pixels; pairs beyond the "
+                             "model's trained range are shrunk (default: within it)")
+    parser.add_argument("--min-sources", type=int, metavar="N",
+                        help="mvs: predict once N keyframes are buffered as sources (default: "
+                             "all the model's sources)")
     parser.add_argument("--progress-every", type=float, metavar="SECONDS",
                         help="progress line period (default 1 on a terminal, 10 otherwise)")
     parser.add_argument("--quiet", action="store_true", help="no progress line")
@@ -89,28 +111,61 @@ def run(args: argparse.Namespace) -> int:
     from edgegeo.devices.profiles import load_profile
     from edgegeo.runtime.sources import SourceError, open_source
 
-    if args.pipeline in ("stereo", "mvs"):
-        raise ValueError(f"the {args.pipeline} pipeline is not shipped yet (its model is still "
-                         "being trained); use --pipeline gt or mono")
-    if args.max_frames is not None and args.max_frames < 1:
-        raise ValueError(f"--max-frames must be >= 1, got {args.max_frames}")
-    if args.save_every < 0:
-        raise ValueError(f"--save-every must be >= 0, got {args.save_every}")
+    _check_options(args)
     logging.basicConfig(level=logging.WARNING, format="edgegeo run: %(message)s")
     profile = load_profile(args.device_profile)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-
-    predictor = _predictor(args, profile) if args.pipeline == "mono" else None
+    uri = _with_profile_camera(args.source, profile)
+    if args.pipeline == "stereo":
+        uri = _infrared_geometry(uri)
     try:
-        source = open_source(_with_profile_camera(args.source, profile))
+        source = open_source(uri)
     except SourceError as exc:
         print(f"edgegeo run: error: {exc}", file=sys.stderr)
         return 1
     try:
-        return _stream(args, profile, out, source, predictor)
+        _check_source(args, source)
+        predictor, inference = _predictor(args, profile) if args.pipeline != "gt" else (None, {})
+        return _stream(args, profile, out, source, predictor, inference)
     finally:
         source.close()
+
+
+def _check_options(args) -> None:
+    """Option values and combinations, before anything is opened (ValueError)."""
+    if args.max_frames is not None and args.max_frames < 1:
+        raise ValueError(f"--max-frames must be >= 1, got {args.max_frames}")
+    if args.save_every < 0:
+        raise ValueError(f"--save-every must be >= 0, got {args.save_every}")
+    for option, value, pipelines in (("--weights", args.weights, ("mono", "stereo", "mvs")),
+                                     ("--max-disparity", args.max_disparity, ("stereo",)),
+                                     ("--min-sources", args.min_sources, ("mvs",))):
+        if value is not None and args.pipeline not in pipelines:
+            raise ValueError(f"{option} applies to --pipeline {' / '.join(pipelines)}, not "
+                             f"{args.pipeline}")
+    if args.pipeline == "gt" and args.backend != "auto":
+        raise ValueError("--backend applies to the model pipelines (mono, stereo, mvs), not gt")
+
+
+def _check_source(args, source) -> None:
+    """The source gives what the pipeline needs (ValueError naming what is missing)."""
+    if args.pipeline == "gt" and source.has_depth is False:
+        raise ValueError(f"{args.source} has no depth, which --pipeline gt uses; use a RealSense,"
+                         " synthetic or RGB-D source, or --pipeline mono")
+    if args.pipeline == "mono" and source.has_depth is False:
+        raise ValueError(f"{args.source} has no depth: the mono pipeline scales the model's "
+                         "relative depth to the source's depth (RealSense or RGB-D); for "
+                         "relative depth of plain images use `edgegeo depth`")
+    if args.pipeline == "stereo" and not source.has_stereo:
+        from edgegeo.runtime.stereo_stage import NO_PAIR_HELP
+
+        raise ValueError(f"{args.source} gives no rectified stereo pairs: {NO_PAIR_HELP} (with "
+                         "the infrared streams on: ir=1)")
+    if args.pipeline == "mvs" and source.has_pose is False:
+        raise ValueError(f"{args.source} gives no camera poses: the mvs pipeline needs posed "
+                         "frames (synthetic://, or a TUM / ScanNet-style / synthetic shard "
+                         "folder)")
 
 
 def _with_profile_camera(uri: str, profile) -> str:
@@ -128,12 +183,46 @@ def _with_profile_camera(uri: str, profile) -> str:
     return uri + ("&" if "?" in uri else "?") + "&".join(extra)
 
 
-def _predictor(args, profile):
-    import edgegeo
+def _infrared_geometry(uri: str) -> str:
+    """A RealSense camera or recording for the stereo pipeline: frames in the left infrared
+    camera's geometry (``align=0``), so that the infrared pair is the frame's stereo pair."""
+    from pathlib import Path
 
-    # Only the torch backend exists so far; the profile's preference is recorded in stats.json.
-    return edgegeo.load("mono-depth", device=args.device, weights=args.weights,
-                        resolution=min(profile.resolution))
+    from edgegeo.runtime.sources import parse_uri
+    from edgegeo.runtime.sources.uri import RECORDING_SUFFIXES
+
+    parsed = parse_uri(uri)
+    recording = parsed.scheme == "file" and Path(parsed.target).suffix.lower() in \
+        RECORDING_SUFFIXES
+    if parsed.scheme != "realsense" and not recording:
+        return uri
+    if "align" in parsed.options:
+        if parsed.options["align"].lower() not in ("0", "false", "no", "off"):
+            raise ValueError(f"{uri}: the stereo pipeline runs on the infrared pair, in the "
+                             "depth camera's geometry; drop align=1")
+        return uri
+    return uri + ("&" if "?" in uri else "?") + "align=0"
+
+
+def _predictor(args, profile) -> tuple:
+    """The pipeline's model on the chosen backend, and what was chosen (for stats.json)."""
+    import edgegeo
+    from edgegeo.export import available_exports
+    from edgegeo.runtime.backends import choose_backend, tensorrt_available
+
+    model = MODELS[args.pipeline]
+    backend, why = choose_backend(model, args.backend, profile.backend,
+                                  exportable=model in available_exports(),
+                                  has_tensorrt=tensorrt_available())
+    precision = "fp32" if backend == "torch" else profile.precision
+    options = {"mono": dict(resolution=min(profile.resolution)),
+               # The sources deliver rectified pairs by construction: no per-frame ORB check.
+               "stereo": dict(max_disparity=args.max_disparity, check_rectification=False),
+               "mvs": {} if args.min_sources is None else dict(min_sources=args.min_sources),
+               }[args.pipeline]
+    predictor = edgegeo.load(model, backend=backend, device=args.device, precision=precision,
+                             weights=args.weights, **options)
+    return predictor, dict(model=model, backend=backend, precision=precision, reason=why)
 
 
 def _fusion(args, profile, notes: list[str]):
@@ -149,18 +238,14 @@ def _fusion(args, profile, notes: list[str]):
     return TSDFFusion(config, device=device)
 
 
-def _stream(args, profile, out, source, predictor) -> int:
+def _stream(args, profile, out, source, predictor, inference: dict) -> int:
     from edgegeo.runtime.pipeline import Pipeline, standard_stages
     from edgegeo.runtime.sinks import DepthFramesSink, DepthVideoSink, MapSink, RosBagSink
 
     notes: list[str] = []
-    if args.pipeline == "gt" and source.has_depth is False:
-        raise ValueError(f"{args.source} has no depth, which --pipeline gt uses; use a RealSense,"
-                         " synthetic or RGB-D source, or --pipeline mono")
-    if args.pipeline == "mono" and source.has_depth is False:
-        raise ValueError(f"{args.source} has no depth: the mono pipeline scales the model's "
-                         "relative depth to the source's depth (RealSense or RGB-D); for "
-                         "relative depth of plain images use `edgegeo depth`")
+    if inference:
+        notes.append(f"{inference['model']} on {inference['backend']} "
+                     f"{inference['precision']} ({inference['reason']})")
     unposed = source.has_pose is False
     if args.fuse and unposed:
         notes.append(f"{args.source} gives no camera poses: frames are not fused (they still "
@@ -190,7 +275,8 @@ def _stream(args, profile, out, source, predictor) -> int:
         progress=None if args.quiet else show, progress_every_s=every,
         memory_budget_mib=profile.memory_budget_mib,
         info=dict(command=" ".join(sys.argv), pipeline=args.pipeline, fuse=args.fuse,
-                  profile=profile.as_dict(), backend="torch" if predictor else None,
+                  profile=profile.as_dict(), backend=inference.get("backend"),
+                  inference=inference or None,
                   fusion=vars(fusion.config) if fusion else None, notes=notes,
                   out=str(out)))
     stats = pipeline.run()
@@ -200,6 +286,12 @@ def _stream(args, profile, out, source, predictor) -> int:
     print(f"{snapshot['frames_out']} frames in {snapshot['elapsed_s']:.1f} s "
           f"({snapshot['fps']:.1f} fps), dropped {stats.dropped()}, errors {stats.errors()}; "
           f"stopped: {snapshot['stop_reason']}")
+    depth_stage = snapshot["stages"].get(args.pipeline)
+    if depth_stage and depth_stage["skipped"]:
+        reasons = ", ".join(f"{count} {reason}"
+                            for reason, count in depth_stage["skip_reasons"].items())
+        print(f"{args.pipeline} depth for {depth_stage['processed'] - depth_stage['skipped']} "
+              f"frames; passed on without depth: {reasons}")
     written = [p for p in ("mesh.ply", "cloud.ply", "depth", "depth.mp4", "stats.json")
                if (out / p).exists()]
     bag = next((s.path for s in sinks if isinstance(s, RosBagSink)), None)

@@ -1,8 +1,9 @@
 """Frame sources of the runtime, opened by URI with :func:`open_source`.
 
 Every source yields :class:`SourceRecord` (a :class:`~edgegeo.data.frame.Frame` plus the
-infrared pair and depth scale where the camera has them) and reports dropped or corrupt frames
-instead of dying; see :mod:`.uri` for the URIs and :mod:`.base` for the contract.
+right image of a stereo pair, the infrared pair and the depth scale where the source has them)
+and reports dropped or corrupt frames instead of dying; see :mod:`.uri` for the URIs and
+:mod:`.base` for the contract.
 
     with open_source("synthetic://walkthrough?seed=3&frames=30&size=256x192") as source:
         for record in source:
@@ -13,16 +14,16 @@ from .uri import SCHEMES, SourceURI, open_source, parse_uri
 
 __all__ = ["open_source", "parse_uri", "SourceURI", "SCHEMES", "Source", "SourceRecord",
            "SourceCounters", "SourceError", "Pacer", "intrinsics_for",
-           "RealSenseSource", "SoftwareCamera", "SyntheticSource", "VideoSource",
-           "ImageFolderSource", "PosedFolderSource", "CaptureSource"]
+           "RealSenseSource", "SoftwareCamera", "SyntheticSource", "SyntheticStereoSource",
+           "VideoSource", "ImageFolderSource", "PosedFolderSource", "CaptureSource"]
 
 
 def __getattr__(name):
     # Heavy or optional imports (pyrealsense2, the scene engine) only when asked for.
     modules = {"RealSenseSource": ".realsense", "SoftwareCamera": ".software_camera",
-               "SyntheticSource": ".synthetic", "VideoSource": ".files",
-               "ImageFolderSource": ".files", "PosedFolderSource": ".files",
-               "CaptureSource": ".capture"}
+               "SyntheticSource": ".synthetic", "SyntheticStereoSource": ".synthetic",
+               "VideoSource": ".files", "ImageFolderSource": ".files",
+               "PosedFolderSource": ".files", "CaptureSource": ".capture"}
     if name in modules:
         import importlib
 

@@ -38,16 +38,22 @@ class SourceRecord:
             aligned to the colour image and scaled to metres.
         index: 0-based number of the frame in the stream as the source counts it (camera frame
             numbers for RealSense, so a gap means the camera lost frames).
+        right: ``(H, W, 3) uint8`` RGB right image of a rectified pair whose left image is
+            ``frame.rgb``: same size and ``K``, right camera ``baseline_m`` along the left
+            camera's +x axis; None where the source has no such pair.
         ir_left, ir_right: ``(h, w) uint8`` infrared pair of a stereo depth camera (RealSense
             IR 1 / IR 2, not aligned to colour), None where absent.
         ir_K: ``(3,3) float64`` intrinsics of the infrared images (both share them).
-        baseline_m: stereo baseline of the infrared pair, metres (right camera at +x).
+        baseline_m: stereo baseline, metres (right camera at +x): of ``frame.rgb`` / ``right``
+            where ``right`` is set, and of the infrared pair (the same cameras when the frame
+            is the left infrared image).
         depth_scale: metres per raw depth unit of the device (RealSense), None where absent.
         extra: anything else a source wants to pass on (e.g. ``{"path": ...}``).
     """
 
     frame: Frame
     index: int
+    right: np.ndarray | None = None
     ir_left: np.ndarray | None = None
     ir_right: np.ndarray | None = None
     ir_K: np.ndarray | None = None
@@ -93,6 +99,8 @@ class Source:
             as they are consumed unless ``realtime``).
         has_depth / has_pose: whether frames carry depth / ``world_T_cam`` (None = unknown
             until frames arrive).
+        has_stereo: whether records carry a rectified right image (:attr:`SourceRecord.right`)
+            and its baseline; False unless the source says so.
         counters: :class:`SourceCounters`.
         on_event: ``callback(kind, index, message)`` called for every reported problem (kind
             in ``EVENT_KINDS``); the pipeline sets it to feed its stats.
@@ -102,6 +110,7 @@ class Source:
     live = False
     has_depth: bool | None = None
     has_pose: bool | None = None
+    has_stereo: bool = False
 
     def __init__(self, uri: str):
         self.uri = uri
@@ -157,9 +166,10 @@ class Source:
             self.on_event(kind, index, message)
 
     def describe(self) -> dict:
-        """A JSON-able summary: uri, kind, live, has_depth, has_pose, counters."""
+        """A JSON-able summary: uri, kind, live, has_depth, has_pose, has_stereo, counters."""
         return dict(uri=self.uri, kind=self.kind, live=self.live, has_depth=self.has_depth,
-                    has_pose=self.has_pose, counters=self.counters.as_dict())
+                    has_pose=self.has_pose, has_stereo=self.has_stereo,
+                    counters=self.counters.as_dict())
 
     def _wait(self, seconds: float) -> bool:
         """Sleep up to ``seconds``; False if the source was stopped meanwhile."""

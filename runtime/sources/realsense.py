@@ -279,7 +279,9 @@ class RealSenseSource(Source):
         backend: a :class:`PipelineBackend` or :class:`SyncerBackend`.
         uri: for messages.
         align: align depth to colour (default). Without, depth stays in the depth camera's
-            geometry and the frame's rgb is the left infrared image.
+            geometry, the frame's rgb is the left infrared image and, with the infrared pair
+            streaming, ``record.right`` is the right one: a rectified pair for the stereo
+            pipeline (``has_stereo``).
         timeout_s: wait this long for a frameset before reporting a timeout.
         reconnect_after: consecutive timeouts before a live camera is restarted.
         max_reconnects: reconnections tried in a row before giving up (``SourceError``).
@@ -302,8 +304,10 @@ class RealSenseSource(Source):
         self._partials: dict[int, str] = {}       # incomplete framesets not yet accounted
         self._warned_distortion = False
         backend.start()
-        self._has_color = any(name.lower().startswith("color")
-                              for name in backend.info.get("streams", []))
+        streams = [name.lower() for name in backend.info.get("streams", [])]
+        self._has_color = any(name.startswith("color") for name in streams)
+        self.has_stereo = ({"infrared(1)", "infrared(2)"} <= set(streams)
+                           and not (self._has_color and align))
 
     def describe(self) -> dict:
         return {**super().describe(), "device": dict(self.backend.info)}
@@ -391,7 +395,7 @@ class RealSenseSource(Source):
             rgb = _rgb_of(color)
             K = self._K_of(color)
         else:                                      # depth geometry: IR 1 is registered to it
-            rgb = np.repeat(_grey_of(ir_left)[..., None], 3, axis=2) if ir_left else None
+            rgb = _rgb_of_grey(_grey_of(ir_left)) if ir_left else None
             if rgb is None:
                 self.report("dropped", number, "no colour and no infrared image to pair with "
                                                "depth")
@@ -410,6 +414,8 @@ class RealSenseSource(Source):
             record.ir_left, record.ir_right = _grey_of(ir_left), _grey_of(ir_right)
             record.ir_K = self._K_of(ir_left)
             record.baseline_m = _baseline(ir_left, ir_right)
+            if not (color and self.align):         # the frame is IR 1: IR 2 completes the pair
+                record.right = _rgb_of_grey(record.ir_right)
         return record
 
     def _account_partials(self, number: int | None) -> None:
@@ -468,6 +474,11 @@ def _rgb_of(color) -> np.ndarray:
     if fmt == rs.format.yuyv:
         return cv2.cvtColor(image.reshape(image.shape[0], -1, 2), cv2.COLOR_YUV2RGB_YUYV)
     raise ValueError(f"unsupported colour format {fmt}")
+
+
+def _rgb_of_grey(grey: np.ndarray) -> np.ndarray:
+    """``(h, w) uint8`` → ``(h, w, 3) uint8`` with the grey value in every channel."""
+    return np.repeat(grey[..., None], 3, axis=2)
 
 
 def _grey_of(frame) -> np.ndarray:

@@ -17,6 +17,10 @@ URI                                                source
                                                    ``realtime``.
 ``synthetic://walkthrough?seed=N&frames=M&size=WxH``  edgegeo's scene engine with ground truth;
                                                    ``fps``, ``hfov``, ``realtime``.
+``synthetic://stereo?seed=N&frames=M&baseline=B``  rectified stereo pairs of a synthetic room
+                                                   (fresh viewpoint per pair) with ground truth
+                                                   of the left view; ``size``, ``fps``,
+                                                   ``hfov`` (default 70°), ``realtime``.
 ``v4l2:///dev/videoN`` / ``v4l2://N``              UVC/V4L2 camera via OpenCV; ``width``,
                                                    ``height``, ``fps``, ``K``/``hfov``.
 ``csi://N``                                        Jetson CSI camera via GStreamer; ``width``,
@@ -46,6 +50,7 @@ _OPTIONS = {
     "video": {"K", "hfov", "fps", "realtime"},
     "folder": {"K", "hfov", "fps", "realtime"},
     "synthetic": {"seed", "frames", "size", "fps", "hfov", "realtime"},
+    "synthetic-stereo": {"seed", "frames", "size", "baseline", "fps", "hfov", "realtime"},
     "v4l2": {"width", "height", "fps", "K", "hfov"},
     "csi": {"width", "height", "fps", "flip", "K", "hfov"},
 }
@@ -236,13 +241,22 @@ def _open_file(parsed: SourceURI) -> Source:
 
 
 def _open_synthetic(parsed: SourceURI) -> Source:
-    from .synthetic import SyntheticSource
+    from .synthetic import SyntheticSource, SyntheticStereoSource
 
-    _check_options(parsed, "synthetic")
-    if parsed.target.strip("/") != "walkthrough":
-        raise ValueError(f"{parsed.text}: unknown synthetic sequence "
-                         f"{parsed.target.strip('/')!r}; known: walkthrough")
+    sequence = parsed.target.strip("/")
+    if sequence not in ("walkthrough", "stereo"):
+        raise ValueError(f"{parsed.text}: unknown synthetic sequence {sequence!r}; known: "
+                         "walkthrough, stereo")
     width, height = _size(parsed, (256, 192))
+    if sequence == "stereo":
+        _check_options(parsed, "synthetic-stereo")
+        return SyntheticStereoSource(seed=_int(parsed, "seed", 0, minimum=0),
+                                     frames=_int(parsed, "frames", 30), width=width,
+                                     height=height, baseline_m=_float(parsed, "baseline", 0.1),
+                                     fps=_float(parsed, "fps", 10.0),
+                                     hfov_deg=_float(parsed, "hfov", 70.0),
+                                     realtime=_bool(parsed, "realtime", False), uri=parsed.text)
+    _check_options(parsed, "synthetic")
     return SyntheticSource(seed=_int(parsed, "seed", 0, minimum=0),
                            frames=_int(parsed, "frames", 60), width=width, height=height,
                            fps=_float(parsed, "fps", 10.0), hfov_deg=_float(parsed, "hfov"),

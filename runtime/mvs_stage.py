@@ -1,0 +1,52 @@
+"""The mvs pipeline's depth stage: posed frames go one by one through the multi-view model's
+keyframe stream (:class:`~edgegeo.models.mvs.MVSStream`, DeepVideoMVS rule), which predicts
+metric depth for the frames it can."""
+from __future__ import annotations
+
+import numpy as np
+
+from .pipeline import BadFrame, Packet
+
+NOT_KEYFRAME = "not a keyframe"
+TOO_FEW_SOURCES = "too few keyframe sources yet"
+
+
+class MVSStage:
+    """Metric depth for the keyframes of a posed stream.
+
+    Every frame is pushed to an :class:`~edgegeo.models.mvs.MVSStream` over ``predictor``.
+    A frame that becomes a keyframe once enough earlier keyframes are buffered as sources
+    gets ``packet.depth`` (``(H, W) float32`` metres, the frame's resolution). Other frames
+    pass on without depth, skipped (:meth:`Packet.skip`) as ``"not a keyframe"`` or ``"too
+    few keyframe sources yet"``: counted in the stats, not errors. A frame without a pose, or
+    one the stream refuses (bad intrinsics, another size), is a :class:`BadFrame` and leaves
+    the keyframe buffer unchanged.
+
+    Args:
+        predictor: an :class:`~edgegeo.models.mvs.MVSPredictor` (e.g. ``edgegeo.load("mvs")``;
+            its ``min_sources`` decides when depth starts).
+        name: stage name in the stats.
+    """
+
+    def __init__(self, predictor, name: str = "mvs"):
+        from edgegeo.models.mvs import MVSStream
+
+        self.stream = MVSStream(predictor)
+        self.name = name
+
+    def __call__(self, packet: Packet) -> Packet:
+        frame = packet.frame
+        if frame.world_T_cam is None:
+            raise BadFrame("no camera pose: the mvs pipeline needs posed frames (world_T_cam)")
+        try:
+            keyframe = self.stream.buffer.is_keyframe(frame.world_T_cam)
+            depth = self.stream.push(frame)
+        except ValueError as exc:
+            raise BadFrame(f"{self.name}: {exc}") from None
+        if depth is None:
+            return packet.skip(self.name, TOO_FEW_SOURCES if keyframe else NOT_KEYFRAME)
+        if not np.isfinite(depth).all():
+            raise BadFrame(f"{self.name} returned NaN/inf depth")
+        packet.depth = np.maximum(depth, 0)
+        packet.info.update(depth_from=self.name, mvs_sources=list(self.stream.last_sources))
+        return packet
