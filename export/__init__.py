@@ -6,9 +6,12 @@
     net = runtime_network("mono-depth", torch_net, backend="onnxruntime", precision="int8")
     MonoDepthPredictor(net, resolution=(256, 320))                      # same predictor
 
-Modules: ``specs`` (per-model export facts: one entry per model), ``onnx_export`` (torch →
-fp32 ONNX), ``fp16``, ``int8`` (ORT static QDQ quantization), ``calibration``, ``custom_op``
-(the ``edgegeo::AdaptiveConv`` node and its ORT custom op), ``parity``, ``report``,
+Modules: ``specs`` (per-model export facts: one entry per model; ``stereo_spec`` and
+``mvs_spec`` hold those two models' functions), ``frames`` (the frames a model calibrates and
+checks on — single frames, stereo pairs, posed walk-through windows — and where they come
+from), ``arrays``, ``onnx_export`` (torch → fp32 ONNX), ``fp16``, ``int8`` (ORT static QDQ
+quantization), ``calibration``, ``custom_op`` (the ``edgegeo::AdaptiveConv`` node and its ORT
+custom op), ``parity``, ``report``,
 ``ort_runner``, ``runtime`` (network-like wrappers), ``tensorrt_engine`` (builder, engine
 cache, runner; imports TensorRT lazily), ``trt_plugin`` (the TensorRT plugin), ``cache``,
 ``pipeline`` (:func:`export_model`, :func:`runtime_network`), ``benchmark``.

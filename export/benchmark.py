@@ -25,7 +25,8 @@ import torch
 
 LATENCY_THREADS = 2
 LATENCY_ROUNDS = 12
-CALIB = {"mono-depth": "synthetic:32", "jbu": "synthetic:16"}
+CALIB = {"mono-depth": "synthetic:32", "jbu": "synthetic:16", "stereo": "synthetic:16",
+         "mvs": "synthetic:16"}
 HELDOUT_FRAMES = 8
 
 
@@ -64,24 +65,23 @@ def benchmark_model(name: str, out_dir: Path, weights=None, config=None, random_
                     calib: str | None = None, calib_method: str = "minmax") -> dict[str, Any]:
     """Run every measurement for one model; returns a JSON-ready dict."""
     from . import runtime as _runtime
-    from .calibration import heldout_frames, motorcycle_frame
     from .fp16 import convert_fp16
-    from .onnx_export import export_onnx
+    from .onnx_export import export_attributes, export_onnx
     from .ort_runner import OrtRunner
-    from .parity import relative_error, torch_output
+    from .parity import graph_output, relative_error, torch_output
     from .pipeline import export_model, load_network
     from .specs import get_spec
 
     spec = get_spec(name)
-    size = spec.deployment_size
     network, weights_info = load_network(name, weights, config, random_init)
+    size = spec.default_size(network)
+    attrs = export_attributes(spec, network, size)
     torch.set_num_threads(LATENCY_THREADS)
     results: dict[str, Any] = {"model": name, "size": list(size), "weights": weights_info,
                                "exports": {}}
-    heldout = heldout_frames(HELDOUT_FRAMES, size)
-    cases = [("real: Motorcycle", *spec.frame_inputs(*motorcycle_frame(), size))]
-    cases += [(f"synthetic: held-out {i}", *spec.frame_inputs(rgb, depth, size))
-              for i, (rgb, depth) in enumerate(heldout)]
+    frames = benchmark_frames(spec, size)
+    has_real = frames[0][0].startswith("real")
+    cases = [(label, *spec.frame_inputs(frame, size, attrs)) for label, frame in frames]
     plugin_variants = (True, False) if spec.uses_adaptive_conv else (True,)
     for plugins in plugin_variants:
         folder = out_dir / name / ("plugin" if plugins else "decomposed")
@@ -90,14 +90,15 @@ def benchmark_model(name: str, out_dir: Path, weights=None, config=None, random_
             result = export_model(name, precision, folder, network=network, plugins=plugins,
                                   calib=calib or CALIB.get(name, "synthetic:16"),
                                   calib_method=calib_method, size=size,
-                                  parity_sources=("motorcycle", "random:1"), strict=False,
+                                  parity_sources=("motorcycle", "random:1") if has_real
+                                  else ("random:1",), strict=False,
                                   weights_info=weights_info)
             report = result.report
             runner = OrtRunner(result.onnx_path, threads=LATENCY_THREADS, providers="cpu")
             net = _runtime.wrap(runner, spec.runtime_class, name)
             parity_rows, metric_rows = [], []
             for label, feeds, gt in cases:
-                expected = torch_output(network, feeds, spec.input_names)
+                expected = torch_output(network, feeds, spec)
                 got = runner.run(feeds)[0]
                 parity_rows.append({"input": label, "rel_error": relative_error(got, expected)})
                 if gt is not None:
@@ -117,15 +118,15 @@ def benchmark_model(name: str, out_dir: Path, weights=None, config=None, random_
                 "metric": key, "torch_metric": torch_metric, "onnx_metric": onnx_metric,
                 "metric_synthetic": [float(np.mean([r["torch"][key] for r in synthetic])),
                                      float(np.mean([r["onnx"][key] for r in synthetic]))],
-                "metric_real": [real[0]["torch"][key], real[0]["onnx"][key]],
+                "metric_real": [real[0]["torch"][key], real[0]["onnx"][key]] if real else None,
                 "relative_loss": (onnx_metric - torch_metric) / max(torch_metric, 1e-12)}
             del runner, net                           # no idle sessions during the timing
     # latency at the deployment size: one session at a time (see _time_blocks)
-    feeds = cases[0][1]                               # the real image
+    feeds = cases[0][1]                               # the real image where there is one
     results["latency"] = _latency(name, network, feeds,
                                   {k: e["file"] for k, e in results["exports"].items()},
                                   LATENCY_ROUNDS)
-    results["latency_input"] = "the Middlebury Motorcycle image"
+    results["latency_input"] = frames[0][0]
     # fp16 block list against an all-fp16 graph (ORT CPU)
     with tempfile.TemporaryDirectory() as work:
         fp32_path = Path(work) / "fp32.onnx"
@@ -140,25 +141,38 @@ def benchmark_model(name: str, out_dir: Path, weights=None, config=None, random_
                 runner = OrtRunner(convert_fp16(fp32, keep), threads=LATENCY_THREADS,
                                    providers="cpu")
                 rows[label] = max(relative_error(runner.run(f)[0],
-                                                 torch_output(network, f, spec.input_names))
+                                                 torch_output(network, f, spec))
                                   for _, f, _ in cases)
             except Exception as exc:             # an all-fp16 graph may not even load
                 rows[label] = f"fails: {str(exc).splitlines()[0][:80]}"
         results["fp16_block_list"] = rows
-    half = (size[0] // 2 // spec.size_multiple * spec.size_multiple,
-            size[1] // 2 // spec.size_multiple * spec.size_multiple)
+    half = (max(spec.size_multiple, size[0] // 2 // spec.size_multiple * spec.size_multiple),
+            max(spec.size_multiple, size[1] // 2 // spec.size_multiple * spec.size_multiple))
+    label, frame = frames[0]
     results["fp16_torch_emulation"] = _torch_fp16_emulation(
-        network, spec, [("real: Motorcycle", *spec.frame_inputs(*motorcycle_frame(), half))])
+        network, spec, [(label, *spec.frame_inputs(frame, half, attrs))])
     if spec.uses_adaptive_conv:
         plugin_net, plain_net = (
             _runtime.wrap(OrtRunner(results["exports"][key]["file"], providers="cpu"),
                           spec.runtime_class, name) for key in ("fp32", "fp32-decomposed"))
         with torch.inference_mode():
-            diffs = [float((plugin_net(*[torch.from_numpy(f[n]) for n in spec.input_names])
-                            - plain_net(*[torch.from_numpy(f[n]) for n in spec.input_names]))
-                           .abs().max()) for _, f, _ in cases]
+            diffs = [float(np.abs(graph_output(plugin_net, f, spec)
+                                  - graph_output(plain_net, f, spec)).max())
+                     for _, f, _ in cases]
         results["custom_vs_decomposed_max_abs_diff"] = max(diffs)
     return results
+
+
+def benchmark_frames(spec, size: tuple[int, int]) -> list[tuple[str, Any]]:
+    """``(label, frame)`` of the benchmark: the real frame of the spec's kind where there is
+    one (Middlebury Motorcycle), then ``HELDOUT_FRAMES`` held-out synthetic frames."""
+    from .calibration import heldout_frames
+    from .frames import real_frames
+
+    frames = real_frames(spec.frame_kind) if spec.frame_kind != "posed" else []
+    return frames + [(f"synthetic: held-out {i}", frame)
+                     for i, frame in enumerate(heldout_frames(spec.frame_kind, HELDOUT_FRAMES,
+                                                              size))]
 
 
 def _torch_fp16_emulation(network, spec, cases) -> dict[str, Any]:
@@ -169,8 +183,10 @@ def _torch_fp16_emulation(network, spec, cases) -> dict[str, Any]:
 
     from .parity import relative_error
 
+    graph = spec.torch_graph(network)
+
     def half_with_fp32(module_types):
-        model = copy.deepcopy(network).half()
+        model = copy.deepcopy(graph).half()
         for module in model.modules():
             if isinstance(module, module_types):
                 module.float()
@@ -187,7 +203,7 @@ def _torch_fp16_emulation(network, spec, cases) -> dict[str, Any]:
             for _, feeds, _ in cases:
                 tensors = [torch.from_numpy(feeds[n]) for n in spec.input_names]
                 with torch.no_grad():
-                    expected = network(*tensors).numpy()
+                    expected = graph(*tensors).numpy()
                     got = model(*[t.half() for t in tensors]).float().numpy()
                 errors.append(relative_error(got, expected))
             rows[label] = max(errors)
@@ -199,10 +215,12 @@ def _torch_fp16_emulation(network, spec, cases) -> dict[str, Any]:
 
 
 INTRO = """`edgegeo export NAME --precision fp32|fp16|int8` writes `<name>.<precision>.onnx` (opset 17,
-batch 1, dynamic H/W, normalisation inside) and its JSON report. fp16 = strongly typed fp16
+batch 1, dynamic H/W — mvs: fixed at its working size —, normalisation inside) and its JSON
+report. fp16 = strongly typed fp16
 graph (float32 I/O; LayerNorm/Softmax/reductions kept fp32, see `export/fp16.py`); int8 =
 explicit Q/DQ from onnxruntime's static quantizer (symmetric int8, per-channel weights, convs
-and weight MatMuls; attention's activation MatMuls and jbu's depth path stay float). The
+and weight MatMuls; attention's activation MatMuls, jbu's depth path and mvs's geometry and
+first metadata-MLP layer stay float). The
 bilateral-upsample op is the custom node `edgegeo::AdaptiveConv` (ORT custom op on the Cython
 kernel; TensorRT plugin) or, with `--no-plugins`, standard ops.
 
@@ -237,7 +255,8 @@ def render_markdown(all_results: list[dict[str, Any]]) -> str:
                 f"{e['metric']} torch → onnx (synthetic)":
                     f"{e['metric_synthetic'][0]:.4f} → {e['metric_synthetic'][1]:.4f}",
                 f"{e['metric']} torch → onnx (Motorcycle)":
-                    f"{e['metric_real'][0]:.4f} → {e['metric_real'][1]:.4f}",
+                    (f"{e['metric_real'][0]:.4f} → {e['metric_real'][1]:.4f}"
+                     if e.get("metric_real") else "—"),
                 "relative loss": f"{100 * e['relative_loss']:+.2f} %"})
         parts.append(markdown_table(rows, fmt="{:.2f}"))
         lat = res["latency"]
@@ -271,7 +290,9 @@ def render_markdown(all_results: list[dict[str, Any]]) -> str:
         parts.append("")
     parts.append("Relative error = max|onnx − torch| / max|torch| over the whole output. "
                  "Task metric: mono-depth AbsRel after per-image scale-and-shift alignment in "
-                 "disparity (`relative_depth_metrics`), jbu AbsRel of the ×4 upsampled depth; "
+                 "disparity (`relative_depth_metrics`), jbu AbsRel of the ×4 upsampled depth, "
+                 "stereo end-point error (px) against GT disparity, mvs AbsRel of metric "
+                 "depth; "
                  f"synthetic = {HELDOUT_FRAMES} frames of held-out scenes (TEST_SEEDS), int8 "
                  "calibrated on training-scene frames (symmetric int8, per-channel weights, "
                  "min-max). The machine is shared with training jobs: latencies are noisy, "
@@ -287,19 +308,20 @@ def _latency(name: str, network, feeds, files: dict[str, str], rounds: int):
 
     spec = get_spec(name)
     tensors = [torch.from_numpy(feeds[n]) for n in spec.input_names]
+    graph = spec.torch_graph(network)
     torch.set_num_threads(LATENCY_THREADS)
 
     def torch_call():
         def call():
             with torch.inference_mode():
-                network(*tensors)
+                graph(*tensors)
         return call
 
     def ort_call(path):
         def make():
             net = _runtime.wrap(OrtRunner(path, threads=LATENCY_THREADS, providers="cpu"),
                                 spec.runtime_class, name)
-            return lambda: net(*tensors)
+            return lambda: net.run_all(*tensors)
         return make
 
     factories = {"torch eager": torch_call}
@@ -324,13 +346,15 @@ def remeasure_latency(name: str, out_dir: str | os.PathLike, rounds: int = 20,
     network, _ = load_network(name, random_init=source == "random-init",
                               weights=None if source == "random-init" else source)
     torch.set_num_threads(LATENCY_THREADS)
-    from .calibration import motorcycle_frame
+    from .onnx_export import export_attributes
 
-    feeds = spec.frame_inputs(*motorcycle_frame(), tuple(result["size"]))[0]
+    size = tuple(result["size"])
+    label, frame = benchmark_frames(spec, size)[0]
+    feeds = spec.frame_inputs(frame, size, export_attributes(spec, network, size))[0]
     result["latency"] = _latency(name, network, feeds,
                                  {k: e["file"] for k, e in result["exports"].items()}, rounds)
     result["latency_rounds"] = rounds
-    result["latency_input"] = "the Middlebury Motorcycle image"
+    result["latency_input"] = label
     path.write_text(json.dumps(result, indent=2))
     everything = [json.loads(p.read_text()) for p in sorted(out_dir.glob("*/benchmark.json"))]
     write_section("export", "Export: ONNX fp32 / fp16 / int8 parity, int8 task metric, "

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import tempfile
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -40,7 +41,7 @@ PERCENTILE = 99.99
 
 def quantize_int8(model: onnx.ModelProto, reader, method: str = "minmax",
                   op_types: tuple[str, ...] = ("Conv", "ConvTranspose", "MatMul", "Gemm"),
-                  exclude: list[str] | tuple[str, ...] = (),
+                  exclude: Callable[[onnx.ModelProto], Sequence[str]] | Sequence[str] = (),
                   extra_metadata: dict[str, str] | None = None) -> onnx.ModelProto:
     """Calibrate and quantize an fp32 graph.
 
@@ -50,7 +51,9 @@ def quantize_int8(model: onnx.ModelProto, reader, method: str = "minmax",
             ``calibration.FrameReader``).
         method: ``minmax``, ``entropy`` or ``percentile`` (99.99th).
         op_types: op types whose inputs are quantized.
-        exclude: node names kept in float.
+        exclude: node names kept in float, or a function returning them from the graph as
+            ORT's pre-processing leaves it (which may fuse and rename nodes, e.g. ``MatMul`` +
+            ``Add`` → ``Gemm``); names the prepared graph lacks are ignored.
         extra_metadata: entries added to ``metadata_props``.
     Returns:
         The QDQ ``ModelProto`` (checked; float32 inputs and outputs).
@@ -81,7 +84,8 @@ def quantize_int8(model: onnx.ModelProto, reader, method: str = "minmax",
         prepared_model = onnx.load(str(prepared))
         # node names may change in pre-processing: resolve exclusions on the prepared graph
         names = {node.name for node in prepared_model.graph.node}
-        excluded = [name for name in exclude if name in names]
+        chosen = exclude(prepared_model) if callable(exclude) else exclude
+        excluded = [name for name in chosen if name in names]
         library = None
         if has_custom:
             # calibration runs the graph in ORT: it needs the registered custom op

@@ -5,7 +5,8 @@ Exporter: torch's TorchScript-based exporter (``dynamo=False``). It needs no ext
 the custom ``symbolic`` of the bilateral-upsample op (``edgegeo.models.jbu_ops``), and its
 opset-17 graphs (``LayerNormalization``, Erf-GELU, ``Resize``) parse in TensorRT 8.6 and 10.
 
-The graph: batch 1, dynamic H and W (named axes, see the model's :class:`ExportSpec`),
+The graph: batch 1, dynamic H and W (named axes, see the model's :class:`ExportSpec`; fixed
+at the export size for specs with ``dynamic_hw=False``),
 normalisation inside (it is part of every edgegeo network), named inputs and outputs,
 constant-folded by the exporter, ``onnx.checker`` (full check) and ONNX shape inference clean,
 and metadata (``edgegeo.model``, ``edgegeo.attributes`` …) that lets a runtime rebuild the
@@ -47,11 +48,13 @@ def export_onnx(network: torch.nn.Module, spec: ExportSpec, path: str | os.PathL
     """Export ``network`` to an fp32 ONNX file.
 
     Args:
-        network: the torch network (any device; exported on CPU in eval mode).
+        network: the torch network (any device; exported on CPU in eval mode; the module
+            traced is ``spec.torch_graph(network)``).
         spec: the model's export spec (input/output names, dynamic axes, attributes).
         path: the ``.onnx`` file to write.
-        size: ``(H, W)`` output size of the tracing example (default the spec's deployment
-            size; the graph is dynamic in H and W either way).
+        size: ``(H, W)`` output size of the tracing example (default
+            ``spec.default_size(network)``); the graph is dynamic in H and W unless the spec
+            says otherwise (``dynamic_hw``), then fixed at this size.
         opset: ONNX opset of the default domain.
         plugins: write the bilateral-upsample op as the custom node ``edgegeo::AdaptiveConv``
             (TensorRT plugin / ORT custom op) instead of standard ops.
@@ -61,12 +64,13 @@ def export_onnx(network: torch.nn.Module, spec: ExportSpec, path: str | os.PathL
     Raises:
         ValueError: the exported graph fails the ONNX checker or shape inference.
     """
-    size = spec.check_size(size or spec.deployment_size)
+    size = spec.check_size(size or spec.default_size(network))
     network = network.to("cpu").eval()
+    attrs = export_attributes(spec, network, size)
     example = {name: torch.from_numpy(array)
-               for name, array in spec.random_inputs(size).items()}
+               for name, array in spec.random_inputs(size, attributes=attrs).items()}
     props = {"edgegeo.model": spec.name, "edgegeo.precision": "fp32",
-             "edgegeo.attributes": json.dumps(spec.attributes(network)),
+             "edgegeo.attributes": json.dumps(attrs),
              "edgegeo.plugins": str(bool(plugins and spec.uses_adaptive_conv)).lower(),
              "edgegeo.format_version": FORMAT_VERSION, "edgegeo.torch": torch.__version__}
     props.update(metadata or {})
@@ -79,7 +83,8 @@ def export_onnx(network: torch.nn.Module, spec: ExportSpec, path: str | os.PathL
             warnings.simplefilter("ignore", DeprecationWarning)
             warnings.simplefilter("ignore", UserWarning)
             torch.onnx.export(
-                network, tuple(example[name] for name in spec.input_names), str(temp),
+                spec.torch_graph(network), tuple(example[name] for name in spec.input_names),
+                str(temp),
                 dynamo=False, opset_version=opset, do_constant_folding=True,
                 input_names=list(spec.input_names), output_names=list(spec.outputs),
                 dynamic_axes=spec.dynamic_axes(),
@@ -89,6 +94,16 @@ def export_onnx(network: torch.nn.Module, spec: ExportSpec, path: str | os.PathL
         model = finalize(model, props)
         onnx.save(model, str(temp))
     return path
+
+
+def export_attributes(spec: ExportSpec, network: torch.nn.Module, size: tuple[int, int]
+                      ) -> dict[str, Any]:
+    """``spec.attributes(network)`` plus, for a fixed-size graph, ``input_size`` ``[H, W]``
+    (what the runtime network and the TensorRT profile read back)."""
+    attrs = dict(spec.attributes(network))
+    if not spec.dynamic_hw:
+        attrs["input_size"] = [int(size[0]), int(size[1])]
+    return attrs
 
 
 def finalize(model: onnx.ModelProto, props: dict[str, str] | None = None) -> onnx.ModelProto:

@@ -7,11 +7,12 @@ Relative error, as used throughout the export layer and its reports:
 i.e. the worst absolute deviation in units of the output's own range. Contracts (issue 7):
 fp32 ≤ 1e-4, fp16 ≤ 1e-2. int8 is judged on the model's task metric instead (AbsRel of the
 mono-depth disparity after scale-and-shift alignment; AbsRel of the upsampled depth for
-``jbu``), as the relative loss ``(metric_int8 − metric_torch) / metric_torch``.
+``jbu``; stereo end-point error against GT disparity; AbsRel of mvs depth), as the relative
+loss ``(metric_int8 − metric_torch) / metric_torch``.
 
-Inputs (``sources``): ``"motorcycle"`` (the real Middlebury image with its depth),
-``"synthetic:N"`` (N frames of held-out synthetic scenes), ``"random:N"`` (noise images and
-depth; cheap, for tests).
+Inputs (``sources``), frames of the model's kind (``frames``): ``"motorcycle"`` (the real
+Middlebury image with its depth, or the pair with its disparity), ``"synthetic:N"`` (N frames of
+held-out synthetic scenes), ``"random:N"`` (noise; cheap, for tests).
 """
 from __future__ import annotations
 
@@ -39,26 +40,32 @@ def relative_error(got: np.ndarray, expected: np.ndarray) -> float:
     return float(np.abs(got - expected).max() / scale)
 
 
-def parity_frames(spec, sources: Sequence[str], size: tuple[int, int]
-                  ) -> list[tuple[str, dict[str, np.ndarray], Any]]:
-    """``(label, inputs, ground truth or None)`` cases at output size ``size``."""
-    from .calibration import heldout_frames, motorcycle_frame
+def parity_frames(spec, sources: Sequence[str], size: tuple[int, int],
+                  attributes: dict[str, Any]) -> list[tuple[str, dict[str, np.ndarray], Any]]:
+    """``(label, inputs, ground truth or None)`` cases at output size ``size`` from frames of
+    the spec's kind (``attributes``: the network's, see ``ExportSpec.frame_inputs``).
+
+    Raises:
+        ValueError: an unknown source, or ``motorcycle`` for a kind without real frames.
+    """
+    from .calibration import heldout_frames
+    from .frames import random_frame, real_frames
 
     cases = []
     for source in sources:
         if source == "motorcycle":
-            rgb, depth = motorcycle_frame()
-            feeds, gt = spec.frame_inputs(rgb, depth, size)
-            cases.append(("real: Middlebury Motorcycle", feeds, gt))
+            for label, frame in real_frames(spec.frame_kind):
+                cases.append((label, *spec.frame_inputs(frame, size, attributes)))
         elif source.startswith("synthetic:"):
-            count = int(source.split(":", 1)[1])
-            for index, (rgb, depth) in enumerate(heldout_frames(count, size)):
-                feeds, gt = spec.frame_inputs(rgb, depth, size)
-                cases.append((f"synthetic: held-out frame {index}", feeds, gt))
+            frames = heldout_frames(spec.frame_kind, int(source.split(":", 1)[1]), size)
+            for index, frame in enumerate(frames):
+                cases.append((f"synthetic: held-out frame {index}",
+                              *spec.frame_inputs(frame, size, attributes)))
         elif source.startswith("random:"):
             for index in range(int(source.split(":", 1)[1])):
-                cases.append((f"random: seed {index}", spec.random_inputs(size, seed=index),
-                              None))
+                frame = random_frame(spec.frame_kind, size, seed=index)
+                cases.append((f"random: seed {index}",
+                               spec.frame_inputs(frame, size, attributes)[0], None))
         else:
             raise ValueError(f"unknown parity source {source!r}; use motorcycle, synthetic:N "
                              f"or random:N")
@@ -66,11 +73,17 @@ def parity_frames(spec, sources: Sequence[str], size: tuple[int, int]
 
 
 @torch.no_grad()
-def torch_output(network, feeds: dict[str, np.ndarray], input_names: Sequence[str]
-                 ) -> np.ndarray:
-    """First output of the torch network for numpy ``feeds`` (CPU, float32)."""
-    tensors = [torch.from_numpy(feeds[name]) for name in input_names]
-    return network(*tensors).float().cpu().numpy()
+def torch_output(network, feeds: dict[str, np.ndarray], spec) -> np.ndarray:
+    """The torch graph's output (``spec.torch_graph(network)``) for numpy ``feeds`` (CPU,
+    float32)."""
+    tensors = [torch.from_numpy(feeds[name]) for name in spec.input_names]
+    return spec.torch_graph(network)(*tensors).float().cpu().numpy()
+
+
+def graph_output(runtime, feeds: dict[str, np.ndarray], spec) -> np.ndarray:
+    """The first output of a ``RuntimeNetwork``'s graph for numpy ``feeds`` (its ``run_all``:
+    the raw graph output, not the predictor-facing call)."""
+    return runtime.run_all(*[torch.from_numpy(feeds[n]) for n in spec.input_names])[0].numpy()
 
 
 def check_parity(network, runtime, spec, cases, tolerance: float | None) -> list[dict[str, Any]]:
@@ -82,8 +95,8 @@ def check_parity(network, runtime, spec, cases, tolerance: float | None) -> list
     """
     rows = []
     for label, feeds, _ in cases:
-        expected = torch_output(network, feeds, spec.input_names)
-        got = runtime(*[torch.from_numpy(feeds[n]) for n in spec.input_names]).numpy()
+        expected = torch_output(network, feeds, spec)
+        got = graph_output(runtime, feeds, spec)
         rel = relative_error(got, expected)
         rows.append({"input": label, "size": list(expected.shape[-2:]),
                      "max_abs_error": float(np.abs(got - expected).max()), "rel_error": rel,
@@ -103,8 +116,8 @@ def task_metric(network, runtime, spec, cases) -> dict[str, Any]:
     for label, feeds, gt in cases:
         if gt is None:
             continue
-        expected = torch_output(network, feeds, spec.input_names)[0, 0]
-        got = runtime(*[torch.from_numpy(feeds[n]) for n in spec.input_names]).numpy()[0, 0]
+        expected = torch_output(network, feeds, spec)[0, 0]
+        got = graph_output(runtime, feeds, spec)[0, 0]
         reference, measured = spec.metric(expected, gt), spec.metric(got, gt)
         key = key or next(iter(reference))
         torch_values.append(reference[key])

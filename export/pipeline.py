@@ -20,7 +20,7 @@ from . import runtime as _runtime
 from .cache import atomic_output, cache_dir, file_sha256
 from .calibration import FrameReader, calibration_frames, parse_calib
 from .int8 import CALIBRATION_METHODS, quantization_summary, quantize_int8
-from .onnx_export import DEFAULT_OPSET, FORMAT_VERSION, export_onnx
+from .onnx_export import DEFAULT_OPSET, FORMAT_VERSION, export_attributes, export_onnx
 from .ort_runner import OrtRunner
 from .parity import TOLERANCES, check_parity, parity_frames, task_metric
 from .report import build_report, read_report, report_path, write_report
@@ -98,7 +98,7 @@ def export_model(name: str, precision: str = "fp32", out_dir: str | os.PathLike 
                  config: Any = None, random_init: bool = False, plugins: bool = True,
                  calib: str | os.PathLike = DEFAULT_CALIB, calib_method: str = "minmax",
                  calib_limit: int | None = 64, size: tuple[int, int] | None = None,
-                 parity_sources: tuple[str, ...] = ("motorcycle", "synthetic:2"),
+                 parity_sources: tuple[str, ...] | None = None,
                  opset: int = DEFAULT_OPSET, engine: bool = False,
                  engine_options: dict[str, Any] | None = None, strict: bool = True,
                  weights_info: dict[str, Any] | None = None) -> ExportResult:
@@ -115,9 +115,11 @@ def export_model(name: str, precision: str = "fp32", out_dir: str | os.PathLike 
         calib: int8 calibration data, ``DIR`` or ``synthetic:N``.
         calib_method: ``minmax``, ``entropy`` or ``percentile``.
         calib_limit: at most this many frames from a folder.
-        size: ``(H, W)`` output size for tracing, calibration and checks (default the model's
-            deployment size; the graph stays dynamic in H and W).
-        parity_sources: inputs of the torch comparison (see ``parity.parity_frames``).
+        size: ``(H, W)`` output size for tracing, calibration and checks (default
+            ``spec.default_size(network)``: the deployment size, or the network's working size
+            for fixed-size graphs); the graph stays dynamic in H and W where the spec allows.
+        parity_sources: inputs of the torch comparison (see ``parity.parity_frames``; default
+            the spec's ``parity_sources``).
         opset: ONNX opset.
         engine: also build (or reuse from the cache) a TensorRT engine.
         engine_options: passed to ``tensorrt_engine.build_engine``.
@@ -133,7 +135,8 @@ def export_model(name: str, precision: str = "fp32", out_dir: str | os.PathLike 
     """
     spec = get_spec(name)
     spec.check_precision(precision)
-    size = spec.check_size(size or spec.deployment_size)
+    if size is not None:
+        size = spec.check_size(size)
     source = None
     if precision == "int8":
         if calib_method not in CALIBRATION_METHODS:
@@ -147,6 +150,8 @@ def export_model(name: str, precision: str = "fp32", out_dir: str | os.PathLike 
     if network is None:
         network, weights_info = load_network(name, weights, config, random_init)
     network = network.to("cpu").eval()
+    size = size or spec.default_size(network)
+    attrs = export_attributes(spec, network, size)
     weights_info = weights_info or {"source": "caller-provided network"}
     out_dir = Path(out_dir)
     onnx_path = out_dir / f"{name}.{precision}.onnx"
@@ -159,20 +164,23 @@ def export_model(name: str, precision: str = "fp32", out_dir: str | os.PathLike 
     if precision == "fp16":
         from .fp16 import convert_fp16, fp16_fraction
 
-        model = convert_fp16(model, spec.fp16_keep_fp32)
+        keep_nodes = spec.fp16_keep_fp32_nodes(model)
+        model = convert_fp16(model, spec.fp16_keep_fp32, tuple(keep_nodes))
         details["fp16"] = {"keep_fp32_ops": list(spec.fp16_keep_fp32),
+                           "keep_fp32_nodes": len(keep_nodes),
                            "fp16_weight_fraction": fp16_fraction(model),
                            "io_dtype": "float32"}
     elif precision == "int8":
-        frames = calibration_frames(source, size, spec.needs_depth, calib_limit)
-        reader = FrameReader(spec, frames, size)
+        frames = calibration_frames(source, spec.frame_kind, size, spec.needs_depth,
+                                    calib_limit)
+        reader = FrameReader(spec, frames, size, attrs)
         model = quantize_int8(model, reader.reader, calib_method, spec.int8_op_types,
-                              spec.int8_exclude(model),
+                              spec.int8_exclude,
                               {"edgegeo.calibration": source.describe()})
         details["int8"] = {"calibration": {"source": source.describe(), "frames": len(reader),
                                            "method": calib_method, "size": list(size)},
                            **quantization_summary(model)}
-    cases = parity_frames(spec, parity_sources, size)
+    cases = parity_frames(spec, parity_sources or spec.parity_sources, size, attrs)
     tolerance = TOLERANCES.get(precision)
     with atomic_output(onnx_path) as temp:
         onnx.save(model, str(temp))
@@ -233,13 +241,14 @@ def runtime_network(name: str, network: torch.nn.Module, backend: str = "onnxrun
     the engine from the engine cache.
 
     Args:
-        name: model name (``mono-depth``, ``jbu``).
+        name: model name (``mono-depth``, ``jbu``, ``stereo``, ``mvs``).
         network: the torch network with its weights (e.g. ``edgegeo.load(name).model``).
         backend: ``onnxruntime`` or ``tensorrt``.
         precision: ``fp32``, ``fp16`` or ``int8``.
         cache: artefact cache folder (default ``$EDGEGEO_CACHE`` or ``~/.cache/edgegeo``).
         input_example: a tensor / array / ``(H, W)`` giving the tracing and calibration size
-            (default the deployment size); the graph is dynamic in H and W either way.
+            (default ``spec.default_size(network)``); the graph is dynamic in H and W where the
+            spec allows (``mvs``: fixed at this size).
         plugins: custom ``edgegeo::AdaptiveConv`` node; default False for onnxruntime (the
             standard-ops graph runs anywhere; the Python custom op is no faster on the CPU),
             True for tensorrt where ``tensorrt.plugin`` exists (≥ 10.6), else decomposed.
@@ -247,8 +256,9 @@ def runtime_network(name: str, network: torch.nn.Module, backend: str = "onnxrun
         calib, calib_method: int8 calibration.
         engine_options: TensorRT builder options (profile shapes, workspace …).
     Returns:
-        A ``RuntimeNetwork`` (``JBURuntimeNetwork`` for ``jbu``): ``net(*tensors)`` → tensor,
-        ``.to()``, ``.eval()``, the network's attributes; plugs into the model's predictor.
+        A ``RuntimeNetwork`` (``JBURuntimeNetwork`` for ``jbu``, ``MVSRuntimeNetwork`` for
+        ``mvs``): ``net(*tensors)`` → tensor, ``.to()``, ``.eval()``, the network's
+        attributes; plugs into the model's predictor.
     Raises:
         ValueError: unknown model, backend or precision. RuntimeError: tensorrt missing.
     """
@@ -264,7 +274,7 @@ def runtime_network(name: str, network: torch.nn.Module, backend: str = "onnxrun
         from .trt_plugin import plugin_api_status
 
         plugins = backend == "tensorrt" and plugin_api_status()[0]
-    size = _size_of(spec, input_example)
+    size = _size_of(spec, input_example, network)
     key_fields = {"name": name, "precision": precision, "plugins": bool(plugins),
                   "opset": DEFAULT_OPSET, "format": FORMAT_VERSION, "size": list(size),
                   "network": network_hash(network),
@@ -288,14 +298,15 @@ def runtime_network(name: str, network: torch.nn.Module, backend: str = "onnxrun
     return _runtime.wrap(runner, spec.runtime_class, name)
 
 
-def _size_of(spec: ExportSpec, example: Any) -> tuple[int, int]:
+def _size_of(spec: ExportSpec, example: Any, network: torch.nn.Module) -> tuple[int, int]:
     if example is None:
-        return spec.deployment_size
+        return spec.default_size(network)
     if isinstance(example, (tuple, list)) and len(example) == 2 \
             and all(isinstance(v, int) for v in example):
         return spec.check_size(example)
     if isinstance(example, dict):
-        example = example[spec.inputs[-1].name]
+        example = example[next(i.name for i in spec.inputs
+                               if i.spatial_axes is not None and i.divisor == 1)]
     shape = tuple(np.shape(example))
     return spec.check_size(shape[-2:])
 

@@ -1,8 +1,9 @@
 """Network-like objects over exported artefacts: what the model predictors call.
 
-A predictor (``MonoDepthPredictor``, ``JBUPredictor``) needs ``network(*tensors)`` → tensor,
-``.to(device)``, ``.eval()`` and the network's attributes (``patch_size``; ``scale`` and
-``upsample`` for ``jbu``). :class:`RuntimeNetwork` provides them over any *runner* — an
+A predictor (``MonoDepthPredictor``, ``JBUPredictor``, ``StereoPredictor``, ``MVSPredictor``)
+needs ``network(*tensors)`` → tensor (a dict for ``mvs``), ``.to(device)``, ``.eval()`` and
+the network's attributes (``patch_size``; ``scale`` and ``upsample`` for ``jbu``; ``config``
+for ``mvs``). :class:`RuntimeNetwork` provides them over any *runner* — an
 ``OrtRunner`` or a ``TensorRTRunner`` — with ``run({name: array}) → [arrays]`` (and, for device
 buffers, ``run_torch({name: tensor}) → [tensors]``), ``input_names``, ``output_names`` and
 ``attributes`` (read from the graph's metadata).
@@ -23,8 +24,9 @@ class RuntimeNetwork:
         name: model name (for messages).
 
     Every entry of ``runner.attributes`` becomes an attribute (``patch_size`` …). Calls take
-    tensors in the order of the graph inputs (float32, batch 1) and return the first output as
-    a float32 tensor on the device given to :meth:`to` (CPU by default).
+    tensors in the order of the graph inputs (float32; any batch size, see :meth:`run_all`)
+    and return the first output as a float32 tensor on the device given to :meth:`to` (CPU
+    by default).
     """
 
     def __init__(self, runner, name: str = ""):
@@ -44,15 +46,26 @@ class RuntimeNetwork:
         return self
 
     def run_all(self, *tensors: torch.Tensor) -> list[torch.Tensor]:
-        """All outputs, in graph order."""
+        """All outputs, in graph order, for inputs with one batch size ``N`` (dim 0).
+
+        The graphs have batch 1: ``N > 1`` runs them once per item and concatenates the
+        outputs along dim 0 (``StereoPredictor`` sends batches of tiles).
+
+        Raises:
+            ValueError: wrong number of inputs, or inputs of different batch sizes.
+        """
         names = self.runner.input_names
         if len(tensors) != len(names):
             raise ValueError(f"{self.name}: expected {len(names)} inputs ({', '.join(names)}), "
                              f"got {len(tensors)}")
-        for name, tensor in zip(names, tensors):
-            if tensor.dim() != 4 or tensor.shape[0] != 1:
-                raise ValueError(f"{self.name}: input {name} must be (1, C, H, W), got "
-                                 f"{tuple(tensor.shape)} (exported graphs have batch 1)")
+        batches = {int(tensor.shape[0]) if tensor.dim() else 0 for tensor in tensors}
+        if len(batches) != 1 or 0 in batches:
+            raise ValueError(f"{self.name}: inputs {', '.join(names)} must share one batch "
+                             f"size (dim 0), got shapes {[tuple(t.shape) for t in tensors]}")
+        if batches != {1}:
+            per_item = [self.run_all(*(t[i:i + 1] for t in tensors))
+                        for i in range(tensors[0].shape[0])]
+            return [torch.cat(outputs) for outputs in zip(*per_item)]
         if hasattr(self.runner, "run_torch"):
             outputs = self.runner.run_torch(dict(zip(names, tensors)))
         else:
@@ -93,8 +106,52 @@ class JBURuntimeNetwork(RuntimeNetwork):
         return self(depth, image)
 
 
+class MVSRuntimeNetwork(RuntimeNetwork):
+    """:class:`RuntimeNetwork` behind ``MVSNet``'s call and ``config`` (what ``MVSPredictor``
+    uses). The graph has a fixed size: ``config.image_size`` is that size, so the predictor
+    resizes to it by default.
+
+    ``net(image, src_images, ref_K, src_K, src_T_ref, source_valid=None)``: ``(1, 3, H, W)``,
+    ``(1, S, 3, H, W)`` RGB in [0, 1], ``(1, 3, 3)``, ``(1, S, 3, 3)`` intrinsics (pixels),
+    ``(1, S, 4, 4)`` reference → source transforms (metres), optional ``(1, S)`` bool (False =
+    padding) → ``{"depth": [(1, 1, H, W) metres]}`` (the full-resolution map only).
+    """
+
+    config: Any
+    input_size: list[int]
+
+    def __init__(self, runner, name: str = ""):
+        super().__init__(runner, name)
+        from edgegeo.models.mvs import MVSNetConfig
+
+        self.config = MVSNetConfig.from_dict({**self.config,
+                                              "image_size": tuple(self.input_size)})
+
+    def __call__(self, image: torch.Tensor, src_images: torch.Tensor, ref_K: torch.Tensor,
+                 src_K: torch.Tensor, src_T_ref: torch.Tensor,
+                 source_valid: torch.Tensor | None = None) -> dict[str, list[torch.Tensor]]:
+        """See the class docstring.
+
+        Raises:
+            ValueError: an image size other than the graph's.
+        """
+        if tuple(image.shape[-2:]) != tuple(self.config.image_size):
+            height, width = self.config.image_size
+            raise ValueError(f"the exported {self.name} graph takes {height}x{width} images, "
+                             f"got {tuple(image.shape[-2:])}: resize to it (MVSPredictor's "
+                             f"resolution) or export at that size")
+        if source_valid is None:
+            source_valid = torch.ones(src_images.shape[:2])
+        depth = self.run_all(image, src_images, ref_K, src_K, src_T_ref,
+                             source_valid.to(torch.float32))[0]
+        return {"depth": [depth]}
+
+    forward = __call__
+
+
 RUNTIME_CLASSES: dict[str, type] = {"RuntimeNetwork": RuntimeNetwork,
-                                    "JBURuntimeNetwork": JBURuntimeNetwork}
+                                    "JBURuntimeNetwork": JBURuntimeNetwork,
+                                    "MVSRuntimeNetwork": MVSRuntimeNetwork}
 
 
 def wrap(runner, runtime_class: str = "RuntimeNetwork", name: str = "") -> Any:

@@ -1,11 +1,12 @@
 """What the export layer needs to know about each model: one :class:`ExportSpec` per name.
 
-Adding a model (``stereo``, ``mvs``) is one entry in :data:`EXPORT_SPECS`: its input and output
-names, how the input shapes follow from the output size, its deployment size and TensorRT
-profile range, the precisions it supports, the ops its fp16 graph keeps in fp32 and its int8
-graph quantizes, how a dataset frame becomes its inputs, its task metric, and the attributes a
-runtime network must expose to the model's predictor. Networks themselves come from
-``edgegeo.models.registry`` (weights, configs).
+A model is one entry in :data:`EXPORT_SPECS`: its input and output names, how the input shapes
+follow from the output size, its deployment size and TensorRT profile range, the precisions it
+supports, the ops its fp16 graph keeps in fp32 and its int8 graph quantizes, the kind of frame
+it calibrates and checks on (``frames``) and how such a frame becomes its inputs, its task
+metric, and the attributes a runtime network must expose to the model's predictor. Networks
+themselves come from ``edgegeo.models.registry`` (weights, configs); the model-specific
+functions of ``stereo`` and ``mvs`` live in ``stereo_spec`` and ``mvs_spec``.
 
 Sizes are ``(H, W)`` in pixels of the *output* map (= the full-resolution image for every model
 so far); each spec derives its input shapes from it.
@@ -16,30 +17,63 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import cv2
 import numpy as np
+
+from .arrays import resize_nearest, rgb_tensor
+from .mvs_spec import (MVSGraph, geometry_nodes, mvs_attributes, mvs_frame_inputs, mvs_metric,
+                       mvs_working_size, unquantized_matmuls)
+from .stereo_spec import TILE_SIZE, stereo_attributes, stereo_frame_inputs, stereo_metric
 
 PRECISIONS = ("fp32", "fp16", "int8")
 
 
 @dataclass(frozen=True)
 class InputSpec:
-    """One graph input ``(1, channels, H // divisor, W // divisor)`` float32.
+    """One float32 graph input, batch 1: an image-like ``(1, [n,] channels, H // divisor,
+    W // divisor)`` or, with ``matrix``, a per-item array ``(1, [n,] *matrix)``.
 
     Attributes:
         name: the ONNX input name.
-        channels: channel count.
+        channels: channel count (image-like inputs).
         divisor: the input's size is the output size divided by this.
         axis_names: names of the dynamic H and W axes in the ONNX graph.
+        count: the network attribute (``ExportSpec.attributes``) giving an axis ``n`` after
+            the batch axis (``num_sources``: the mvs source views), or None for none.
+        matrix: trailing shape of a non-image input (``(3, 3)`` intrinsics, ``(4, 4)``
+            poses, ``()`` one flag per item), or None for an image-like input.
     """
 
     name: str
-    channels: int
+    channels: int = 3
     divisor: int = 1
     axis_names: tuple[str, str] = ("height", "width")
+    count: str | None = None
+    matrix: tuple[int, ...] | None = None
 
-    def shape(self, size: tuple[int, int]) -> tuple[int, int, int, int]:
-        return (1, self.channels, size[0] // self.divisor, size[1] // self.divisor)
+    def shape(self, size: tuple[int, int], attributes: dict[str, Any] | None = None
+              ) -> tuple[int, ...]:
+        """The input's shape for an output of ``size = (H, W)``.
+
+        Raises:
+            ValueError: ``count`` set and missing from ``attributes``.
+        """
+        lead = ()
+        if self.count is not None:
+            if not attributes or self.count not in attributes:
+                raise ValueError(f"input {self.name} needs the network attribute "
+                                 f"{self.count!r} for its shape")
+            lead = (int(attributes[self.count]),)
+        if self.matrix is not None:
+            return (1, *lead, *self.matrix)
+        return (1, *lead, self.channels, size[0] // self.divisor, size[1] // self.divisor)
+
+    @property
+    def spatial_axes(self) -> tuple[int, int] | None:
+        """Axis indices of H and W, or None for a non-image input."""
+        if self.matrix is not None:
+            return None
+        first = 3 if self.count is not None else 2
+        return first, first + 1
 
 
 @dataclass(frozen=True)
@@ -54,19 +88,31 @@ class ExportSpec:
         size_multiple: output sizes must be multiples of this (patch size, ×4 upsampling…).
         deployment_size: ``(H, W)`` the model runs at on the device (latency, int8 metric).
         profile: ``(min, opt, max)`` output sizes of the TensorRT optimisation profile.
-        precisions: precisions this model can be exported at.
-        fp16_keep_fp32: op types left in fp32 in the fp16 graph (fragile reductions etc.).
-        int8_op_types: op types whose inputs get Q/DQ (weights per channel) in the int8 graph.
-        int8_exclude: ``onnx.ModelProto → node names`` kept out of quantization.
-        frame_inputs: ``(rgb (H,W,3) uint8, depth (H,W) float32 m or None, size)`` → inputs
-            dict at ``size`` (numpy float32) and the ground truth the metric compares with.
-        metric: ``(output (H,W) float32, ground truth) → {name: value}`` (lower is better for
-            the first key, the headline).
+        frame_kind: the frames it calibrates and checks on (``frames.FRAME_KINDS``: ``image``,
+            ``stereo``, ``posed``).
+        frame_inputs: ``(frame, size, attributes)`` → inputs dict at ``size`` (numpy float32)
+            and the ground truth the metric compares with (None if the frame has none);
+            ``attributes`` are the network's (``num_sources`` …).
+        metric: ``(output channel 0 (H,W) float32, ground truth) → {name: value}`` (lower is
+            better for the first key, the headline).
         attributes: ``torch network → {attribute: JSON value}`` a runtime network must expose
             (``patch_size`` for the mono-depth predictor...), stored in the ONNX metadata.
+        precisions: precisions this model can be exported at.
+        fp16_keep_fp32: op types left in fp32 in the fp16 graph (fragile reductions etc.).
+        fp16_keep_fp32_nodes: ``onnx.ModelProto → node names`` left in fp32 in the fp16 graph.
+        int8_op_types: op types whose inputs get Q/DQ (weights per channel) in the int8 graph.
+        int8_exclude: ``onnx.ModelProto → node names`` kept out of quantization (applied to
+            the graph as ORT's quantization pre-processing leaves it).
         runtime_class: the network-like class wrapping a runner (see ``runtime.py``), by name.
         uses_adaptive_conv: the graph contains the bilateral-upsample op (plugin or decomposed).
         needs_depth: calibration / evaluation frames must carry depth.
+        dynamic_hw: the graph is dynamic in H and W; False: fixed at the export size (stored
+            as the ``input_size`` attribute), e.g. where the traced geometry bakes it in.
+        graph_module: ``torch network → module`` traced into the graph (an adapter giving it
+            tensor inputs and one output tensor), or None for the network itself.
+        working_size: ``torch network → (H, W)``, the default export size of a fixed-size
+            graph (the size the model's predictor resizes to), or None: ``deployment_size``.
+        parity_sources: default inputs of the torch comparison (``parity.parity_frames``).
     """
 
     name: str
@@ -76,29 +122,42 @@ class ExportSpec:
     size_multiple: int
     deployment_size: tuple[int, int]
     profile: tuple[tuple[int, int], tuple[int, int], tuple[int, int]]
-    frame_inputs: Callable[[np.ndarray, np.ndarray | None, tuple[int, int]],
+    frame_inputs: Callable[[Any, tuple[int, int], dict[str, Any]],
                            tuple[dict[str, np.ndarray], Any]]
     metric: Callable[[np.ndarray, Any], dict[str, float]]
     attributes: Callable[[Any], dict[str, Any]]
+    frame_kind: str = "image"
     precisions: tuple[str, ...] = PRECISIONS
     fp16_keep_fp32: tuple[str, ...] = ()
+    fp16_keep_fp32_nodes: Callable[[Any], list[str]] = field(default=lambda model: [])
     int8_op_types: tuple[str, ...] = ("Conv", "ConvTranspose", "MatMul", "Gemm")
     int8_exclude: Callable[[Any], list[str]] = field(default=lambda model: [])
     runtime_class: str = "RuntimeNetwork"
     uses_adaptive_conv: bool = False
     needs_depth: bool = False
+    dynamic_hw: bool = True
+    graph_module: Callable[[Any], Any] | None = None
+    working_size: Callable[[Any], tuple[int, int]] | None = None
+    parity_sources: tuple[str, ...] = ("motorcycle", "synthetic:2")
 
     @property
     def input_names(self) -> tuple[str, ...]:
         return tuple(spec.name for spec in self.inputs)
 
-    def input_shapes(self, size: tuple[int, int]) -> dict[str, tuple[int, int, int, int]]:
-        """Input name → ``(1, C, h, w)`` for an output of ``size``."""
+    def input_shapes(self, size: tuple[int, int], attributes: dict[str, Any] | None = None
+                     ) -> dict[str, tuple[int, ...]]:
+        """Input name → shape for an output of ``size`` (``attributes``: the network's, for
+        inputs with a ``count`` axis)."""
         self.check_size(size)
-        return {spec.name: spec.shape(size) for spec in self.inputs}
+        return {spec.name: spec.shape(size, attributes) for spec in self.inputs}
 
     def dynamic_axes(self) -> dict[str, dict[int, str]]:
-        axes = {spec.name: {2: spec.axis_names[0], 3: spec.axis_names[1]} for spec in self.inputs}
+        """``torch.onnx.export`` dynamic axes: H and W of image-like inputs and the outputs
+        (none for a fixed-size graph)."""
+        if not self.dynamic_hw:
+            return {}
+        axes = {spec.name: dict(zip(spec.spatial_axes, spec.axis_names))
+                for spec in self.inputs if spec.spatial_axes is not None}
         axes.update({name: {2: self.output_axis_names[0], 3: self.output_axis_names[1]}
                      for name in self.outputs})
         return axes
@@ -113,13 +172,27 @@ class ExportSpec:
                              f"{step}")
         return height, width
 
-    def random_inputs(self, size: tuple[int, int], seed: int = 0) -> dict[str, np.ndarray]:
-        """Random inputs at ``size`` (RGB uniform in [0, 1]; depth 0.5–5 m with 10 % holes)."""
-        rng = np.random.default_rng(seed)
-        rgb = (rng.random((*size, 3)) * 255).astype(np.uint8)
-        depth = rng.uniform(0.5, 5.0, size).astype(np.float32)
-        depth[rng.random(size) < 0.1] = 0.0
-        return self.frame_inputs(rgb, depth, size)[0]
+    def default_size(self, network=None) -> tuple[int, int]:
+        """The export size when none is given: the network's ``working_size`` where the spec
+        has one (and a network is given), else ``deployment_size``."""
+        if self.working_size is not None and network is not None:
+            return self.check_size(self.working_size(network))
+        return self.deployment_size
+
+    def torch_graph(self, network):
+        """The module traced into the graph (and compared with it): ``graph_module(network)``
+        in eval mode, or the network itself. (Eval mode matters: the exporter restores the
+        traced module's mode afterwards, recursively — a fresh adapter in training mode would
+        leave the network in training mode, BatchNorm on batch statistics.)"""
+        return network if self.graph_module is None else self.graph_module(network).eval()
+
+    def random_inputs(self, size: tuple[int, int], seed: int = 0,
+                      attributes: dict[str, Any] | None = None) -> dict[str, np.ndarray]:
+        """Inputs at ``size`` from a noise frame (``frames.random_frame``)."""
+        from .frames import random_frame
+
+        return self.frame_inputs(random_frame(self.frame_kind, size, seed), size,
+                                 attributes or {})[0]
 
     def check_precision(self, precision: str) -> str:
         if precision not in PRECISIONS:
@@ -130,24 +203,11 @@ class ExportSpec:
         return precision
 
 
-def _rgb_tensor(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """``(H, W, 3) uint8`` → ``(1, 3, *size) float32`` in [0, 1] (area resampling)."""
-    if rgb.shape[:2] != tuple(size):
-        rgb = cv2.resize(rgb, (size[1], size[0]), interpolation=cv2.INTER_AREA)
-    return np.ascontiguousarray(rgb.transpose(2, 0, 1)[None], dtype=np.float32) / 255.0
-
-
-def _resize_depth_nearest(depth: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    if depth.shape != tuple(size):
-        depth = cv2.resize(depth, (size[1], size[0]), interpolation=cv2.INTER_NEAREST)
-    return np.ascontiguousarray(depth, dtype=np.float32)
-
-
 # ----------------------------------------------------------------------------- mono-depth
 
-def _mono_frame_inputs(rgb, depth, size):
-    gt = None if depth is None else _resize_depth_nearest(depth, size)
-    return {"image": _rgb_tensor(rgb, size)}, gt
+def _mono_frame_inputs(frame, size, attributes):
+    gt = None if frame.depth is None else resize_nearest(frame.depth, size)
+    return {"image": rgb_tensor(frame.rgb, size)}, gt
 
 
 def _mono_metric(disparity: np.ndarray, gt_depth: np.ndarray) -> dict[str, float]:
@@ -177,15 +237,15 @@ def _attention_matmuls(model) -> list[str]:
 JBU_SCALE = 4
 
 
-def _jbu_frame_inputs(rgb, depth, size):
+def _jbu_frame_inputs(frame, size, attributes):
     from edgegeo.models.jbu import area_downsample_depth
 
-    if depth is None:
+    if frame.depth is None:
         raise ValueError("jbu needs frames with depth (synthetic frames or shards)")
-    gt = _resize_depth_nearest(depth, size)
+    gt = resize_nearest(frame.depth, size)
     low = area_downsample_depth(gt, JBU_SCALE)
     return {"depth": np.ascontiguousarray(low[None, None], dtype=np.float32),
-            "image": _rgb_tensor(rgb, size)}, gt
+            "image": rgb_tensor(frame.rgb, size)}, gt
 
 
 def _jbu_metric(depth: np.ndarray, gt_depth: np.ndarray) -> dict[str, float]:
@@ -244,6 +304,30 @@ EXPORT_SPECS: dict[str, ExportSpec] = {
                         "AdaptiveConv"),
         int8_op_types=("Conv", "MatMul", "Gemm"), int8_exclude=_one_hot_convs,
         runtime_class="JBURuntimeNetwork", uses_adaptive_conv=True, needs_depth=True),
+    "stereo": ExportSpec(
+        name="stereo", inputs=(InputSpec("left", 3), InputSpec("right", 3)),
+        outputs=("disparity_confidence",), output_axis_names=("height", "width"),
+        size_multiple=8, deployment_size=TILE_SIZE, profile=((32, 32), TILE_SIZE, (192, 320)),
+        frame_kind="stereo", frame_inputs=stereo_frame_inputs, metric=stereo_metric,
+        attributes=stereo_attributes,
+        fp16_keep_fp32=("LayerNormalization", "Softmax", "ReduceMean", "ReduceSum", "Pow",
+                        "Sqrt", "Exp", "Log", "Softplus"),
+        int8_exclude=_attention_matmuls, runtime_class="RuntimeNetwork"),
+    "mvs": ExportSpec(
+        name="mvs",
+        inputs=(InputSpec("image", 3), InputSpec("src_images", 3, count="num_sources"),
+                InputSpec("K", matrix=(3, 3)),
+                InputSpec("src_K", count="num_sources", matrix=(3, 3)),
+                InputSpec("src_T_ref", count="num_sources", matrix=(4, 4)),
+                InputSpec("source_valid", count="num_sources", matrix=())),
+        outputs=("depth",), output_axis_names=("height", "width"), size_multiple=32,
+        deployment_size=(192, 256), profile=((192, 256),) * 3,
+        frame_kind="posed", frame_inputs=mvs_frame_inputs, metric=mvs_metric,
+        attributes=mvs_attributes, fp16_keep_fp32_nodes=geometry_nodes,
+        int8_op_types=("Conv", "MatMul", "Gemm"), int8_exclude=unquantized_matmuls,
+        runtime_class="MVSRuntimeNetwork", dynamic_hw=False,
+        graph_module=MVSGraph, working_size=mvs_working_size,
+        parity_sources=("synthetic:2",)),
 }
 
 

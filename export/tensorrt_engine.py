@@ -159,12 +159,27 @@ class EngineCache:
 
 # ----------------------------------------------------------------------------- builder
 
-def profile_shapes(spec, profile=None) -> dict[str, list[list[int]]]:
-    """Input name → ``[min, opt, max]`` shapes from ``(min, opt, max)`` output sizes."""
+def profile_shapes(spec, profile=None, attributes: dict[str, Any] | None = None
+                   ) -> dict[str, list[list[int]]]:
+    """Input name → ``[min, opt, max]`` shapes from ``(min, opt, max)`` output sizes.
+
+    ``attributes`` are the graph's (``onnx_export.attributes``): the sizes of count axes
+    (``num_sources``) and, for a fixed-size graph, its ``input_size`` — the only profile such
+    a graph has.
+
+    Raises:
+        ValueError: not three sizes, or a profile other than a fixed-size graph's size.
+    """
     sizes = profile or spec.profile
     if len(sizes) != 3:
         raise ValueError(f"profile must be (min, opt, max) sizes, got {sizes}")
-    per_size = [spec.input_shapes(tuple(size)) for size in sizes]
+    if not spec.dynamic_hw:
+        fixed = tuple((attributes or {}).get("input_size", spec.deployment_size))
+        if profile is not None and any(tuple(size) != fixed for size in profile):
+            raise ValueError(f"{spec.name} graphs have a fixed size {fixed[0]}x{fixed[1]}; "
+                             f"profile {profile} asks for others")
+        sizes = (fixed,) * 3
+    per_size = [spec.input_shapes(tuple(size), attributes) for size in sizes]
     return {name: [list(shapes[name]) for shapes in per_size] for name in spec.input_names}
 
 
@@ -172,9 +187,10 @@ def profile_for_resolution(spec, resolution, dynamic: bool = True):
     """``(min, opt, max)`` output sizes for a device profile's ``resolution`` ``(H, W)``
     (``devices/*.toml`` ``[inference] resolution``): opt = the resolution, min = half and
     max = twice it (rounded to the model's size multiple); ``dynamic=False`` gives a
-    fixed-shape engine (min = opt = max), the fastest where the input size never changes."""
+    fixed-shape engine (min = opt = max), the fastest where the input size never changes
+    (always, for a fixed-size graph)."""
     opt = spec.check_size(resolution)
-    if not dynamic:
+    if not dynamic or not spec.dynamic_hw:
         return (opt, opt, opt)
     step = spec.size_multiple
 
@@ -222,14 +238,14 @@ def build_engine(onnx_path: str | os.PathLike, spec, precision: str, *,
         RuntimeError: TensorRT missing, parse or build failure (with TensorRT's messages).
     """
     trt = require_tensorrt()
-    from .onnx_export import load_checked
+    from .onnx_export import attributes, load_checked
 
     model = load_checked(onnx_path)
     graph_precision = {e.key: e.value for e in model.metadata_props}.get("edgegeo.precision")
     if graph_precision and graph_precision != precision:
         raise ValueError(f"{onnx_path} is a {graph_precision} graph, not {precision}")
     root = cache_dir(cache)
-    shapes = profile_shapes(spec, profile)
+    shapes = profile_shapes(spec, profile, attributes(model))
     has_plugin = any(node.domain == "edgegeo" for node in model.graph.node)
     plugin_mode = "none"
     if has_plugin:

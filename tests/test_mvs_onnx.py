@@ -1,11 +1,13 @@
 """The MVS depth network (image encoder + cost-volume U-Net + depth heads) exports to ONNX
 (opset 17, legacy TorchScript exporter, dynamic H/W, batch 1) and ONNX Runtime matches torch.
 
-The cost volume itself (plane sweep + metadata MLP) is computed outside this graph: the sweep's
-argument checks (``positive_int`` on sizes) do not trace. Its ``K⁻¹`` is closed form
-(:func:`edgegeo.geometry.warp.invert_K`), so no graph here holds an ONNX ``Inverse`` node, which
-TensorRT cannot run; :func:`test_pixel_rays_export_without_inverse` checks the rays the sweep
-starts from.
+The whole network, cost volume included, exports at a fixed size (``tests/test_export_mvs.py``):
+the sweep's size checks let traced sizes through
+(:func:`test_size_checks_let_traced_sizes_through`), the pose-distance source order is a
+comparison sort that exports (:func:`test_stable_argsort_matches_torch`), and ``K⁻¹`` is closed
+form (:func:`edgegeo.geometry.warp.invert_K`), so no graph here holds an ONNX ``Inverse`` node,
+which TensorRT cannot run; :func:`test_pixel_rays_export_without_inverse` checks the rays the
+sweep starts from.
 """
 import warnings
 
@@ -15,8 +17,9 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from edgegeo.geometry import make_K, pixel_rays
+from edgegeo.geometry import make_K, pixel_rays, plane_sweep_grid
 from edgegeo.models.mvs import MVSNet, MVSNetConfig
+from edgegeo.models.mvs.metadata import stable_argsort
 
 OPSET = 17
 EXPORT_SIZE = (64, 96)
@@ -130,3 +133,44 @@ def test_pixel_rays_export_without_inverse(tmp_path):
         [torch.arange(width).repeat(height), torch.arange(height).repeat_interleave(width),
          torch.ones(height * width)]).double()
     np.testing.assert_allclose(got, expected.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_stable_argsort_matches_torch():
+    generator = torch.Generator().manual_seed(0)
+    for sources in (1, 2, 7, 9):
+        values = torch.randint(0, 4, (64, sources), generator=generator).float()
+        values[values == 3] = float("inf")          # ties, and invalid (padding) sources
+        assert torch.equal(stable_argsort(values), torch.argsort(values, dim=1, stable=True))
+
+
+class _Sweep(torch.nn.Module):
+    """``(features (1, C, h, w), K (1, 3, 3))`` → the plane-sweep grid of a fixed pose, sizes
+    read from the features (traced sizes)."""
+
+    def forward(self, features: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
+        pose = torch.eye(4).unsqueeze(0)
+        pose[0, 0, 3] = 0.1
+        depths = torch.tensor([0.5, 1.0, 2.0])
+        return plane_sweep_grid(K, K, pose, depths, features.shape[2], features.shape[3])[0]
+
+
+def test_size_checks_let_traced_sizes_through(tmp_path):
+    K = torch.as_tensor(make_K(15.0, 15.0, 11.5, 7.5), dtype=torch.float32)[None]
+    with pytest.raises(ValueError, match="H must be an integer"):
+        pixel_rays(K, torch.tensor(16), 24)                # checked outside tracing
+    with pytest.raises(ValueError, match="W must be an integer"):
+        plane_sweep_grid(K, K, torch.eye(4)[None], torch.ones(2), 16, 0)
+    features = torch.rand(1, 4, 16, 24)
+    path = tmp_path / "sweep.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(_Sweep(), (features, K), str(path), dynamo=False, opset_version=OPSET,
+                          input_names=["features", "K"], output_names=["grid"])
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    inputs = {"features": features.numpy(), "K": K.numpy()}     # static shapes: K only
+    got = session.run(None, {i.name: inputs[i.name] for i in session.get_inputs()})[0]
+    with torch.no_grad():
+        expected = _Sweep()(features, K).numpy()
+    assert got.shape == (1, 3, 16, 24, 2)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)

@@ -26,7 +26,8 @@ def register(subparsers) -> None:
                     "it (parity vs torch, opset, inputs/outputs). int8 is calibrated explicit "
                     "quantization (Q/DQ); --engine also builds a cached TensorRT engine where "
                     "tensorrt imports.")
-    parser.add_argument("name", metavar="NAME", help="model name (mono-depth, jbu, ...)")
+    parser.add_argument("name", metavar="NAME",
+                        help="model name (mono-depth, jbu, stereo, mvs)")
     parser.add_argument("--precision", choices=PRECISION_CHOICES, default="fp32",
                         help="graph precision (default fp32)")
     parser.add_argument("--out", type=Path, default=Path("."), metavar="DIR",
@@ -34,8 +35,10 @@ def register(subparsers) -> None:
     parser.add_argument("--engine", action="store_true",
                         help="also build (or reuse from the cache) a TensorRT engine")
     parser.add_argument("--calib", default="synthetic:16", metavar="DIR|synthetic:N",
-                        help="int8 calibration data: a folder of images or synthetic shards, or "
-                             "N rendered training-scene frames (default synthetic:16)")
+                        help="int8 calibration data: a folder of images or synthetic shards "
+                             "(stereo shards for stereo), or N rendered training-scene frames, "
+                             "pairs (stereo) or posed walk-through windows (mvs) (default "
+                             "synthetic:16)")
     parser.add_argument("--calib-method", choices=METHOD_CHOICES, default="minmax",
                         help="int8 calibration method (default minmax)")
     parser.add_argument("--no-plugins", action="store_true",
@@ -50,10 +53,12 @@ def register(subparsers) -> None:
                              "the export path only — the report says so)")
     parser.add_argument("--size", type=_size, metavar="HxW",
                         help="trace / calibration / check size (default: the model's "
-                             "deployment size; the graph stays dynamic in H and W)")
-    parser.add_argument("--parity", default="motorcycle,synthetic:2", metavar="SOURCES",
+                             "deployment size, 96x160 tiles for stereo, the working size for "
+                             "mvs; the graph stays dynamic in H and W, except mvs: fixed)")
+    parser.add_argument("--parity", metavar="SOURCES",
                         help="comma-separated inputs of the torch comparison: motorcycle, "
-                             "synthetic:N, random:N (default motorcycle,synthetic:2)")
+                             "synthetic:N, random:N (default motorcycle,synthetic:2; mvs, "
+                             "which has no real posed frames: synthetic:2)")
     parser.add_argument("--benchmark", action="store_true",
                         help="export all precisions and write the 'export' section of "
                              "docs/benchmarks.md (parity, int8 task metric, latency, sizes)")
@@ -80,7 +85,8 @@ def run(args: argparse.Namespace) -> int:
             args.name, args.precision, args.out, weights=args.weights, config=args.config,
             random_init=args.random_init, plugins=not args.no_plugins, calib=args.calib,
             calib_method=args.calib_method, size=args.size,
-            parity_sources=tuple(s for s in args.parity.split(",") if s), engine=args.engine)
+            parity_sources=tuple(s for s in args.parity.split(",") if s) if args.parity
+            else None, engine=args.engine)
     except ParityError as exc:
         print(f"edgegeo export: parity check failed: {exc}")
         for row in exc.report["parity"]:

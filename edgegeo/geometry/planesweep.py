@@ -9,9 +9,9 @@ import math
 import torch
 import torch.nn.functional as F
 
-from edgegeo.checks import image_size, positive_int, positive_scalar
+from edgegeo.checks import positive_int, positive_scalar
 from ._torch_checks import check_K_tensor, check_tensor
-from .warp import pixel_rays, pixel_to_grid, project_to_camera
+from .warp import grid_hw, grid_size, pixel_rays, pixel_to_grid, project_to_camera
 
 
 def log_depth_planes(n: int = 64, d_min: float = 0.25, d_max: float = 5.0) -> torch.Tensor:
@@ -66,8 +66,8 @@ def plane_sweep_grid(K_ref: torch.Tensor, K_src: torch.Tensor, src_T_ref: torch.
         valid: (B, D, H, W) bool, point in front of the source and inside its image.
     """
     depths = _check_depths(depths)
-    H, W = positive_int(H, "H"), positive_int(W, "W")
-    H_src, W_src = (H, W) if src_hw is None else image_size(src_hw, "src_hw")
+    H, W = grid_size(H, "H"), grid_size(W, "W")
+    H_src, W_src = (H, W) if src_hw is None else grid_hw(src_hw, "src_hw")
     check_tensor(K_ref, "K_ref", (None, 3, 3))
     B, D = K_ref.shape[0], depths.shape[0]
     rays = pixel_rays(check_K_tensor(K_ref, "K_ref", B, like=depths), H, W)      # (B, 3, HW)

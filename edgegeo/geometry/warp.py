@@ -22,6 +22,29 @@ MIN_PROJECTION_DEPTH = 1e-6
 BORDER_TOLERANCE_PX = 1e-3
 
 
+def grid_size(value, name: str):
+    """A grid side for the functions here: a Python/numpy int, checked (``positive_int``).
+
+    While torch traces a graph (``torch.onnx.export``), ``tensor.shape`` entries are 0-d
+    integer tensors: they are passed through unchecked (the int check would refuse them and
+    fail the trace).
+
+    Raises:
+        ValueError: not an integer ≥ 1 (outside tracing).
+    """
+    if torch.jit.is_tracing() and isinstance(value, torch.Tensor) and value.dim() == 0:
+        return value
+    return positive_int(value, name)
+
+
+def grid_hw(hw, name: str):
+    """``(H, W)`` through :func:`grid_size` (``image_size`` for ints; traced sizes pass)."""
+    if torch.jit.is_tracing() and any(isinstance(v, torch.Tensor) for v in hw):
+        height, width = hw
+        return grid_size(height, f"{name}[0] (H)"), grid_size(width, f"{name}[1] (W)")
+    return image_size(hw, name)
+
+
 def invert_K(K: torch.Tensor) -> torch.Tensor:
     """Inverse of batched pinhole intrinsics, in closed form (exports to element-wise ONNX ops).
 
@@ -65,7 +88,7 @@ def pixel_rays(K: torch.Tensor, H: int, W: int) -> torch.Tensor:
         of ``K``; column ``v·W + u`` belongs to pixel (u, v).
     """
     K_inv = invert_K(K)
-    H, W = positive_int(H, "H"), positive_int(W, "W")
+    H, W = grid_size(H, "H"), grid_size(W, "W")
     v, u = torch.meshgrid(torch.arange(H, dtype=K.dtype, device=K.device),
                           torch.arange(W, dtype=K.dtype, device=K.device), indexing="ij")
     pixels = torch.stack([u.reshape(-1), v.reshape(-1), torch.ones_like(u).reshape(-1)])
@@ -131,7 +154,7 @@ def project_to_camera(points_ref: torch.Tensor, K_src: torch.Tensor, src_T_ref: 
     z = points_src[:, 2]
     image_points = K_src @ points_src
     uv = (image_points[:, :2] / z.clamp(min=MIN_PROJECTION_DEPTH).unsqueeze(1)).transpose(1, 2)
-    H_src, W_src = image_size(src_hw, "src_hw")
+    H_src, W_src = grid_hw(src_hw, "src_hw")
     margin = BORDER_TOLERANCE_PX
     inside = ((uv[..., 0] >= -margin) & (uv[..., 0] <= W_src - 1 + margin)
               & (uv[..., 1] >= -margin) & (uv[..., 1] <= H_src - 1 + margin))

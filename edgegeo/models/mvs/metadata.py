@@ -109,7 +109,29 @@ def source_order(src_T_ref: torch.Tensor, source_valid: torch.Tensor | None = No
     distance = pose_distance_terms(src_T_ref)[0]
     if source_valid is not None:
         distance = torch.where(source_valid, distance, torch.full_like(distance, float("inf")))
-    return torch.argsort(distance, dim=1, stable=True)
+    return stable_argsort(distance)
+
+
+def stable_argsort(values: torch.Tensor) -> torch.Tensor:
+    """``torch.argsort(values, dim=1, stable=True)`` for small ``(B, S)`` float tensors
+    without NaN, by pairwise comparisons (``S²`` of them).
+
+    ``torch.argsort(stable=True)`` does not export to ONNX (the TorchScript exporter has no
+    stable ``Sort``; ``TopK`` does not keep ties in order). Comparisons and float sums export
+    to element-wise ops and float ``ReduceSum`` (TensorRT 8.6 reduces floats only). The rank
+    of entry ``i`` is the count of entries smaller than it plus the count of equal entries
+    before it (a permutation of ``0 … S−1``); ``order[k]`` is the ``i`` of rank ``k``.
+
+    Returns:
+        ``(B, S)`` int64 indices, ascending values, ties in input order.
+    """
+    S = values.shape[1]
+    index = torch.arange(S, device=values.device, dtype=torch.float32)
+    a, b = values.unsqueeze(2), values.unsqueeze(1)                  # (B, S, 1), (B, 1, S)
+    before = (b < a) | ((b == a) & (index.view(1, 1, S) < index.view(1, S, 1)))
+    rank = before.to(torch.float32).sum(2)                            # (B, S), exact
+    one_hot = (rank.unsqueeze(1) == index.view(1, S, 1)).to(torch.float32)   # [b, k, i]
+    return (one_hot * index.view(1, 1, S)).sum(2).long()
 
 
 def gather_sources(tensor: torch.Tensor, order: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,173 @@
+"""Export of the whole mvs network (matching encoder, plane sweep, metadata cost volume, U-Net)
+to ONNX fp32 / fp16 / int8 at a fixed size (tiny network, 64×96): graph contract (inputs,
+TensorRT-friendly ops), parity with torch on held-out synthetic walk-throughs, fp16 geometry
+in fp32, int8 on the CNNs only, and the runtime network behind ``MVSPredictor`` via
+``edgegeo.load``.
+
+Relative error everywhere: max|onnx − torch| / max|torch|.
+"""
+import numpy as np
+import onnx
+import pytest
+import torch
+
+import edgegeo
+from edgegeo.cli import main
+from edgegeo.export import export_model, runtime_network
+from edgegeo.export.calibration import heldout_frames
+from edgegeo.export.parity import relative_error, torch_output
+from edgegeo.export.specs import get_spec
+from edgegeo.export.tensorrt_engine import profile_for_resolution, profile_shapes
+from edgegeo.models.mvs import MVSNet, MVSNetConfig
+from edgegeo.weights_io import save_weights
+
+SIZE = (64, 96)
+# Ops a TensorRT >= 8.6 ONNX parser cannot run (or that mean data-dependent control flow).
+TRT_UNSUPPORTED = {"Inverse", "NonZero", "Loop", "If", "Scan", "Unique", "TopK"}
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def tiny_network() -> MVSNet:
+    torch.manual_seed(0)
+    network = MVSNet(MVSNetConfig.tiny(image_size=SIZE)).eval()
+    # Non-trivial BatchNorm statistics, so the exported inference-mode BN is exercised.
+    for module in network.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.2, 0.2)
+            module.running_var.uniform_(0.5, 2.0)
+    return network
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("mvs_export")
+    network = tiny_network()
+    results = {precision: export_model("mvs", precision, folder, network=network,
+                                       calib="synthetic:2",
+                                       parity_sources=("synthetic:1", "random:1"))
+               for precision in ("fp32", "fp16", "int8")}
+    return network, results
+
+
+def test_graph_contract(exported):
+    network, results = exported
+    assert not network.training                # tracing left the caller's network in eval
+    model = onnx.load(str(results["fp32"].onnx_path))
+    onnx.checker.check_model(model, full_check=True)
+    assert {(o.domain or "ai.onnx"): o.version for o in model.opset_import} == {"ai.onnx": 17}
+    ops = {node.op_type for node in model.graph.node}
+    assert "GridSample" in ops and not ops & TRT_UNSUPPORTED
+    shapes = {entry["name"]: entry["shape"] for entry in results["fp32"].report["onnx"]["inputs"]}
+    assert shapes == {"image": [1, 3, 64, 96], "src_images": [1, 2, 3, 64, 96], "K": [1, 3, 3],
+                      "src_K": [1, 2, 3, 3], "src_T_ref": [1, 2, 4, 4], "source_valid": [1, 2]}
+    assert results["fp32"].report["onnx"]["outputs"] == [
+        {"name": "depth", "dtype": "float", "shape": [1, 1, 64, 96]}]
+    attributes = results["fp32"].report["attributes"]
+    assert attributes["input_size"] == list(SIZE) and attributes["num_sources"] == 2
+
+
+def test_parity_contract(exported):
+    _, results = exported
+    for precision, tolerance in (("fp32", 1e-4), ("fp16", 1e-2)):
+        report = results[precision].report
+        assert report["parity_passed"]
+        labels = [row["input"] for row in report["parity"]]
+        assert labels == ["synthetic: held-out frame 0", "random: seed 0"]
+        assert all(row["rel_error"] <= tolerance for row in report["parity"])
+    metric = results["int8"].report["task_metric"]
+    assert metric["metric"] == "abs_rel" and np.isfinite(metric["relative_loss"])
+    assert set(metric["per_input"][0]["torch"]) == {"abs_rel", "rmse"}
+
+
+def test_fp16_keeps_the_geometry_in_fp32(exported):
+    _, results = exported
+    model = onnx.load(str(results["fp16"].onnx_path))
+    inferred = onnx.shape_inference.infer_shapes(model)
+    types = {v.name: v.type.tensor_type.elem_type for v in inferred.graph.value_info}
+    by_type = {}
+    for node in model.graph.node:
+        by_type.setdefault(node.op_type, set()).add(types.get(node.output[0]))
+    assert by_type["GridSample"] == {onnx.TensorProto.FLOAT}
+    assert by_type["Conv"] == {onnx.TensorProto.FLOAT16}
+    assert results["fp16"].report["fp16"]["keep_fp32_nodes"] > 50
+
+
+def test_int8_quantizes_the_cnns_not_the_geometry(exported):
+    _, results = exported
+    model = onnx.load(str(results["int8"].onnx_path))
+    producers = {o: n for n in model.graph.node for o in n.output}
+
+    def quantized(node):
+        return any(getattr(producers.get(i), "op_type", "") == "DequantizeLinear"
+                   for i in node.input)
+
+    convs = [n for n in model.graph.node if n.op_type == "Conv"]
+    assert convs and all(quantized(n) for n in convs)
+    assert not any(quantized(n) for n in model.graph.node if n.op_type == "MatMul")
+    gemms = [n for n in model.graph.node if n.op_type == "Gemm"]      # the metadata MLP
+    assert [quantized(n) for n in gemms] == [False, True]        # raw metadata in, hidden in
+    assert not any(quantized(n) for n in model.graph.node if n.op_type == "GridSample")
+
+
+def test_runtime_network_refuses_other_sizes_and_pads_sources(tmp_path):
+    network = tiny_network()
+    net = runtime_network("mvs", network, "onnxruntime", "fp32", cache=tmp_path, threads=1,
+                          providers="cpu")
+    assert net.config.image_size == SIZE and net.config.num_sources == 2
+    spec = get_spec("mvs")
+    feeds = spec.random_inputs(SIZE, seed=3, attributes={"num_sources": 2})
+    feeds["source_valid"][0, 1] = 0.0                                  # one padding source
+    tensors = [torch.from_numpy(feeds[name]) for name in spec.input_names]
+    got = net(*tensors[:-1], tensors[-1] > 0.5)["depth"][0].numpy()
+    assert relative_error(got, torch_output(network, feeds, spec)) <= 1e-4
+    with pytest.raises(ValueError, match="takes 64x96 images"):
+        net(torch.rand(1, 3, 32, 64), *tensors[1:])
+
+
+def test_posed_frames_and_profile():
+    spec = get_spec("mvs")
+    (frame,) = heldout_frames("posed", 1, SIZE)
+    feeds, gt = spec.frame_inputs(frame, SIZE, {"num_sources": 3})
+    assert feeds["src_images"].shape == (1, 3, 3, *SIZE) and gt.shape == SIZE
+    assert np.all(feeds["source_valid"] == 1.0)
+    rotations = feeds["src_T_ref"][0, :, :3, :3].astype(np.float64)
+    assert np.allclose(rotations @ rotations.transpose(0, 2, 1), np.eye(3), atol=1e-5)
+    shapes = profile_shapes(spec, None, {"input_size": [64, 96], "num_sources": 2})
+    assert shapes["src_images"] == [[1, 2, 3, 64, 96]] * 3 and shapes["K"] == [[1, 3, 3]] * 3
+    assert profile_for_resolution(spec, (192, 256)) == ((192, 256),) * 3
+    with pytest.raises(ValueError, match="fixed size"):
+        profile_shapes(spec, ((64, 96), (128, 192), (128, 192)), {"input_size": [64, 96],
+                                                                  "num_sources": 2})
+
+
+def test_load_on_onnxruntime_matches_torch(tmp_path, monkeypatch):
+    monkeypatch.setenv("EDGEGEO_CACHE", str(tmp_path / "cache"))
+    model = tiny_network()
+    weights = save_weights(model, "mvs", {
+        "recipe": "mvs", "command": "pytest", "data": "none", "seed": 0, "wall_time_s": 0.0,
+        "metrics": {}, "model_config": model.config.to_dict()}, tmp_path)
+    (frame,) = heldout_frames("posed", 1, (72, 100))                   # resized to 64x96
+    reference, sources = frame.reference, frame.candidates[:3]
+    args = (reference.rgb, reference.K, reference.world_T_cam, [s.rgb for s in sources],
+            [s.K for s in sources], [s.world_T_cam for s in sources])
+    one_source = (*args[:3], *([values[0]] for values in args[3:]))
+    for precision, tolerance in (("fp32", 1e-4), ("fp16", 1e-2)):
+        torch_predictor = edgegeo.load("mvs", weights=weights, min_sources=1)
+        onnx_predictor = edgegeo.load("mvs", weights=weights, backend="onnxruntime",
+                                      precision=precision, min_sources=1)
+        assert onnx_predictor.resolution == SIZE
+        for call in (args, one_source):
+            expected, got = torch_predictor(*call), onnx_predictor(*call)
+            assert got.shape == (72, 100) and got.dtype == np.float32
+            assert relative_error(got, expected) <= tolerance
+
+
+def test_export_cli(tmp_path, capsys):
+    code = main(["export", "mvs", "--precision", "fp32", "--config", "tiny", "--random-init",
+                 "--size", "64x96", "--parity", "random:1", "--out", str(tmp_path)])
+    assert code == 0
+    assert "mvs.fp32.onnx" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="no real posed sequence"):
+        export_model("mvs", "fp32", tmp_path, network=tiny_network(),
+                     parity_sources=("motorcycle",))
