@@ -104,13 +104,14 @@ def synthetic_rows(methods: dict[str, Callable], root: Path = SYNTHETIC_TEST_DAT
 
 def save_reconstruction_picture(croco_weights: Path, path: Path, pairs: int = 4,
                                 crop_hw: tuple[int, int] = (96, 128)) -> Path:
-    """A grid of CroCo reconstructions on validation pairs (``VAL_SEEDS``): per pair the
-    masked view 1, the reconstruction, view 1 and view 2."""
+    """A grid of CroCo reconstructions of one centre-cropped validation pair from each of the
+    first ``pairs`` ``VAL_SEEDS`` scenes: per pair the masked view 1, the reconstruction,
+    view 1 and view 2."""
     import torch
 
     from edgegeo.data.splits import VAL_SEEDS
     from edgegeo.models.croco import CroCoConfig, CroCoNet, random_visible
-    from edgegeo.training.croco.data import generate_two_view, pair_batch
+    from edgegeo.training.croco.data import generate_two_view
     from edgegeo.training.recipes.croco import reconstruction_images
     from edgegeo.viz import image_grid, save_png
     from edgegeo.weights_io import load_weights
@@ -120,7 +121,10 @@ def save_reconstruction_picture(croco_weights: Path, path: Path, pairs: int = 4,
     model.load_state_dict(load_weights(croco_weights))
     data = generate_two_view("pairs", VAL_SEEDS[:pairs], 1, 128, 160, split=VAL_SEEDS,
                              purpose="croco pictures")
-    batch = pair_batch(data, pairs, crop_hw, seed=3)
+    top, left = ((size - crop) // 2 for size, crop in zip(data.first.shape[1:3], crop_hw))
+    window = (slice(None), slice(top, top + crop_hw[0]), slice(left, left + crop_hw[1]))
+    batch = {key: torch.from_numpy(np.ascontiguousarray(views[window])).permute(0, 3, 1, 2)
+             .float() / 255.0 for key, views in (("view1", data.first), ("view2", data.second))}
     grid = (crop_hw[0] // model.patch_size) * (crop_hw[1] // model.patch_size)
     visible = random_visible(pairs, grid, card.get("config", {}).get("mask_ratio", 0.9),
                              torch.Generator().manual_seed(0))

@@ -61,8 +61,12 @@ def register(subparsers) -> None:
                         help="also evaluate every method on held-out synthetic stereo shards "
                              "(test seeds), e.g. data/stereo-test")
     stereo.add_argument("--croco", type=Path, metavar="PATH",
-                        help="croco weights: save a picture of its reconstructions as "
-                             "OUT/croco-reconstruction.png")
+                        help="croco weights: save a picture of its reconstructions of held-out "
+                             "pairs (see --images)")
+    stereo.add_argument("--images", type=Path, metavar="DIR",
+                        help="also save the pictures the benchmarks file links to here "
+                             "(stereo_motorcycle.png, croco_reconstruction.png), e.g. "
+                             "docs/images")
     stereo.add_argument("--no-record", action="store_true",
                         help="do not write docs/benchmarks.md")
     stereo.set_defaults(func=run_stereo)
@@ -149,6 +153,11 @@ def run_stereo(args) -> int:
         print(f"\nSGBM sweep (sorted by bad-2):\n\n{sweep_table}\n\nsaved: {sweep_path}")
     figure_path = save_stereo_figure(Path(args.out) / f"{STEREO_SECTION}.png", sample, disparities)
     print(f"\npicture: {figure_path}")
+    if args.images:
+        import shutil
+
+        args.images.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(figure_path, args.images / "stereo_motorcycle.png")
     extra = _learned_stereo_tables(args, methods, models)
     if not args.no_record:
         path = write_section(STEREO_SECTION, "Stereo: Middlebury 2014 Motorcycle (¼ res.)",
@@ -172,10 +181,16 @@ def _learned_stereo_tables(args, methods: dict, models: dict) -> str:
                      "ablation is the same fine-tuning from random initialisation), torch on "
                      "the CPU, Motorcycle shrunk so its disparity bound fits the trained range, "
                      f"tiled:\n\n{markdown_table(model_rows(models))}")
+    if args.images and models:
+        parts.append("![Motorcycle: left, GT, and per method disparity and error]"
+                     "(images/stereo_motorcycle.png)")
     if args.croco:
-        picture = save_reconstruction_picture(args.croco,
-                                              Path(args.out) / "croco-reconstruction.png")
-        parts.append(f"CroCo reconstructions of held-out validation pairs: `{picture}`.")
+        folder = args.images or Path(args.out)
+        picture = save_reconstruction_picture(args.croco, folder / "croco_reconstruction.png")
+        link = f"images/{picture.name}" if args.images else str(picture)
+        parts.append("CroCo pre-training: reconstructions of held-out validation pairs (per "
+                     "row: view 1 with 90 % of its patches masked, the reconstruction, view 1, "
+                     f"view 2)\n\n![CroCo reconstructions]({link})")
     text = "\n\n".join(parts)
     if text:
         print("\n" + text)
