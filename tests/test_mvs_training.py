@@ -148,6 +148,7 @@ def test_smoke_training_run_loads_with_edgegeo_load(tmp_path, capsys):
     assert card["metrics"]["eval"]["val_frames"] >= 1
     assert 0 < card["metrics"]["eval"]["val_abs_rel"] < 10
     assert "walk-throughs rendered in memory" in card["data"]
+    assert card["batchnorm_recalibration"] == "2 whole-frame batches of 2"
     config = network_config(make_config(get_recipe("mvs").config_cls,
                                         smoke_overrides=get_recipe("mvs").smoke_overrides))
     assert config.image_size == (64, 96) and config.num_sources == 2

@@ -271,6 +271,7 @@ class _Run:
         digests = check_replicas_identical(self.model, self.ctx)
         if not self.ctx.is_main:
             return None, {}
+        finalized = self.recipe.finalize(self.model, self.cfg)
         self.model.eval()
         with torch.no_grad():
             evaluation = self.recipe.evaluate(self.model, self.cfg)
@@ -293,6 +294,7 @@ class _Run:
             "smoke": smoke,
             "replica_param_sha256": digests,
             "config": config_to_dict(cfg),
+            **finalized,
             **self.recipe.model_card(self.model, cfg),
         }
         return save_weights(self.model, self.recipe.name, card, self.out_dir), metrics

@@ -93,6 +93,14 @@ class Recipe(abc.ABC):
         architecture ``edgegeo.load`` rebuilds the network from (none by default)."""
         return {}
 
+    def finalize(self, model: nn.Module, cfg: TrainConfig) -> dict[str, Any]:
+        """Last changes to the trained model before it is evaluated and saved (e.g. BatchNorm
+        recalibration); returns entries for the model card (none by default).
+
+        Called once on rank 0 after the last step, with the plain model.
+        """
+        return {}
+
     def evaluate(self, model: nn.Module, cfg: TrainConfig) -> dict[str, float]:
         """Metrics of the trained model for the model card (none by default).
 

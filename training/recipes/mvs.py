@@ -35,6 +35,7 @@ from edgegeo.models.mvs.losses import LOSS_WEIGHTS, simplerecon_loss
 from edgegeo.models.mvs.model import MVSNet
 
 from ..config import TrainConfig
+from ..batchnorm import recalibrate_batchnorm
 from ..distributed import set_cpu_threads
 from ..data import seeded_batches
 from ..mvs.cards import network_config
@@ -71,6 +72,9 @@ class MVSConfig(TrainConfig):
         min_sources: fewest real sources a tuple keeps.
         val_scenes, val_frames: validation walk-throughs (``VAL_SEEDS``) for the model card's
             metrics, run through the keyframe stream as at test time.
+        recalibration_batches: whole-frame batches (training tuples, no crop) the BatchNorm
+            running statistics are re-estimated on after training (0 = keep the running
+            averages of the crops): the crops' statistics do not fit whole frames.
         num_threads: torch CPU threads per process (0 = torch's default).
     """
 
@@ -99,6 +103,7 @@ class MVSConfig(TrainConfig):
     min_sources: int = 2
     val_scenes: int = 4
     val_frames: int = 40
+    recalibration_batches: int = 24
     num_threads: int = 2
 
     def validate(self) -> None:
@@ -138,6 +143,9 @@ class MVSConfig(TrainConfig):
         if self.generate_scenes < 1 or self.generate_frames < 2 or self.generate_fps <= 0:
             raise ValueError("config generate_scenes must be >= 1, generate_frames >= 2 and "
                              "generate_fps > 0")
+        if self.recalibration_batches < 0:
+            raise ValueError(f"config recalibration_batches must be >= 0, got "
+                             f"{self.recalibration_batches}")
         if self.val_scenes < 0 or self.val_frames < 2 or self.num_threads < 0:
             raise ValueError("config val_scenes and num_threads must be >= 0 and "
                              "val_frames >= 2")
@@ -158,7 +166,8 @@ class MVSRecipe(Recipe):
     smoke_overrides = {"model": "tiny", "num_views": 3, "num_planes": 8, "mlp_hidden": (8,),
                        "image_size": (64, 96), "crop_size": (32, 64), "batch_size": 2,
                        "generate_scenes": 1, "generate_frames": 8, "val_scenes": 1,
-                       "val_frames": 8, "min_sources": 1, "num_threads": 1}
+                       "val_frames": 8, "min_sources": 1, "num_threads": 1,
+                       "recalibration_batches": 2}
 
     def __init__(self) -> None:
         self._data: dict[tuple, SequenceSet] = {}
@@ -190,6 +199,23 @@ class MVSRecipe(Recipe):
                                 tuple(cfg.source_pose_range), cfg.drop_sources_p,
                                 cfg.min_sources, tuple(cfg.crop_size)),
             seed=seed, rank=rank, start_step=start_step)
+
+    def finalize(self, model, cfg) -> dict[str, Any]:
+        """Re-estimate BatchNorm statistics on whole-frame training tuples (see
+        ``edgegeo.training.batchnorm``)."""
+        data = self.sequences(cfg)
+        device = next(model.parameters()).device
+        batches = (mvs_batch(data, cfg.batch_size, cfg.num_views - 1, seed,
+                             tuple(cfg.source_pose_range), cfg.drop_sources_p, cfg.min_sources,
+                             None) for seed in range(cfg.recalibration_batches))
+
+        def forward(net, batch):
+            batch = {k: v.to(device) for k, v in batch.items()}
+            net(batch["image"], batch["src_images"], batch["K"], batch["src_K"],
+                batch["src_T_ref"], batch["source_valid"])
+
+        used = recalibrate_batchnorm(model, batches, forward)
+        return {"batchnorm_recalibration": f"{used} whole-frame batches of {cfg.batch_size}"}
 
     # -- loss -------------------------------------------------------------------------------
     def loss(self, model, batch, cfg):
