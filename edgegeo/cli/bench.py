@@ -222,7 +222,68 @@ def _add_mvs(benchmarks) -> None:
     parser.set_defaults(func=_run_mvs)
 
 
-BENCHMARKS = [_add_op, _add_upsample, _add_mvs]
+def _run_runtime(args: argparse.Namespace) -> int:
+    from edgegeo.bench_report import write_section
+    from edgegeo.cli.demo import parse_size
+    from edgegeo.runtime.bench import BenchConfig, run_benchmark
+    from edgegeo.runtime.bench_tables import report_body, tables
+
+    config = BenchConfig(frames=args.frames, pipelines=_names(args.pipelines),
+                         backends=_names(args.backends), size=parse_size(args.size),
+                         weights_dir=args.weights_dir, out=args.out,
+                         device_profile=args.device_profile, mesh_points=args.mesh_points)
+    results = run_benchmark(config)
+    print("\n\n".join(tables(results).values()))
+    path = write_section("runtime", "Streaming runtime: throughput, latency, overhead, fusion",
+                         report_body(results, args.out))
+    print(f"wrote {path}")
+    return 0
+
+
+def _names(text: str) -> tuple[str, ...]:
+    """``"a,b"`` → ``("a", "b")`` (blanks around names ignored)."""
+    return tuple(name.strip() for name in text.split(",") if name.strip())
+
+
+def _add_runtime(benchmarks) -> None:
+    from edgegeo.runtime.bench import BACKENDS, DEFAULT_BACKENDS, PIPELINES
+
+    parser = benchmarks.add_parser(
+        "runtime", help="streaming runtime: fps, stage latency, overhead, streamed fusion",
+        description="Stream each pipeline (gt, mono, stereo, mvs; with TSDF fusion, as "
+                    "'edgegeo run --fuse' builds it on the device profile) on each backend "
+                    "over frames rendered beforehand (held-out synthetic room): fps and "
+                    "per-stage latency (median / p95) from the runtime's own statistics; the "
+                    "runtime's overhead (wall time per frame vs the same stages back to back "
+                    "in one thread); the gt pipeline's streamed mesh vs TSDFFusion fed the "
+                    "same frames directly (F-score@5cm against the surface the cameras saw). "
+                    "Models load, export (into the artefact cache, $EDGEGEO_CACHE) and warm "
+                    "up before timing; a model without weights gets a 'not shipped' row. "
+                    "Writes section 'runtime' of docs/benchmarks.md.")
+    parser.add_argument("--frames", type=int, default=60,
+                        help="frames per pipeline and backend (default 60)")
+    parser.add_argument("--pipelines", default=",".join(PIPELINES), metavar="LIST",
+                        help=f"comma-separated, of {','.join(PIPELINES)} (default all)")
+    parser.add_argument("--backends", default=",".join(DEFAULT_BACKENDS), metavar="LIST",
+                        help=f"comma-separated, of {','.join(BACKENDS)} (default "
+                             f"{','.join(DEFAULT_BACKENDS)}); gt has no model")
+    parser.add_argument("--weights-dir", metavar="DIR",
+                        help="look for the models' <name>.safetensors (and .json cards) here "
+                             "instead of the shipped edgegeo/weights/")
+    parser.add_argument("--size", default="256x192", metavar="WxH",
+                        help="rendered frame size in pixels (default 256x192, the synthetic "
+                             "sources' default)")
+    parser.add_argument("--device-profile", default="auto", metavar="NAME",
+                        help="device profile, as for 'edgegeo run' (default: detect)")
+    parser.add_argument("--mesh-points", type=int, default=100_000,
+                        help="points sampled on the seen GT surface and on each mesh "
+                             "(default 100000)")
+    parser.add_argument("--out", default="out/bench-runtime", metavar="DIR",
+                        help="folder for each run's stats.json (default out/bench-runtime)")
+    parser.set_defaults(func=_run_runtime)
+
+
+BENCHMARKS = [_add_op, _add_upsample, _add_mvs, _add_runtime]
 
 
 def register(subparsers) -> None:
