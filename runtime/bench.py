@@ -372,7 +372,7 @@ def fusion_quality(recording: tuple[Source, list[SourceRecord]], streamed, mesh_
         ``{"streamed": row, "offline": row}``, each row ``frames_fused``, ``triangles`` and
         :func:`~edgegeo.metrics.mesh.mesh_metrics` at 5 cm (``fscore``, ``precision``,
         ``recall``; ``accuracy``, ``completeness``, ``chamfer`` in metres) of its
-        :func:`canonical_mesh` against :func:`~edgegeo.data.visibility.visible_surface_points`
+        (canonically ordered) mesh against :func:`~edgegeo.data.visibility.visible_surface_points`
         of the frames up to the fusion's ``max_depth``.
     """
     from edgegeo.data.visibility import visible_surface_points
@@ -389,35 +389,9 @@ def fusion_quality(recording: tuple[Source, list[SourceRecord]], streamed, mesh_
                                   max_depth=streamed.config.max_depth)
     rows = {}
     for label, fusion in (("streamed", streamed), ("offline", offline)):
-        mesh = canonical_mesh(fusion.extract_mesh())
+        mesh = fusion.extract_mesh()
         rows[label] = dict(frames_fused=fusion.frames_integrated, triangles=len(mesh.triangles),
                            **mesh_metrics(mesh, seen, F_SCORE_THRESHOLD, mesh_points))
     return rows
 
 
-def canonical_mesh(mesh):
-    """The same surface with its vertices and triangles in a fixed order.
-
-    Open3D's ``VoxelBlockGrid.extract_triangle_mesh`` returns the same vertices and triangles
-    in a different order from one call to the next, and the seeded surface sampler of
-    :func:`~edgegeo.metrics.mesh.mesh_metrics` draws its points triangle by triangle, so the
-    same surface would score differently each time. Here vertices are sorted by ``(x, y, z)``,
-    each triangle starts at its lowest vertex index (winding kept) and triangles are sorted.
-
-    Args:
-        mesh: legacy ``open3d.geometry.TriangleMesh`` (metres).
-    Returns:
-        A new legacy TriangleMesh with vertices and triangles only.
-    """
-    import open3d as o3d
-
-    vertices, triangles = np.asarray(mesh.vertices), np.asarray(mesh.triangles)
-    order = np.lexsort(vertices.T[::-1])
-    rank = np.empty_like(order)
-    rank[order] = np.arange(len(order))
-    triangles = rank[triangles]
-    first = triangles.argmin(axis=1)[:, None]
-    triangles = np.take_along_axis(triangles, (first + np.arange(3)) % 3, axis=1)
-    triangles = triangles[np.lexsort(triangles.T[::-1])]
-    return o3d.geometry.TriangleMesh(o3d.utility.Vector3dVector(vertices[order]),
-                                     o3d.utility.Vector3iVector(triangles))

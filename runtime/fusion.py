@@ -153,13 +153,19 @@ class TSDFFusion:
 
     def extract_mesh(self) -> o3d.geometry.TriangleMesh:
         """Marching-cubes mesh of the fused surface (legacy Open3D mesh, metres, world frame;
-        vertex colours if colour is fused). Empty if nothing was integrated."""
+        vertex colours if colour is fused), in a canonical order (see
+        :func:`canonical_order`). Empty if nothing was integrated."""
         if not self.frames_integrated:
             return o3d.geometry.TriangleMesh()
-        mesh = self._grid.extract_triangle_mesh(weight_threshold=self.config.weight_threshold)
-        mesh = mesh.to_legacy()
-        if mesh.has_vertex_colors():  # weighted averages can overshoot 1 by rounding
-            mesh.vertex_colors = o3d.utility.Vector3dVector(np.clip(np.asarray(mesh.vertex_colors), 0, 1))
+        raw = self._grid.extract_triangle_mesh(weight_threshold=self.config.weight_threshold)
+        raw = raw.to_legacy()
+        vertices, triangles = np.asarray(raw.vertices), np.asarray(raw.triangles)
+        order, triangles = canonical_order(vertices, triangles)
+        mesh = o3d.geometry.TriangleMesh(o3d.utility.Vector3dVector(vertices[order]),
+                                         o3d.utility.Vector3iVector(triangles))
+        if raw.has_vertex_colors():  # weighted averages can overshoot 1 by rounding
+            colors = np.clip(np.asarray(raw.vertex_colors)[order], 0, 1)
+            mesh.vertex_colors = o3d.utility.Vector3dVector(colors)
         mesh.compute_vertex_normals()
         return mesh
 
@@ -195,3 +201,28 @@ def _write_atomically(path: str | Path, write) -> None:
         tmp.unlink(missing_ok=True)
         raise OSError(f"could not write {path}")
     tmp.replace(path)
+
+
+def canonical_order(vertices: np.ndarray, triangles: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """A fixed order for a mesh's vertices and triangles.
+
+    Open3D's ``VoxelBlockGrid.extract_triangle_mesh`` returns the same surface with its vertices
+    and triangles in a different order from one call to the next; seeded surface sampling
+    (``edgegeo.metrics.mesh``) draws triangle by triangle, so the same surface would score
+    differently each time. Vertices are sorted by ``(x, y, z)``, each triangle starts at its
+    lowest vertex (winding kept), triangles are sorted.
+
+    Args:
+        vertices: ``(V, 3)`` float positions; triangles: ``(T, 3)`` int vertex indices.
+    Returns:
+        ``(order (V,) int`` — new vertex ``i`` is old vertex ``order[i]``, ``triangles (T, 3)``
+        re-indexed to the new vertices``)``.
+    """
+    order = np.lexsort(vertices.T[::-1])
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    triangles = rank[triangles]
+    first = triangles.argmin(axis=1)[:, None] if len(triangles) else np.zeros((0, 1), int)
+    triangles = np.take_along_axis(triangles, (first + np.arange(3)) % 3, axis=1)
+    return order, triangles[np.lexsort(triangles.T[::-1])]

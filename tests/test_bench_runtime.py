@@ -13,7 +13,7 @@ from edgegeo.cli import main
 from edgegeo.devices.profiles import load_profile
 from edgegeo.models.mono_depth import MonoDepthNet, MonoDepthNetConfig
 from edgegeo.runtime.backends import tensorrt_available
-from edgegeo.runtime.bench import (BenchConfig, Recordings, canonical_mesh, load_predictor,
+from edgegeo.runtime.bench import (BenchConfig, Recordings, load_predictor,
                                    run_benchmark, split_backend)
 from edgegeo.runtime.bench_tables import FUSION_COLUMNS, OVERHEAD_COLUMNS, THROUGHPUT_COLUMNS
 from edgegeo.runtime.fusion import FusionConfig, TSDFFusion
@@ -132,22 +132,6 @@ def test_stereo_and_mvs_measured_with_smoke_weights(tmp_path, tmp_path_factory):
         for key in ("fps", "serial_ms", "streamed_ms", "handoff_ms"):
             assert math.isfinite(row[key]) and row[key] > 0, key
         assert math.isfinite(row["overhead_pct"]) and row["overhead_pct"] > -100
-
-
-def test_canonical_mesh_gives_one_order_for_one_surface():
-    """Open3D extracts the same surface in varying orders; the canonical mesh does not."""
-    _, records = Recordings(4, (64, 48)).walkthrough
-    fusion = TSDFFusion(FusionConfig(voxel_size=0.05, trunc=0.15))
-    for record in records:
-        frame = record.frame
-        fusion.integrate(frame.depth, frame.K, frame.world_T_cam, frame.rgb)
-    first, second = (canonical_mesh(fusion.extract_mesh()) for _ in range(2))
-    for attribute in ("vertices", "triangles"):
-        np.testing.assert_array_equal(np.asarray(getattr(first, attribute)),
-                                      np.asarray(getattr(second, attribute)))
-    mesh = fusion.extract_mesh()
-    assert first.get_surface_area() == pytest.approx(mesh.get_surface_area(), rel=1e-9)
-    assert len(first.triangles) == len(mesh.triangles) > 100
 
 
 def test_a_model_without_export_spec_runs_on_torch_only(monkeypatch, weights_dir):
