@@ -37,8 +37,6 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-import numpy as np
-
 from edgegeo.data.splits import TEST_SEEDS
 
 from .pipeline import PIPELINES, BadFrame, Packet, Pipeline, standard_stages

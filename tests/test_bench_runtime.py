@@ -5,7 +5,6 @@ import json
 import math
 import shutil
 
-import numpy as np
 import pytest
 import torch
 
@@ -13,10 +12,8 @@ from edgegeo.cli import main
 from edgegeo.devices.profiles import load_profile
 from edgegeo.models.mono_depth import MonoDepthNet, MonoDepthNetConfig
 from edgegeo.runtime.backends import tensorrt_available
-from edgegeo.runtime.bench import (BenchConfig, Recordings, load_predictor,
-                                   run_benchmark, split_backend)
+from edgegeo.runtime.bench import BenchConfig, load_predictor, run_benchmark, split_backend
 from edgegeo.runtime.bench_tables import FUSION_COLUMNS, OVERHEAD_COLUMNS, THROUGHPUT_COLUMNS
-from edgegeo.runtime.fusion import FusionConfig, TSDFFusion
 from edgegeo.weights_io import save_weights
 
 from _smoke_weights import smoke_weights

@@ -419,8 +419,6 @@ def run_mono(args) -> int:
     """``edgegeo eval mono``: evaluate, print, save the picture, record the section."""
     import json
 
-    import numpy as np
-
     from edgegeo.bench_report import markdown_table, write_section
     from edgegeo.data.middlebury import load_motorcycle
     from edgegeo.metrics.depth import relative_depth_metrics
