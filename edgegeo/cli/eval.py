@@ -67,6 +67,9 @@ def register(subparsers) -> None:
                         help="also save the pictures the benchmarks file links to here "
                              "(stereo_motorcycle.png, croco_reconstruction.png), e.g. "
                              "docs/images")
+    stereo.add_argument("--notes", type=Path, metavar="FILE",
+                        help="markdown appended to the recorded section (how the models were "
+                             "trained, what the numbers mean)")
     stereo.add_argument("--no-record", action="store_true",
                         help="do not write docs/benchmarks.md")
     stereo.set_defaults(func=run_stereo)
@@ -132,6 +135,9 @@ def run_stereo(args) -> int:
     models = parse_model_args(args.model)
     methods = stereo_methods(args.baseline or list(STEREO_BASELINES), sample)
     methods.update(learned_methods(models, max_disparity=sample.ndisp))
+    # The synthetic test pairs share the training distribution: no shrinking there.
+    synthetic_methods = {**stereo_methods(args.baseline or list(STEREO_BASELINES), sample),
+                         **learned_methods(models, max_disparity=None)}
     rows, disparities = [], {}
     for name, method in methods.items():
         disparity, seconds = time_method(method, sample.left, sample.right, args.repeats)
@@ -158,7 +164,9 @@ def run_stereo(args) -> int:
 
         args.images.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(figure_path, args.images / "stereo_motorcycle.png")
-    extra = _learned_stereo_tables(args, methods, models)
+    extra = _learned_stereo_tables(args, synthetic_methods, models)
+    if args.notes:
+        extra += "\n\n" + Path(args.notes).read_text().strip()
     if not args.no_record:
         path = write_section(STEREO_SECTION, "Stereo: Middlebury 2014 Motorcycle (¼ res.)",
                              _stereo_section_body(sample, table) + extra)
@@ -167,8 +175,9 @@ def run_stereo(args) -> int:
 
 
 def _learned_stereo_tables(args, methods: dict, models: dict) -> str:
-    """Markdown (also printed) for the synthetic held-out table, the learned models' sizes and
-    training times, and the CroCo picture; empty when none was asked for."""
+    """Markdown (also printed) for the synthetic held-out table (``methods`` as run there),
+    the learned models' sizes and training times, and the CroCo picture; empty when none was
+    asked for."""
     from edgegeo.bench_report import markdown_table
     from edgegeo.stereo_eval import model_rows, save_reconstruction_picture, synthetic_rows
 
