@@ -160,10 +160,7 @@ def run_stereo(args) -> int:
     figure_path = save_stereo_figure(Path(args.out) / f"{STEREO_SECTION}.png", sample, disparities)
     print(f"\npicture: {figure_path}")
     if args.images:
-        import shutil
-
-        args.images.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(figure_path, args.images / "stereo_motorcycle.png")
+        _save_small_copy(figure_path, args.images / "stereo_motorcycle.png")
     extra = _learned_stereo_tables(args, synthetic_methods, models)
     if args.notes:
         extra += "\n\n" + Path(args.notes).read_text().strip()
@@ -172,6 +169,23 @@ def run_stereo(args) -> int:
                              _stereo_section_body(sample, table) + extra)
         print(f"recorded: {path} [{STEREO_SECTION}]")
     return 0
+
+
+def _save_small_copy(picture: Path, target: Path) -> Path:
+    """Save ``picture`` at the first of :data:`FIGURE_SCALES` that makes the PNG smaller than
+    :data:`FIGURE_MAX_BYTES` (what the benchmarks file links to stays light)."""
+    import cv2
+
+    from edgegeo.viz import save_png
+
+    image = cv2.cvtColor(cv2.imread(str(picture)), cv2.COLOR_BGR2RGB)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    for scale in FIGURE_SCALES:
+        small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        save_png(target, small)
+        if target.stat().st_size <= FIGURE_MAX_BYTES:
+            break
+    return target
 
 
 def _learned_stereo_tables(args, methods: dict, models: dict) -> str:
