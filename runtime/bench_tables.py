@@ -104,9 +104,12 @@ def report_body(results: dict, out_dir: str) -> str:
             "**Runtime overhead** — wall time per frame streamed through the runtime (a "
             "thread per stage, bounded queues) against the same stages called back to back "
             "in one thread, both in steady state (first frame done to last); target ≤ 10 %. "
-            "Negative: the runtime's threads overlap stages. *Hand-off*: the runtime's own "
-            "time per frame outside stage work and queue waits (`runtime_overhead` in "
-            "`stats.json`), mean.",
+            "Negative: the runtime's threads overlap stages. Positive: on a machine with "
+            "fewer cores than busy threads (here 2 cores; torch's intra-op threads plus one "
+            "thread per stage) the stages slow each other down while streamed, which the "
+            "back-to-back run does not see. *Hand-off*: the runtime's own time per frame "
+            "outside stage work and queue waits (`runtime_overhead` in `stats.json`), mean: "
+            "what queues, copies and conversions cost.",
             made["overhead"]]
     if "fusion" in made:
         streamed, offline = (results["fusion"][key]["fscore"] for key in ("streamed", "offline"))
