@@ -70,7 +70,7 @@ def test_keyframes_get_depth_and_the_other_frames_pass_on(walk, weights):
     keyframes = keyframes_of(frames)
     sources = 2                                        # the smoke model's num_sources
     assert sources + 2 <= len(keyframes) < FRAMES      # both skip reasons show up
-    predictor = edgegeo.load("mvs", weights=weights)
+    predictor = edgegeo.load("mvs", weights=weights, min_sources=sources)
     fusion = TSDFFusion(FusionConfig(voxel_size=0.05, trunc=0.15, max_depth=8.0))
     stages = standard_stages("mvs", fusion=fusion, predictor=predictor)
     assert [s.name for s in stages] == ["check", "mvs", "fuse"]
@@ -97,7 +97,8 @@ def test_an_unposed_frame_is_rejected_and_the_stream_goes_on(walk, weights):
     frames = list(walk.render())
     frames[0] = dataclasses.replace(frames[0], world_T_cam=None)
     keyframes = keyframes_of(frames[1:])
-    stages = standard_stages("mvs", predictor=edgegeo.load("mvs", weights=weights))
+    stages = standard_stages("mvs", predictor=edgegeo.load("mvs", weights=weights,
+                                                            min_sources=2))
     sink = Collect()
     snapshot = Pipeline(ListSource(frames), stages, [sink]).run(handle_signals=False).snapshot()
     assert snapshot["frames_out"] == FRAMES - 1 and snapshot["stages"]["mvs"]["errors"] == 1

@@ -287,5 +287,7 @@ class MVSRecipe(Recipe):
 
     def model_card(self, model, cfg) -> dict[str, Any]:
         """Entries for the model card beyond the engine's: ``model_config`` (what
-        ``edgegeo.load("mvs")`` rebuilds the network from)."""
-        return {"model_config": network_config(cfg).to_dict()}
+        ``edgegeo.load("mvs")`` rebuilds the network from) and the predictor's default
+        ``min_sources`` — the fewest sources the model was trained (and validated) with."""
+        return {"model_config": network_config(cfg).to_dict(),
+                "predictor_options": {"min_sources": cfg.min_sources}}
