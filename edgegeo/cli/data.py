@@ -1,4 +1,4 @@
-"""``edgegeo data``: render synthetic datasets and benchmark the renderer."""
+"""``edgegeo data``: render synthetic datasets, pack them into one file, benchmark the renderer."""
 from __future__ import annotations
 
 RIGS = ("walkthrough", "stereo", "pairs")
@@ -6,7 +6,7 @@ SHEET_ROWS = 4
 
 
 def register(subparsers) -> None:
-    """Add ``data`` and its subcommands ``render`` and ``bench``."""
+    """Add ``data`` and its subcommands ``render``, ``pack`` and ``bench``."""
     parser = subparsers.add_parser(
         "data", help="synthetic datasets: render procedural rooms, benchmark the renderer",
         description="Synthetic data from procedural furnished rooms (Open3D ray casting): every "
@@ -30,6 +30,20 @@ def register(subparsers) -> None:
     render.add_argument("--width", type=int, default=256, help="image width in pixels (default: %(default)s)")
     render.add_argument("--height", type=int, default=192, help="image height in pixels (default: %(default)s)")
     render.set_defaults(func=_render)
+
+    pack = sub.add_parser(
+        "pack", help="pack rendered shards into one compact .npz for training elsewhere",
+        description="Pack the scene_* shards of one rig into a single uncompressed .npz that the "
+                    "training recipes read in place of the shard folder: RGB as JPEG, stereo "
+                    "disparity as 16-bit PNG in 1/64 px, walk-through depth as 16-bit PNG in mm, "
+                    "K, poses and scene seeds exact. Reading it needs no Open3D.")
+    pack.add_argument("--rig", choices=RIGS, required=True, help="rig of the shards")
+    pack.add_argument("--src", required=True, metavar="DIR", help="folder of scene_* shards (edgegeo data render --out)")
+    pack.add_argument("--out", required=True, metavar="FILE.npz", help="packed file to write")
+    pack.add_argument("--max-items", type=int, default=0, metavar="N",
+                      help="keep the first N frames (walkthrough) or pairs; 0 = all (default: %(default)s)")
+    pack.add_argument("--quality", type=int, default=90, metavar="Q", help="JPEG quality 1-100 (default: %(default)s)")
+    pack.set_defaults(func=_pack)
 
     bench = sub.add_parser(
         "bench", help="measure rendering speed and write it to docs/benchmarks.md",
@@ -142,6 +156,16 @@ def _render(args) -> int:
             sheet = sheet if sheet is not None else _pairs_sheet(pairs)
         print(f"wrote {shard}")
     print(f"wrote {save_png(out / 'contact_sheet.png', sheet)}")
+    return 0
+
+
+def _pack(args) -> int:
+    from edgegeo.data.synthetic.packed import pack_shards
+
+    result = pack_shards(args.src, args.rig, args.out, max_items=args.max_items, jpeg_quality=args.quality)
+    mib = result["bytes"] / 2**20
+    print(f"wrote {result['path']}: {result['items']} {'frames' if args.rig == 'walkthrough' else 'pairs'} "
+          f"of {result['scenes']} scenes, {mib:.2f} MiB ({mib / max(result['items'], 1):.4f} MiB per item)")
     return 0
 
 

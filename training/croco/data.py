@@ -44,19 +44,23 @@ def load_two_view_shards(root: str | Path, rig: str, max_scenes: int = 0,
                          split: range | None = None, purpose: str = "two-view training"
                          ) -> TwoViewImages:
     """Every pair of the ``scene_*`` shards of ``rig`` under ``root``: ``pairs`` (CroCo-scored
-    view pairs, no disparity) or ``stereo`` (rectified pairs with GT disparity)."""
-    from edgegeo.data.synthetic import read_stereo_shard, read_view_pair_shard, scene_shards
+    view pairs, no disparity) or ``stereo`` (rectified pairs with GT disparity). ``root`` may
+    also be a packed ``.npz`` (``edgegeo data pack``; JPEG RGB, disparity to 1/64 px)."""
+    from edgegeo.data.synthetic import (is_packed, read_packed, read_stereo_shard, read_view_pair_shard,
+                                        scene_shards)
 
     if rig not in ("pairs", "stereo"):
         raise ValueError(f"unknown two-view rig {rig!r}; use 'pairs' or 'stereo'")
-    shards = scene_shards(root, split, purpose, max_scenes, rig=rig)
+    if is_packed(root):          # one .npz from `edgegeo data pack`: {seed: pairs}
+        shards = list(read_packed(root, rig, split, purpose, max_scenes).values())
+    else:
+        reader = read_view_pair_shard if rig == "pairs" else read_stereo_shard
+        shards = [reader(shard) for shard in scene_shards(root, split, purpose, max_scenes, rig=rig)]
     if rig == "pairs":
-        views = [(p.first.rgb, p.second.rgb, None) for shard in shards
-                 for p in read_view_pair_shard(shard)]
+        views = [(p.first.rgb, p.second.rgb, None) for pairs in shards for p in pairs]
         kind = "CroCo-scored pairs"
     else:
-        views = [(p.left.rgb, p.right.rgb, p.disparity) for shard in shards
-                 for p in read_stereo_shard(shard)]
+        views = [(p.left.rgb, p.right.rgb, p.disparity) for pairs in shards for p in pairs]
         kind = "rectified pairs"
     first, second, disparity = zip(*views)
     return TwoViewImages(_stack(first, root), _stack(second, root),

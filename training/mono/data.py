@@ -41,17 +41,23 @@ class LabelledFrames:
 
 
 def load_shard_frames(root: str | Path, max_scenes: int | None = None) -> LabelledFrames:
-    """All frames of the ``scene_*`` shards under ``root`` (sorted; the first ``max_scenes``).
+    """All frames of the ``scene_*`` shards under ``root`` (sorted; the first ``max_scenes``),
+    or of a packed ``.npz`` (``edgegeo data pack --rig walkthrough``; JPEG RGB).
 
     Raises:
         FileNotFoundError: no shard under ``root`` (says how to render them).
     """
-    from edgegeo.data.synthetic import read_shard, scene_shards
+    from edgegeo.data.synthetic import is_packed, read_packed, read_shard, scene_shards
 
-    shards = scene_shards(root, purpose="mono-depth training", max_scenes=max_scenes or 0)
+    if is_packed(root):          # one .npz from `edgegeo data pack --rig walkthrough`
+        shards = list(read_packed(root, "walkthrough", purpose="mono-depth training",
+                                  max_scenes=max_scenes or 0).values())
+    else:
+        shards = [read_shard(shard) for shard in
+                  scene_shards(root, purpose="mono-depth training", max_scenes=max_scenes or 0)]
     rgb, depth = [], []
-    for shard in shards:
-        for frame in read_shard(shard):
+    for frames in shards:
+        for frame in frames:
             rgb.append(frame.rgb)
             depth.append(frame.depth.astype(np.float32))
     sizes = {image.shape for image in rgb}

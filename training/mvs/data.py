@@ -121,15 +121,20 @@ def generate_sequences(seeds, frames_per_scene: int, size: tuple[int, int], fps:
 def load_shard_sequences(root: str | Path, size: tuple[int, int],
                          max_scenes: int | None = None) -> SequenceSet:
     """The ``scene_*`` walk-through shards under ``root`` (sorted, the first ``max_scenes``),
-    resized to ``size``; shards whose scene seed is not a training seed are refused.
+    resized to ``size``; shards whose scene seed is not a training seed are refused. ``root``
+    may also be a packed ``.npz`` (``edgegeo data pack``; JPEG RGB).
 
     Raises:
         FileNotFoundError: no shard under ``root`` (says how to render them).
     """
-    from edgegeo.data.synthetic import read_shard, scene_shards
+    from edgegeo.data.synthetic import is_packed, read_packed, read_shard, scene_shards
 
-    shards = scene_shards(root, TRAIN_SEEDS, "mvs training", max_scenes or 0)
-    sequences = [make_sequence(read_shard(shard), size, shard.name) for shard in shards]
+    if is_packed(root):          # one .npz from `edgegeo data pack --rig walkthrough`
+        shards = read_packed(root, "walkthrough", TRAIN_SEEDS, "mvs training", max_scenes or 0)
+        sequences = [make_sequence(frames, size, f"scene_{seed:06d}") for seed, frames in shards.items()]
+    else:
+        shards = scene_shards(root, TRAIN_SEEDS, "mvs training", max_scenes or 0)
+        sequences = [make_sequence(read_shard(shard), size, shard.name) for shard in shards]
     frames = sum(len(s) for s in sequences)
     return SequenceSet(sequences, f"{len(shards)} rendered walk-throughs ({frames} frames) from "
                                   f"{root}, resized to {size[1]}x{size[0]}")
