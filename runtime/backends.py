@@ -56,3 +56,22 @@ def choose_backend(model: str, requested: str, profile_backend: str, exportable:
     if profile_backend == "torch":
         return "torch", why
     return "torch", why + f" but {model} has no export spec"
+
+
+PIPELINE_MODELS = {"mono": "mono-depth", "stereo": "stereo", "mvs": "mvs"}   # pipeline → model
+
+
+def pipeline_model_options(pipeline: str, profile, max_disparity: float | None = None,
+                           min_sources: int | None = None) -> dict:
+    """The predictor options a pipeline's model runs with on ``profile`` (``edgegeo run`` and
+    ``edgegeo bench runtime`` alike): mono at the profile's short side; stereo without the
+    per-frame rectification check (sources deliver rectified pairs by construction); mvs with
+    the card's ``min_sources`` unless one is given."""
+    if pipeline not in PIPELINE_MODELS:
+        raise ValueError(f"pipeline {pipeline!r} has no model; one of "
+                         f"{', '.join(PIPELINE_MODELS)}")
+    if pipeline == "mono":
+        return {"resolution": min(profile.resolution)}
+    if pipeline == "stereo":
+        return {"max_disparity": max_disparity, "check_rectification": False}
+    return {} if min_sources is None else {"min_sources": min_sources}

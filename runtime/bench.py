@@ -39,10 +39,10 @@ from pathlib import Path
 
 from edgegeo.data.splits import TEST_SEEDS
 
+from .backends import PIPELINE_MODELS, pipeline_model_options
 from .pipeline import PIPELINES, BadFrame, Packet, Pipeline, standard_stages
 from .sources.base import Source, SourceRecord
 
-MODELS = {"mono": "mono-depth", "stereo": "stereo", "mvs": "mvs"}      # pipeline → model
 BACKENDS = ("torch",) + tuple(f"{backend}-{precision}" for backend in ("onnxruntime", "tensorrt")
                               for precision in ("fp32", "fp16", "int8"))
 DEFAULT_BACKENDS = ("torch", "onnxruntime-fp32", "onnxruntime-int8")
@@ -189,7 +189,7 @@ def run_benchmark(config: BenchConfig) -> dict:
             runs.append(dict(pipeline="gt", backend="—", status="ok", **row))
             fusion = fusion_quality(recordings.walkthrough, streamed, config.mesh_points)
             continue
-        model = MODELS[pipeline]
+        model = PIPELINE_MODELS[pipeline]
         weights = weights_path(model, config.weights_dir)
         if not weights.is_file():
             runs.append(dict(pipeline=pipeline, backend="—", status=(
@@ -231,13 +231,11 @@ def load_predictor(pipeline: str, backend: str, weights: Path, profile) -> tuple
     import edgegeo
     from edgegeo.export import available_exports, cache_dir
 
-    model = MODELS[pipeline]
+    model = PIPELINE_MODELS[pipeline]
     name, precision = split_backend(backend)
     if name != "torch" and model not in available_exports():
         return None, {"status": f"no export spec for {model} (torch only)"}
-    # The options of edgegeo run (edgegeo/cli/run.py, _predictor).
-    options = {"mono": dict(resolution=min(profile.resolution)),
-               "stereo": dict(check_rectification=False), "mvs": {}}[pipeline]
+    options = pipeline_model_options(pipeline, profile)
     before = None if name == "torch" else _files(cache_dir())
     start = time.perf_counter()
     predictor = edgegeo.load(model, backend=name, precision=precision, weights=weights,

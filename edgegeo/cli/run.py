@@ -6,7 +6,6 @@ import argparse
 import sys
 
 PIPELINES = ("gt", "mono", "stereo", "mvs")
-MODELS = {"mono": "mono-depth", "stereo": "stereo", "mvs": "mvs"}     # pipeline → model name
 
 
 def register(subparsers) -> None:
@@ -208,18 +207,16 @@ def _predictor(args, profile) -> tuple:
     """The pipeline's model on the chosen backend, and what was chosen (for stats.json)."""
     import edgegeo
     from edgegeo.export import available_exports
-    from edgegeo.runtime.backends import choose_backend, tensorrt_available
+    from edgegeo.runtime.backends import (PIPELINE_MODELS, choose_backend,
+                                          pipeline_model_options, tensorrt_available)
 
-    model = MODELS[args.pipeline]
+    model = PIPELINE_MODELS[args.pipeline]
     backend, why = choose_backend(model, args.backend, profile.backend,
                                   exportable=model in available_exports(),
                                   has_tensorrt=tensorrt_available())
     precision = "fp32" if backend == "torch" else profile.precision
-    options = {"mono": dict(resolution=min(profile.resolution)),
-               # The sources deliver rectified pairs by construction: no per-frame ORB check.
-               "stereo": dict(max_disparity=args.max_disparity, check_rectification=False),
-               "mvs": {} if args.min_sources is None else dict(min_sources=args.min_sources),
-               }[args.pipeline]
+    options = pipeline_model_options(args.pipeline, profile, args.max_disparity,
+                                     args.min_sources)
     predictor = edgegeo.load(model, backend=backend, device=args.device, precision=precision,
                              weights=args.weights, **options)
     return predictor, dict(model=model, backend=backend, precision=precision, reason=why)
