@@ -102,6 +102,48 @@ def synthetic_rows(methods: dict[str, Callable], root: Path = SYNTHETIC_TEST_DAT
     return rows, described
 
 
+def cross_view_rows(croco_weights: Path, stereo_dir: Path | None = None, count: int = 64,
+                    crop_hw: tuple[int, int] = (96, 128)) -> list[dict]:
+    """Does a CroCo model use view 2? Masked-patch MSE (per-patch normalised pixels, 90 %
+    masked, fixed masks) of held-out pairs with their true view 2, and with view 2 of another
+    pair; ``mean patch`` = predicting every patch's mean (≈ 1). Pairs: CroCo-scored pairs of 8
+    ``VAL_SEEDS`` scenes rendered in memory, and the rectified pairs of ``stereo_dir``
+    (``TEST_SEEDS`` shards) when given; ``count`` random same-place crops of each."""
+    import torch
+
+    from edgegeo.data.splits import TEST_SEEDS, VAL_SEEDS
+    from edgegeo.models.croco import CroCoConfig, CroCoNet, patchify, random_visible
+    from edgegeo.training.croco.data import generate_two_view, load_two_view_shards, pair_batch
+    from edgegeo.training.croco.losses import masked_patch_loss
+    from edgegeo.weights_io import load_weights
+
+    card = _card(croco_weights)
+    model = CroCoNet(CroCoConfig.from_dict(card["model_config"])).eval()
+    model.load_state_dict(load_weights(croco_weights))
+    sets = [("CroCo-scored pairs (validation scenes)",
+             generate_two_view("pairs", VAL_SEEDS[:8], 4, 128, 160, split=VAL_SEEDS,
+                               purpose="croco cross-view check"))]
+    if stereo_dir is not None:
+        sets.append(("rectified stereo pairs (test scenes)",
+                     load_two_view_shards(stereo_dir, "stereo", 0, TEST_SEEDS, "croco check")))
+    grid = (crop_hw[0] // model.patch_size) * (crop_hw[1] // model.patch_size)
+    rows = []
+    for name, pairs in sets:
+        batch = pair_batch(pairs, count, crop_hw, seed=1)
+        visible = random_visible(count, grid, 0.9, torch.Generator().manual_seed(0))
+        target = patchify(batch["view1"], model.patch_size)
+        with torch.no_grad():
+            true = masked_patch_loss(model(batch["view1"], batch["view2"], visible), target,
+                                     visible)
+            other = masked_patch_loss(model(batch["view1"], batch["view2"].roll(1, 0),
+                                            visible), target, visible)
+        mean = masked_patch_loss(torch.zeros_like(target), target, visible)
+        rows.append({"pairs": f"{name}, {count} crops", "true view 2": f"{float(true):.3f}",
+                     "another pair's view 2": f"{float(other):.3f}",
+                     "mean patch": f"{float(mean):.3f}"})
+    return rows
+
+
 def save_reconstruction_picture(croco_weights: Path, path: Path, pairs: int = 4,
                                 crop_hw: tuple[int, int] = (96, 128)) -> Path:
     """A grid of CroCo reconstructions of one centre-cropped validation pair from each of the

@@ -32,7 +32,9 @@ class FusionConfig:
         max_depth: depths beyond this (metres) are ignored.
         min_depth: depths below this (metres) are ignored (sensor blind zone / noise).
         color: also fuse colour (needs ``rgb`` in ``integrate``).
-        weight_threshold: voxels observed fewer times than this are not meshed.
+        weight_threshold: a voxel is meshed when its weight (1 per frame that saw it) is
+            above this (Open3D compares strictly): the default 1.0 meshes what at least
+            two frames saw, dropping single-frame noise; 0 meshes everything seen.
         block_resolution: voxels per hash-block edge.
         initial_blocks: initial hash-map capacity in blocks (it grows when needed).
     """
@@ -157,8 +159,15 @@ class TSDFFusion:
         :func:`canonical_order`). Empty if nothing was integrated."""
         if not self.frames_integrated:
             return o3d.geometry.TriangleMesh()
-        raw = self._grid.extract_triangle_mesh(weight_threshold=self.config.weight_threshold)
-        raw = raw.to_legacy()
+        try:
+            raw = self._grid.extract_triangle_mesh(
+                weight_threshold=self.config.weight_threshold).to_legacy()
+        except RuntimeError as exc:
+            # Open3D 0.20 raises instead of returning an empty mesh when no voxel is above
+            # the weight threshold (e.g. every voxel seen by one frame only).
+            if "has shape {0}" not in str(exc):
+                raise
+            return o3d.geometry.TriangleMesh()
         vertices, triangles = np.asarray(raw.vertices), np.asarray(raw.triangles)
         order, triangles = canonical_order(vertices, triangles)
         mesh = o3d.geometry.TriangleMesh(o3d.utility.Vector3dVector(vertices[order]),
@@ -182,14 +191,27 @@ class TSDFFusion:
     def save_mesh(self, path: str | Path) -> o3d.geometry.TriangleMesh:
         """Write the mesh to ``path`` (PLY) atomically; returns it."""
         mesh = self.extract_mesh()
-        _write_atomically(path, lambda tmp: o3d.io.write_triangle_mesh(tmp, mesh))
+        _write_atomically(path, lambda tmp: o3d.io.write_triangle_mesh(tmp, mesh)
+                          if len(mesh.triangles) else _write_empty_ply(tmp, faces=True))
         return mesh
 
     def save_point_cloud(self, path: str | Path) -> o3d.geometry.PointCloud:
         """Write the point cloud to ``path`` (PLY) atomically; returns it."""
         cloud = self.extract_point_cloud()
-        _write_atomically(path, lambda tmp: o3d.io.write_point_cloud(tmp, cloud))
+        _write_atomically(path, lambda tmp: o3d.io.write_point_cloud(tmp, cloud)
+                          if len(cloud.points) else _write_empty_ply(tmp, faces=False))
         return cloud
+
+
+def _write_empty_ply(path: str, faces: bool) -> bool:
+    """A valid PLY with no vertices (Open3D refuses to write empty geometry): nothing fused
+    yet still leaves a file that viewers open."""
+    header = ["ply", "format ascii 1.0", "element vertex 0", "property float x",
+              "property float y", "property float z"]
+    if faces:
+        header += ["element face 0", "property list uchar int vertex_indices"]
+    Path(path).write_text("\n".join(header + ["end_header"]) + "\n")
+    return True
 
 
 def _write_atomically(path: str | Path, write) -> None:

@@ -80,6 +80,25 @@ def test_integer_parameters_are_accepted():
     assert fusion.integrate(_render_depth(box, pose), K, pose) > 0
 
 
+@pytest.mark.parametrize("color", [False, True])
+def test_weight_threshold_counts_frames_and_an_empty_result_is_an_empty_mesh(color, tmp_path):
+    box = _box_mesh()
+    pose = _orbit(1)[0]
+    depth, rgb = _render_depth(box, pose), np.full((H, W, 3), 128, np.uint8)
+    fusion = TSDFFusion(FusionConfig(max_depth=5, color=color))      # threshold 1.0
+    fusion.integrate(depth, K, pose, rgb if color else None)
+    assert len(fusion.extract_mesh().triangles) == 0                  # seen once: not meshed
+    assert len(fusion.save_mesh(tmp_path / "m.ply").triangles) == 0   # and no Open3D error
+    fusion.save_point_cloud(tmp_path / "c.ply")
+    assert len(o3d.io.read_triangle_mesh(str(tmp_path / "m.ply")).vertices) == 0  # valid PLY
+    assert len(o3d.io.read_point_cloud(str(tmp_path / "c.ply")).points) == 0
+    fusion.integrate(depth, K, pose, rgb if color else None)
+    assert len(fusion.extract_mesh().triangles) > 100                 # seen twice
+    once = TSDFFusion(FusionConfig(max_depth=5, color=color, weight_threshold=0))
+    once.integrate(depth, K, pose, rgb if color else None)
+    assert len(once.extract_mesh().triangles) > 100
+
+
 def test_max_depth_is_respected():
     box = _box_mesh()
     pose = look_at(np.array([2.5, 0.0, 0.4]), np.array([0.0, 0.0, 0.4]))

@@ -14,6 +14,7 @@ from edgegeo.training.mvs.cards import network_config
 from edgegeo.training.mvs.data import (Sequence, SequenceSet, choose_sources, mvs_batch,
                                        pose_distance_matrix)
 from edgegeo.training.recipes import get_recipe
+from edgegeo.weights_io import load_weights
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -163,3 +164,20 @@ def test_smoke_training_run_loads_with_edgegeo_load(tmp_path, capsys):
     assert predictor.model.config == config and predictor.resolution == (64, 96)
     depth = predictor(images[0], K, poses[0], images[1:], [K, K], poses[1:])
     assert depth.shape == (48, 80) and (depth > 0).all()
+
+
+def test_a_run_can_start_from_earlier_weights(tmp_path):
+    first = tmp_path / "first"
+    assert main(["train", "mvs", "--smoke", "--out", str(first), "--set", "steps=2",
+                 "--set", "warmup_steps=1"]) == 0
+    weights = first / "mvs.safetensors"
+    recipe = get_recipe("mvs")
+    cfg = make_config(recipe.config_cls, smoke_overrides=recipe.smoke_overrides,
+                      overrides=[f"init={weights}"])
+    model = recipe.build_model(cfg)
+    saved = load_weights(weights)
+    assert all(torch.equal(value, saved[key].to(value.dtype))
+               for key, value in model.state_dict().items())
+    with pytest.raises(ValueError, match="does not fit this mvs network"):
+        recipe.build_model(make_config(recipe.config_cls, smoke_overrides=recipe.smoke_overrides,
+                                       overrides=[f"init={weights}", "num_planes=5"]))

@@ -37,6 +37,20 @@ def test_croco_smoke_card_and_pictures(croco_weights):
     assert any(k.startswith("backbone.enc_blocks") for k in load_weights(croco_weights))
 
 
+def test_croco_mixes_in_stereo_pairs_and_restarts_from_weights(croco_weights, tmp_path):
+    out = tmp_path / "more"
+    assert main(["train", "croco", "--smoke", "--out", str(out), "--set", "stereo_data=generate",
+                 "--set", "stereo_share=0.5", "--set", f"init={croco_weights}"]) == 0
+    card = json.loads((out / "croco.json").read_text())
+    assert "50% of samples rectified pairs" in card["data"]
+    assert f"initialised from {croco_weights}" in card["data"]
+    assert card["init_from"]["weights"] == str(croco_weights)
+    assert card["init_from"]["command"].startswith("edgegeo train croco --smoke")
+    assert card["metrics"]["eval"]["val_masked_mse_other_view2"] > 0
+    assert main(["train", "croco", "--smoke", "--out", str(tmp_path / "x"),
+                 "--set", "stereo_share=0.5"]) == 2
+
+
 def test_stereo_smoke_starts_from_croco_and_loads(stereo_weights, croco_weights, tmp_path):
     card = json.loads(stereo_weights.with_suffix(".json").read_text())
     assert card["init"] == str(croco_weights)
@@ -75,3 +89,33 @@ def test_stereo_without_weights_names_the_training_command(tmp_path):
     with pytest.raises(FileNotFoundError, match="edgegeo train stereo"):
         edgegeo.load("stereo", weights=tmp_path / "none.safetensors")
     torch.manual_seed(0)
+
+
+def test_cross_view_check_scores_true_and_foreign_view_2(croco_weights):
+    from edgegeo.stereo_eval import cross_view_rows
+
+    rows = cross_view_rows(croco_weights, count=4, crop_hw=(32, 48))
+    assert [row["pairs"] for row in rows] == ["CroCo-scored pairs (validation scenes), 4 crops"]
+    values = [float(rows[0][key]) for key in ("true view 2", "another pair's view 2",
+                                              "mean patch")]
+    assert all(0 < value < 3 for value in values)
+
+
+def test_shifted_view_2_crops_move_inside_the_image():
+    from edgegeo.training.croco.data import TwoViewImages, pair_batch
+
+    height, width = 40, 60
+    # Every pixel holds its own (row, column), so a crop shows where it was taken.
+    rows, cols = np.mgrid[0:height, 0:width]
+    image = np.stack([rows, cols, np.zeros_like(rows)], -1).astype(np.uint8)[None]
+    pairs = TwoViewImages(image, image.copy(), None, "grid")
+    batch = pair_batch(pairs, 64, (16, 24), seed=0, extra=pairs, extra_share=1.0,
+                       extra_shift=8)
+
+    def window_start(views):   # smallest (row, column) a crop shows, whatever flips it had
+        return (views[:, :2].flatten(2) * 255).round().amin(-1)
+
+    offsets = (window_start(batch["view2"]) - window_start(batch["view1"])).abs()
+    assert offsets.max() <= 8 and (offsets > 0).any()
+    same = pair_batch(pairs, 8, (16, 24), seed=0, extra=pairs, extra_share=1.0)
+    assert torch.equal(window_start(same["view1"]), window_start(same["view2"]))

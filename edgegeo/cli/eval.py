@@ -193,7 +193,8 @@ def _learned_stereo_tables(args, methods: dict, models: dict) -> str:
     the learned models' sizes and training times, and the CroCo picture; empty when none was
     asked for."""
     from edgegeo.bench_report import markdown_table
-    from edgegeo.stereo_eval import model_rows, save_reconstruction_picture, synthetic_rows
+    from edgegeo.stereo_eval import (cross_view_rows, model_rows, save_reconstruction_picture,
+                                     synthetic_rows)
 
     parts = []
     if args.synthetic:
@@ -214,6 +215,10 @@ def _learned_stereo_tables(args, methods: dict, models: dict) -> str:
         parts.append("CroCo pre-training: reconstructions of held-out validation pairs (per "
                      "row: view 1 with 90 % of its patches masked, the reconstruction, view 1, "
                      f"view 2)\n\n![CroCo reconstructions]({link})")
+        parts.append("Does the pre-trained model use view 2? Masked-patch MSE (normalised "
+                     "pixels) with the true view 2 and with another pair's; equal numbers "
+                     "mean view 2 is ignored:\n\n"
+                     + markdown_table(cross_view_rows(args.croco, args.synthetic)))
     text = "\n\n".join(parts)
     if text:
         print("\n" + text)

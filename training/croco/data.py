@@ -120,15 +120,27 @@ def _random_crop(rng: np.random.Generator, height: int, width: int, crop_hw: tup
     return slice(top, top + crop_h), slice(left, left + crop_w)
 
 
-def pair_batch(pairs: TwoViewImages, count: int, crop_hw: tuple[int, int], seed: int
-               ) -> dict[str, torch.Tensor]:
-    """``count`` random pairs → ``view1``, ``view2`` ``(B, 3, h, w)`` float32 [0, 1]."""
+def pair_batch(pairs: TwoViewImages, count: int, crop_hw: tuple[int, int], seed: int,
+               extra: TwoViewImages | None = None, extra_share: float = 0.0,
+               extra_shift: int = 0) -> dict[str, torch.Tensor]:
+    """``count`` random pairs → ``view1``, ``view2`` ``(B, 3, h, w)`` float32 [0, 1]; each
+    drawn from ``extra`` (e.g. rectified stereo pairs) with probability ``extra_share``. View 2
+    of an ``extra`` pair is cropped up to ``extra_shift`` pixels away (each axis, uniform,
+    kept inside the image) from view 1's window, so that the same place in view 2 is not the
+    same content: rebuilding view 1 then needs matching, not copying by position."""
     rng = np.random.default_rng(seed)
     views1, views2 = [], []
-    height, width = pairs.first.shape[1:3]
-    for index in rng.integers(0, len(pairs), size=count):
+    for _ in range(count):
+        from_extra = extra is not None and rng.random() < extra_share
+        source = extra if from_extra else pairs
+        index = rng.integers(0, len(source))
+        height, width = source.first.shape[1:3]
         rows, cols = _random_crop(rng, height, width, crop_hw)
-        a, b = pairs.first[index, rows, cols], pairs.second[index, rows, cols]
+        rows2, cols2 = rows, cols
+        if from_extra and extra_shift:
+            rows2, cols2 = (_shifted(rng, window, extra_shift, size)
+                            for window, size in ((rows, height), (cols, width)))
+        a, b = source.first[index, rows, cols], source.second[index, rows2, cols2]
         if rng.random() < 0.5:
             a, b = b, a
         if rng.random() < 0.5:
@@ -136,6 +148,13 @@ def pair_batch(pairs: TwoViewImages, count: int, crop_hw: tuple[int, int], seed:
         views1.append(_to_tensor(a))
         views2.append(_to_tensor(b))
     return {"view1": torch.stack(views1), "view2": torch.stack(views2)}
+
+
+def _shifted(rng: np.random.Generator, window: slice, shift: int, size: int) -> slice:
+    """``window`` moved by a uniform offset in ``[-shift, shift]``, clipped to ``[0, size)``."""
+    length = window.stop - window.start
+    start = int(np.clip(window.start + rng.integers(-shift, shift + 1), 0, size - length))
+    return slice(start, start + length)
 
 
 def _rescale_pair(left, right, disparity, scale: float):

@@ -8,6 +8,7 @@ with ``--set cost_volume=dot``.
 
     edgegeo train mvs --out runs/mvs
     edgegeo train mvs --out runs/mvs-dot --set cost_volume=dot
+    edgegeo train mvs --out runs/mvs-more --set init=runs/mvs/mvs.safetensors   # continue
 
 Depth planes: 64, log-spaced over **0.25–8 m** (SimpleRecon's ScanNet range is 0.25–5 m). Our
 rooms are larger: on 40 of the ``data/synth-train`` walk-throughs 13.8 % of GT pixels lie beyond
@@ -37,6 +38,7 @@ from edgegeo.models.mvs.model import MVSNet
 from ..config import TrainConfig
 from ..batchnorm import recalibrate_batchnorm
 from ..distributed import set_cpu_threads
+from ..init_weights import NO_INIT, init_provenance, initialise_from
 from ..data import seeded_batches
 from ..mvs.cards import network_config
 from ..mvs.data import SequenceSet, generate_sequences, load_shard_sequences, mvs_batch
@@ -76,6 +78,8 @@ class MVSConfig(TrainConfig):
             running statistics are re-estimated on after training (0 = keep the running
             averages of the crops): the crops' statistics do not fit whole frames.
         num_threads: torch CPU threads per process (0 = torch's default).
+        init: weights of an earlier ``mvs`` run with the same network settings to start from
+            (a fresh schedule: a warm restart), or ``none`` (random initialisation).
     """
 
     steps: int = 4000
@@ -105,6 +109,7 @@ class MVSConfig(TrainConfig):
     val_frames: int = 40
     recalibration_batches: int = 24
     num_threads: int = 2
+    init: str = NO_INIT
 
     def validate(self) -> None:
         super().validate()
@@ -175,7 +180,7 @@ class MVSRecipe(Recipe):
     # -- model and data ---------------------------------------------------------------------
     def build_model(self, cfg: MVSConfig) -> MVSNet:
         set_cpu_threads(cfg.num_threads, cfg.device)
-        return MVSNet(network_config(cfg))
+        return initialise_from(MVSNet(network_config(cfg)), cfg.init, "mvs")
 
     def sequences(self, cfg: MVSConfig) -> SequenceSet:
         """The training walk-throughs (loaded or rendered once per recipe instance)."""
@@ -239,7 +244,8 @@ class MVSRecipe(Recipe):
                 f"{cfg.source_pose_range[1]:g} of the reference (nearest others when too few), "
                 f"{cfg.drop_sources_p:.0%} of tuples with only {cfg.min_sources}…"
                 f"{cfg.num_views - 2} real sources; GT depth (0 masked, clamped to "
-                f"{cfg.depth_range[0]:g}–{cfg.depth_range[1]:g} m for the single-view losses)")
+                f"{cfg.depth_range[0]:g}–{cfg.depth_range[1]:g} m for the single-view losses)"
+                + ("" if cfg.init == NO_INIT else f"; network initialised from {cfg.init}"))
 
     # -- logging and card metrics -----------------------------------------------------------
     def images(self, model, batch, cfg):
@@ -290,4 +296,5 @@ class MVSRecipe(Recipe):
         ``edgegeo.load("mvs")`` rebuilds the network from) and the predictor's default
         ``min_sources`` — the fewest sources the model was trained (and validated) with."""
         return {"model_config": network_config(cfg).to_dict(),
-                "predictor_options": {"min_sources": cfg.min_sources}}
+                "predictor_options": {"min_sources": cfg.min_sources},
+                **init_provenance(cfg.init)}
