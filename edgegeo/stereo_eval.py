@@ -144,6 +144,67 @@ def cross_view_rows(croco_weights: Path, stereo_dir: Path | None = None, count: 
     return rows
 
 
+def attention_disparity_rows(croco_weights: Path, stereo_dir: Path, count: int = 16,
+                             crop_hw: tuple[int, int] = (96, 160)) -> list[dict]:
+    """Does a CroCo model match by content? For ``count`` crops of the rectified test pairs of
+    ``stereo_dir`` (left = view 1, nothing masked), each decoder block's cross-attention gives
+    every left patch an *attention disparity*: its column minus the attention-weighted mean
+    column of the right patches it looks at (pixels). Per block, the head whose attention
+    disparity correlates best with the GT disparity (mean over the patch's valid pixels):
+    that correlation, its mean absolute error, and the mean peak attention weight; ``median
+    guess`` = the error of predicting the crops' median GT disparity everywhere."""
+    import torch
+    import torch.nn.functional as F
+
+    from edgegeo.data.splits import TEST_SEEDS
+    from edgegeo.models.croco import CroCoConfig, CroCoNet
+    from edgegeo.training.croco.data import load_two_view_shards, stereo_batch
+    from edgegeo.weights_io import load_weights
+
+    card = _card(croco_weights)
+    backbone = CroCoNet(CroCoConfig.from_dict(card["model_config"])).eval().backbone
+    backbone.load_state_dict({k[len("backbone."):]: v for k, v in
+                              load_weights(croco_weights).items() if k.startswith("backbone.")})
+    pairs = load_two_view_shards(stereo_dir, "stereo", 0, TEST_SEEDS, "croco check")
+    batch = stereo_batch(pairs, count, crop_hw, seed=3, jitter=0.0)
+    patch = backbone.patch_size
+    captured = []
+    hooks = [block.cross_attn.register_forward_hook(
+        lambda module, args, out: captured.append(module.weights(*args)))
+        for block in backbone.dec_blocks]
+    try:
+        with torch.no_grad():
+            left, left_positions = backbone.encode(batch["left"])
+            right, right_positions = backbone.encode(batch["right"])
+            backbone.decode(backbone.decoder_embed(left), left_positions, right,
+                            right_positions)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    valid = batch["valid"].float()
+    counted = F.avg_pool2d(valid, patch)
+    gt = (F.avg_pool2d(batch["disparity"] * valid, patch) / counted.clamp(min=1e-6)).flatten(1)
+    keep = counted.flatten(1) > 0.5                                   # (B, N) patches with GT
+    columns = left_positions[0, :, 1].float()                         # (N,) same grid both
+    truth = gt[keep]
+    guess = (truth - truth.median()).abs().mean()
+    rows = []
+    for index, weights in enumerate(captured):                        # (B, heads, N, M)
+        disparity = (columns - weights @ columns) * patch              # (B, heads, N) pixels
+        best = None
+        for head in range(weights.shape[1]):
+            values = disparity[:, head][keep]
+            corr = float(np.corrcoef(values.numpy(), truth.numpy())[0, 1])
+            if best is None or corr > best[1]:
+                best = (head, corr, float((values - truth).abs().mean()),
+                        float(weights[:, head].amax(-1).mean()))
+        rows.append({"decoder block": index, "best head": best[0],
+                     "correlation with GT": f"{best[1]:.2f}", "error (px)": f"{best[2]:.2f}",
+                     "median guess (px)": f"{float(guess):.2f}",
+                     "peak weight": f"{best[3]:.2f}"})
+    return rows
+
+
 def save_reconstruction_picture(croco_weights: Path, path: Path, pairs: int = 4,
                                 crop_hw: tuple[int, int] = (96, 128)) -> Path:
     """A grid of CroCo reconstructions of one centre-cropped validation pair from each of the

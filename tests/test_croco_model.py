@@ -133,3 +133,21 @@ def test_load_croco_completes_a_view(tmp_path):
     assert masked.shape == rebuilt.shape == (64, 96, 3) and rebuilt.dtype == np.uint8
     kept = (masked != 128).any(-1)                 # visible patches are copied exactly
     assert np.array_equal(rebuilt[kept], photo[:64, :96][kept])
+
+
+def test_cross_attention_weights_are_the_ones_forward_uses():
+    from edgegeo.models.croco import CrossAttention
+
+    torch.manual_seed(0)
+    attention = CrossAttention(16, 2)
+    rope = Rope2D(8)
+    pos_x = torch.rand(1, 5, 2) * 4
+    pos_y = torch.rand(1, 7, 2) * 4
+    x, y = torch.randn(1, 5, 16), torch.randn(1, 7, 16)
+    weights = attention.weights(x, y, rope(pos_x), rope(pos_y))
+    assert weights.shape == (1, 2, 5, 7)
+    assert torch.allclose(weights.sum(-1), torch.ones(1, 2, 5))
+    values = attention.kv(y)[..., 16:].reshape(1, 7, 2, 8).transpose(1, 2)
+    mixed = (weights @ values).transpose(1, 2).reshape(1, 5, 16)
+    assert torch.allclose(attention.proj(mixed), attention(x, y, rope(pos_x), rope(pos_y)),
+                          atol=1e-5)

@@ -91,14 +91,24 @@ def test_stereo_without_weights_names_the_training_command(tmp_path):
     torch.manual_seed(0)
 
 
-def test_cross_view_check_scores_true_and_foreign_view_2(croco_weights):
-    from edgegeo.stereo_eval import cross_view_rows
+def test_cross_view_and_attention_checks(croco_weights, tmp_path):
+    from edgegeo.stereo_eval import attention_disparity_rows, cross_view_rows
 
-    rows = cross_view_rows(croco_weights, count=4, crop_hw=(32, 48))
-    assert [row["pairs"] for row in rows] == ["CroCo-scored pairs (validation scenes), 4 crops"]
-    values = [float(rows[0][key]) for key in ("true view 2", "another pair's view 2",
+    assert main(["data", "render", "--rig", "stereo", "--out", str(tmp_path), "--frames", "2",
+                 "--width", "96", "--height", "64", "--seed", "1000"]) == 0   # a test seed
+    rows = cross_view_rows(croco_weights, tmp_path, count=4, crop_hw=(32, 48))
+    assert [row["pairs"] for row in rows] == [
+        "CroCo-scored pairs (validation scenes), 4 crops",
+        "rectified stereo pairs (test scenes), 4 crops"]
+    for row in rows:
+        values = [float(row[key]) for key in ("true view 2", "another pair's view 2",
                                               "mean patch")]
-    assert all(0 < value < 3 for value in values)
+        assert all(0 < value < 3 for value in values)
+    rows = attention_disparity_rows(croco_weights, tmp_path, count=2, crop_hw=(32, 48))
+    assert [row["decoder block"] for row in rows] == [0, 1, 2]        # tiny: 3 blocks
+    for row in rows:
+        assert -1 <= float(row["correlation with GT"]) <= 1
+        assert 0 < float(row["peak weight"]) <= 1 and float(row["error (px)"]) >= 0
 
 
 def test_shifted_view_2_crops_move_inside_the_image():

@@ -193,8 +193,8 @@ def _learned_stereo_tables(args, methods: dict, models: dict) -> str:
     the learned models' sizes and training times, and the CroCo picture; empty when none was
     asked for."""
     from edgegeo.bench_report import markdown_table
-    from edgegeo.stereo_eval import (cross_view_rows, model_rows, save_reconstruction_picture,
-                                     synthetic_rows)
+    from edgegeo.stereo_eval import (attention_disparity_rows, cross_view_rows, model_rows,
+                                     save_reconstruction_picture, synthetic_rows)
 
     parts = []
     if args.synthetic:
@@ -219,6 +219,13 @@ def _learned_stereo_tables(args, methods: dict, models: dict) -> str:
                      "pixels) with the true view 2 and with another pair's; equal numbers "
                      "mean view 2 is ignored:\n\n"
                      + markdown_table(cross_view_rows(args.croco, args.synthetic)))
+        if args.synthetic:
+            parts.append("Does it match by content? Per decoder block, the cross-attention's "
+                         "disparity (a left patch's column minus the attention-weighted mean "
+                         "column it looks at in the right view) of the best head, on 16 "
+                         "held-out rectified crops:\n\n"
+                         + markdown_table(attention_disparity_rows(args.croco,
+                                                                   args.synthetic)))
     text = "\n\n".join(parts)
     if text:
         print("\n" + text)

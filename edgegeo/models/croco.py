@@ -109,13 +109,23 @@ class CrossAttention(nn.Module):
         """``x`` ``(B, N, C)``, ``y`` ``(B, M, C)`` and RoPE tables for their positions →
         ``(B, N, C)``."""
         batch, count, dim = x.shape
+        q, k, v = self._heads(x, y, rope_x, rope_y)
+        out = F.scaled_dot_product_attention(q, k, v)
+        return self.proj(out.transpose(1, 2).reshape(batch, count, dim))
+
+    def weights(self, x: torch.Tensor, y: torch.Tensor, rope_x, rope_y) -> torch.Tensor:
+        """The attention weights of :meth:`forward`: ``(B, heads, N, M)``, rows sum to 1 (for
+        inspection: where each view-1 token looks in view 2)."""
+        q, k, _ = self._heads(x, y, rope_x, rope_y)
+        return torch.softmax(q @ k.transpose(-1, -2) / q.shape[-1] ** 0.5, dim=-1)
+
+    def _heads(self, x, y, rope_x, rope_y):
+        batch, count, dim = x.shape
         head = dim // self.num_heads
         q = self.q(x).reshape(batch, count, self.num_heads, head).transpose(1, 2)
         k, v = self.kv(y).reshape(batch, y.shape[1], 2, self.num_heads, head).permute(
             2, 0, 3, 1, 4).unbind(0)
-        q, k = apply_rope_2d(q, *rope_x), apply_rope_2d(k, *rope_y)
-        out = F.scaled_dot_product_attention(q, k, v)
-        return self.proj(out.transpose(1, 2).reshape(batch, count, dim))
+        return apply_rope_2d(q, *rope_x), apply_rope_2d(k, *rope_y), v
 
 
 class DecoderBlock(nn.Module):
