@@ -180,27 +180,35 @@ class TSDFFusion:
 
     def extract_point_cloud(self) -> o3d.geometry.PointCloud:
         """The fused surface as points (the mesh's vertices, with colours and normals)."""
-        mesh = self.extract_mesh()
-        cloud = o3d.geometry.PointCloud(mesh.vertices)
-        if mesh.has_vertex_colors():
-            cloud.colors = mesh.vertex_colors
-        if mesh.has_vertex_normals():
-            cloud.normals = mesh.vertex_normals
-        return cloud
+        return mesh_vertices_as_cloud(self.extract_mesh())
 
-    def save_mesh(self, path: str | Path) -> o3d.geometry.TriangleMesh:
-        """Write the mesh to ``path`` (PLY) atomically; returns it."""
-        mesh = self.extract_mesh()
+    def save_mesh(self, path: str | Path,
+                  mesh: o3d.geometry.TriangleMesh | None = None) -> o3d.geometry.TriangleMesh:
+        """Write ``mesh`` (default: the one extracted now) to ``path`` (PLY) atomically;
+        returns it."""
+        mesh = self.extract_mesh() if mesh is None else mesh
         _write_atomically(path, lambda tmp: o3d.io.write_triangle_mesh(tmp, mesh)
                           if len(mesh.triangles) else _write_empty_ply(tmp, faces=True))
         return mesh
 
-    def save_point_cloud(self, path: str | Path) -> o3d.geometry.PointCloud:
-        """Write the point cloud to ``path`` (PLY) atomically; returns it."""
-        cloud = self.extract_point_cloud()
+    def save_point_cloud(self, path: str | Path,
+                         mesh: o3d.geometry.TriangleMesh | None = None) -> o3d.geometry.PointCloud:
+        """Write the point cloud (the vertices of ``mesh``, default: of the mesh extracted
+        now) to ``path`` (PLY) atomically; returns it."""
+        cloud = mesh_vertices_as_cloud(self.extract_mesh() if mesh is None else mesh)
         _write_atomically(path, lambda tmp: o3d.io.write_point_cloud(tmp, cloud)
                           if len(cloud.points) else _write_empty_ply(tmp, faces=False))
         return cloud
+
+
+def mesh_vertices_as_cloud(mesh: o3d.geometry.TriangleMesh) -> o3d.geometry.PointCloud:
+    """The vertices of ``mesh`` as a point cloud, with their colours and normals."""
+    cloud = o3d.geometry.PointCloud(mesh.vertices)
+    if mesh.has_vertex_colors():
+        cloud.colors = mesh.vertex_colors
+    if mesh.has_vertex_normals():
+        cloud.normals = mesh.vertex_normals
+    return cloud
 
 
 def _write_empty_ply(path: str, faces: bool) -> bool:

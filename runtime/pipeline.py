@@ -837,12 +837,19 @@ class FuseStage:
         with self.lock:
             return self.fusion.extract_mesh()
 
-    def save(self, mesh_path: str | Path | None, cloud_path: str | Path | None = None):
-        """Save the mesh and/or point cloud (atomically) under the lock; returns the mesh."""
+    def save(self, mesh_path: str | Path | None, cloud_path: str | Path | None = None,
+             require_surface: bool = False):
+        """Save the mesh and/or point cloud (atomically, both from one extraction) under the
+        lock; returns the mesh. With ``require_surface``, nothing is written while the mesh has
+        no triangles and None is returned."""
         with self.lock:
-            mesh = self.fusion.save_mesh(mesh_path) if mesh_path else None
+            mesh = self.fusion.extract_mesh()
+            if require_surface and not len(mesh.triangles):
+                return None
+            if mesh_path:
+                self.fusion.save_mesh(mesh_path, mesh)
             if cloud_path:
-                self.fusion.save_point_cloud(cloud_path)
+                self.fusion.save_point_cloud(cloud_path, mesh)
         return mesh
 
 

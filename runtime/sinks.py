@@ -79,13 +79,11 @@ class MapSink(Sink):
         fused = self.fuse.frames_fused
         if fused == 0 or fused == self._saved_frames:
             return False
-        try:
-            self.last_mesh = self.fuse.save(self.mesh_path, self.cloud_path)
-        except OSError:                        # Open3D writes no PLY of an empty mesh
-            if len(self.fuse.mesh().triangles):
-                raise
+        mesh = self.fuse.save(self.mesh_path, self.cloud_path, require_surface=True)
+        if mesh is None:
             log.warning("%d frame(s) fused but no surface extracted yet: no map saved", fused)
             return False
+        self.last_mesh = mesh
         self._saved_frames = fused
         self.saves += 1
         return True

@@ -90,9 +90,13 @@ def test_bench_writes_tables_pictures_and_sane_numbers(tmp_path, monkeypatch, ca
             assert float(row["chamfer (cm)"]) > 0
 
     speed = parse_table(section[section.index("| depth source | params (M)"):], "depth source")
-    tiny = sum(p.numel() for p in MVSNet(MVSNetConfig.tiny(num_sources=2)).parameters())
-    assert float(speed["metadata"]["params (M)"]) == pytest.approx(tiny / 1e6, abs=5e-4)
-    assert float(speed["dot"]["params (M)"]) < float(speed["metadata"]["params (M)"])  # no MLP
+    def count(**changes):
+        return sum(p.numel() for p in MVSNet(MVSNetConfig.tiny(num_sources=2, **changes))
+                   .parameters()) / 1e6
+
+    assert count(cost_volume="dot") < count()                                       # no MLP
+    for name, changes in (("metadata", {}), ("dot", {"cost_volume": "dot"})):
+        assert float(speed[name]["params (M)"]) == pytest.approx(count(**changes), abs=5e-4)
     for name in ("metadata", "dot"):
         parts = [float(speed[name][f"{part} (ms)"]) for part in
                  ("cost volume", "network", "other", "fusion")]

@@ -204,6 +204,37 @@ def stereo_batch(pairs: TwoViewImages, count: int, crop_hw: tuple[int, int], see
         lefts.append(_jitter(_to_tensor(left), rng, jitter))
         rights.append(_jitter(_to_tensor(right), rng, jitter))
         disparities.append(torch.from_numpy(np.ascontiguousarray(disparity, np.float32)))
+    return _stereo_tensors(lefts, rights, disparities)
+
+
+def layered_stereo_batch(count: int, crop_hw: tuple[int, int], seed: int, layered=None,
+                         jitter: float = 0.1, pairs: TwoViewImages | None = None,
+                         share: float = 1.0, scale_range: tuple[float, float] = (1.0, 1.0)
+                         ) -> dict[str, torch.Tensor]:
+    """``count`` pairs, each a procedural layered pair
+    (:func:`~edgegeo.data.synthetic.layered_stereo.layered_stereo_pair` with ``layered``, a
+    ``LayeredStereoConfig``) with probability ``share``, else a rendered pair of ``pairs``
+    as in :func:`stereo_batch`. Same outputs as :func:`stereo_batch`."""
+    from edgegeo.data.synthetic.layered_stereo import LayeredStereoConfig, layered_stereo_pair
+
+    layered = layered or LayeredStereoConfig()
+    rng = np.random.default_rng(seed)
+    lefts, rights, disparities = [], [], []
+    for _ in range(count):
+        if pairs is None or rng.random() < share:
+            left, right, disparity = layered_stereo_pair(rng, *crop_hw, layered)
+            lefts.append(_jitter(_to_tensor(left), rng, jitter))
+            rights.append(_jitter(_to_tensor(right), rng, jitter))
+            disparities.append(torch.from_numpy(disparity))
+        else:
+            one = stereo_batch(pairs, 1, crop_hw, int(rng.integers(2**31)), scale_range, jitter)
+            lefts.append(one["left"][0])
+            rights.append(one["right"][0])
+            disparities.append(one["disparity"][0, 0])
+    return _stereo_tensors(lefts, rights, disparities)
+
+
+def _stereo_tensors(lefts, rights, disparities) -> dict[str, torch.Tensor]:
     disparity = torch.stack(disparities).unsqueeze(1)
     return {"left": torch.stack(lefts), "right": torch.stack(rights), "disparity": disparity,
             "valid": disparity > 0}

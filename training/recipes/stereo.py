@@ -23,14 +23,15 @@ from edgegeo.data.splits import TRAIN_SEEDS, VAL_SEEDS
 from edgegeo.models.stereo import StereoNet, StereoNetConfig, load_backbone_weights
 
 from ..config import TrainConfig
-from ..croco.data import (TwoViewImages, generate_two_view, load_two_view_shards,
-                          stereo_batch)
+from ..croco.data import (TwoViewImages, generate_two_view, layered_stereo_batch,
+                          load_two_view_shards, stereo_batch)
 from ..croco.losses import laplacian_loss
 from ..data import seeded_batches
 from ..distributed import set_cpu_threads
 from . import Recipe, register_recipe
 
 GENERATE = "generate"
+LAYERED = "layered"
 NO_INIT = "none"
 DEFAULT_INIT = "runs/croco/croco.safetensors"
 
@@ -49,7 +50,12 @@ class StereoTrainConfig(TrainConfig):
         trained_max_disparity: the disparity the predictor shrinks inputs to (card), pixels:
             ≈ the 99th percentile of the training disparities after rescaling (35 px in
             ``data/stereo-train`` × the mean scale 1.125).
-        train_data: folder of ``--rig stereo`` shards or ``generate`` (smoke runs).
+        train_data: folder of ``--rig stereo`` shards, ``generate`` (smoke runs) or
+            ``layered`` (procedural layered pairs only, see ``layered_share``).
+        layered_share: fraction of training pairs drawn as procedural layered pairs
+            (:mod:`edgegeo.data.synthetic.layered_stereo`, disparity independent of layout and
+            appearance, so that only matching pays); the rest come from ``train_data``.
+        layered_max_disparity: largest disparity of a layered pair, pixels.
         max_scenes: use only the first this many shards (0 = all).
         val_scenes, val_pairs_per_scene, val_size: validation pairs (``VAL_SEEDS``) rendered
             for the card's metrics at ``val_size`` ``(H, W)`` (larger than the crop: the
@@ -73,6 +79,8 @@ class StereoTrainConfig(TrainConfig):
     color_jitter: float = 0.1
     trained_max_disparity: float = 40.0
     train_data: str = "data/stereo-train"
+    layered_share: float = 0.0
+    layered_max_disparity: float = 48.0
     max_scenes: int = 0
     generate_scenes: int = 2
     generate_pairs: int = 4
@@ -95,6 +103,12 @@ class StereoTrainConfig(TrainConfig):
         if self.trained_max_disparity <= 0 or not 0 <= self.color_jitter < 1:
             raise ValueError("config trained_max_disparity must be > 0 and color_jitter in "
                              "[0, 1)")
+        if not 0 <= self.layered_share <= 1 or self.layered_max_disparity <= 0:
+            raise ValueError("config layered_share must be in [0, 1] and "
+                             "layered_max_disparity > 0")
+        if self.train_data == LAYERED and self.layered_share != 1:
+            raise ValueError("config train_data=layered draws only layered pairs: set "
+                             "layered_share=1")
         if self.val_scenes < 0 or self.val_pairs_per_scene < 1 or self.num_threads < 0:
             raise ValueError("config val_scenes and num_threads must be >= 0 and "
                              "val_pairs_per_scene >= 1")
@@ -141,6 +155,16 @@ class StereoRecipe(Recipe):
         return self._pairs[key]
 
     def build_data(self, cfg, rank, world_size, seed, start_step):
+        if cfg.layered_share > 0:
+            from edgegeo.data.synthetic.layered_stereo import LayeredStereoConfig
+
+            layered = LayeredStereoConfig(max_disparity=cfg.layered_max_disparity)
+            pairs = None if cfg.train_data == LAYERED else self.pairs(cfg)
+            return seeded_batches(
+                lambda s: layered_stereo_batch(cfg.batch_size, tuple(cfg.crop_size), s, layered,
+                                               cfg.color_jitter, pairs, cfg.layered_share,
+                                               tuple(cfg.scale_range)),
+                seed=seed, rank=rank, start_step=start_step)
         pairs = self.pairs(cfg)
         return seeded_batches(
             lambda s: stereo_batch(pairs, cfg.batch_size, tuple(cfg.crop_size), s,
@@ -160,7 +184,12 @@ class StereoRecipe(Recipe):
 
     def describe_data(self, cfg) -> str:
         init = "random initialisation" if cfg.init == NO_INIT else f"backbone from {cfg.init}"
-        return (f"{self.pairs(cfg).source}; rescaled ×{cfg.scale_range[0]:g}–"
+        layered = (f"{cfg.layered_share:.0%} procedural layered pairs (disparity up to "
+                   f"{cfg.layered_max_disparity:g} px)")
+        if cfg.train_data == LAYERED:
+            return f"{layered}, crops {cfg.crop_size[0]}x{cfg.crop_size[1]}; {init}"
+        prefix = f"{layered}, the rest " if cfg.layered_share else ""
+        return (f"{prefix}{self.pairs(cfg).source}; rescaled ×{cfg.scale_range[0]:g}–"
                 f"{cfg.scale_range[1]:g}, crops {cfg.crop_size[0]}x{cfg.crop_size[1]}, "
                 f"vertical flips, per-view colour jitter ±{cfg.color_jitter:.0%}; {init}")
 

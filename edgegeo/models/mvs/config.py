@@ -93,8 +93,10 @@ class MVSNetConfig:
     @classmethod
     def tiny(cls, **changes: Any) -> MVSNetConfig:
         """A few thousand parameters, 2 sources and 8 planes: tests and smoke runs only."""
+        # No 4-channel layers before a stride-2 1×1 skip: oneDNN's AVX2 1×1 backward-weights
+        # kernel (torch 2.13 CPU) corrupts the heap on 4 channels in channels-last layout.
         fields = dict(num_sources=2, num_planes=8, matching_channels=4, mlp_hidden=(8,),
-                      image_channels=(4, 4, 8, 8, 8), cv_channels=(8, 8, 8, 8),
+                      image_channels=(8, 8, 8, 8, 8), cv_channels=(8, 8, 8, 8),
                       decoder_channels=(8, 8, 8, 4, 4))
         fields.update(changes)
         return cls(**fields)
