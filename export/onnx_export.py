@@ -30,7 +30,7 @@ from .specs import ExportSpec
 DEFAULT_OPSET = 17
 PLUGIN_DOMAIN = "edgegeo"
 PLUGIN_OP = "AdaptiveConv"
-FORMAT_VERSION = "1"   # bump when the export recipe changes (invalidates cached artefacts)
+FORMAT_VERSION = "2"   # 2: bilinear sampling as gathers; bump when the export recipe changes (invalidates cached artefacts)
 
 
 def _adaptive_conv_mode(plugins: bool):

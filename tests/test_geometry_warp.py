@@ -233,3 +233,33 @@ def test_warp_rejects_bad_input(kwargs, message):
     arguments.update(kwargs)
     with pytest.raises(ValueError, match=message):
         warp_by_depth(**arguments)
+
+
+def test_sample_bilinear_exports_as_gathers_with_grid_sample_values(tmp_path):
+    """The ONNX graph samples with Gather, not GridSample, and ONNX Runtime gives what
+    F.grid_sample gives, off-map corners and points included."""
+    import onnx
+    import onnxruntime as ort
+    import torch.nn.functional as F
+
+    from edgegeo.geometry.warp import sample_bilinear
+
+    class Sample(torch.nn.Module):
+        def forward(self, features, grid):
+            return sample_bilinear(features, grid)
+
+    torch.manual_seed(0)
+    features = torch.randn(3, 5, 7, 9)
+    grid = torch.rand(3, 4, 6, 2) * 2.6 - 1.3               # some samples fall off the map
+    grid[0, 0, :3] = torch.tensor([[-1.0, -1.0], [1.0, 1.0], [1.0, -1.0]])   # exact corners
+    expected = F.grid_sample(features, grid, mode="bilinear", padding_mode="zeros",
+                             align_corners=True)
+    assert torch.equal(Sample()(features, grid), expected)                 # eager: torch's
+    path = tmp_path / "sample.onnx"
+    torch.onnx.export(Sample(), (features, grid), str(path), input_names=["f", "g"],
+                      opset_version=17, dynamo=False)
+    ops = {node.op_type for node in onnx.load(str(path)).graph.node}
+    assert "Gather" in ops and "GridSample" not in ops
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    got = session.run(None, {"f": features.numpy(), "g": grid.numpy()})[0]
+    np.testing.assert_allclose(got, expected.numpy(), atol=1e-5)

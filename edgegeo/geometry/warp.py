@@ -162,6 +162,48 @@ def project_to_camera(points_ref: torch.Tensor, K_src: torch.Tensor, src_T_ref: 
     return uv, z, valid
 
 
+def sample_bilinear(features: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
+    """``F.grid_sample(features, grid, mode="bilinear", padding_mode="zeros",
+    align_corners=True)``, exported to ONNX as four row gathers instead of ``GridSample``.
+
+    ONNX Runtime's CPU ``GridSample`` kernel is slow: on the plane sweep of the shipped ``mvs``
+    model (7 sources × 64 planes of 48×64 samples, 16 channels) it took 70 % of the whole
+    network's time, and the same sampling as gathers of channel rows runs 4× faster there
+    (1.51 s → 0.37 s on one core; ``docs/benchmarks.md``, runtime section). Eager torch keeps its own (faster) kernel; both
+    paths give the same values to float rounding (tested).
+
+    Args:
+        features: ``(N, C, H, W)`` float.
+        grid: ``(N, h, w, 2)`` normalised (x, y) sample positions, −1 / +1 = centres of the
+            first / last pixel; finite.
+    Returns:
+        ``(N, C, h, w)``: bilinear samples, corners outside the map contributing 0.
+    """
+    if not torch.onnx.is_in_onnx_export():
+        return F.grid_sample(features, grid, mode="bilinear", padding_mode="zeros",
+                             align_corners=True)
+    N, C, H, W = features.shape
+    x = (grid[..., 0] + 1) * (0.5 * (W - 1))
+    y = (grid[..., 1] + 1) * (0.5 * (H - 1))
+    x0, y0 = torch.floor(x), torch.floor(y)
+    fx, fy = x - x0, y - y0
+    # One row of C values per source pixel, then a row of zeros for corners off the map.
+    rows = torch.cat([features.permute(0, 2, 3, 1).reshape(N * H * W, C),
+                      features.new_zeros(1, C)])
+    first_row = (torch.arange(N, device=features.device) * (H * W)).view(N, 1, 1)
+    zero_row = torch.full_like(first_row, N * H * W)
+    sampled = None
+    for dy, wy in ((0, 1 - fy), (1, fy)):
+        for dx, wx in ((0, 1 - fx), (1, fx)):
+            xi, yi = x0 + dx, y0 + dy
+            inside = (xi >= 0) & (xi <= W - 1) & (yi >= 0) & (yi <= H - 1)
+            index = torch.where(inside, first_row + (yi * W + xi).long(), zero_row)
+            # Channels first before weighting: ORT broadcasts fast over leading axes only.
+            term = rows[index].permute(0, 3, 1, 2) * (wx * wy).unsqueeze(1)   # (N, C, h, w)
+            sampled = term if sampled is None else sampled + term
+    return sampled
+
+
 def warp_by_depth(src_image: torch.Tensor, ref_depth: torch.Tensor, K_ref: torch.Tensor,
                   K_src: torch.Tensor, src_T_ref: torch.Tensor):
     """Inverse-warp a source image into the reference view using the reference depth.

@@ -24,10 +24,9 @@ channel layout is :func:`metadata_layout`.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 from edgegeo.geometry.planesweep import plane_sweep_grid
-from edgegeo.geometry.warp import MIN_PROJECTION_DEPTH, pixel_rays
+from edgegeo.geometry.warp import MIN_PROJECTION_DEPTH, pixel_rays, sample_bilinear
 
 # Metadata blocks in channel order: (name, width). A width is a fixed channel count or a
 # symbol: C = feature channels, S = sources; per-source blocks are source-major (nearest first).
@@ -197,9 +196,8 @@ def sweep_sources(ref_feats: torch.Tensor, src_feats: torch.Tensor, K_ref: torch
     # Invalid samples are sent far outside the map, where zero padding gives exactly 0: the
     # same as multiplying the (much larger) warped volume by the validity mask.
     grid = torch.where(valid.unsqueeze(-1), grid, torch.full_like(grid, -4.0))
-    sampled = F.grid_sample(src_feats.reshape(B * S, C, hs, ws),
-                            grid.reshape(B * S, D * h, w, 2).to(dtype),
-                            mode="bilinear", padding_mode="zeros", align_corners=True)
+    sampled = sample_bilinear(src_feats.reshape(B * S, C, hs, ws),
+                              grid.reshape(B * S, D * h, w, 2).to(dtype))
     warped = sampled.reshape(B, S, C, D, h, w)
     src_depth = src_depth.reshape(B, S, D, h, w).to(dtype)
     return warped, src_depth, src_depth > MIN_PROJECTION_DEPTH
