@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 try:
@@ -40,6 +40,8 @@ class DeviceProfile:
         fusion_voxel_size: metres; fusion_trunc: metres (trunc_voxels × voxel);
         fusion_max_depth: metres; fusion_device: Open3D device (``CPU:0``, ``CUDA:0``).
         memory_budget_mib: resident memory the run should stay under.
+        model_backends: per-model preferred backends (``[inference.models]``, e.g.
+            ``mvs = "torch"``) where a model runs faster on another backend than ``backend``.
         path: the file it came from.
     """
 
@@ -55,10 +57,15 @@ class DeviceProfile:
     fusion_max_depth: float
     fusion_device: str
     memory_budget_mib: float
+    model_backends: dict[str, str] = field(default_factory=dict)
     path: str = ""
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+    def backend_for(self, model: str) -> str:
+        """The preferred backend of ``model`` (``mono-depth``, ``stereo``, ``mvs``, ``jbu``)."""
+        return self.model_backends.get(model, self.backend)
 
     def fusion_config(self, **overrides):
         """A :class:`~edgegeo.runtime.fusion.FusionConfig` from this profile (``overrides``
@@ -107,6 +114,8 @@ def load_profile(name: str = "auto") -> DeviceProfile:
     return _parse(data, path)
 
 
+MODELS = ("mono-depth", "stereo", "mvs", "jbu")
+_OPTIONAL_TABLES = {"inference": "models"}      # section → its optional sub-table
 _SCHEMA = {
     "": {"name": str, "description": str},
     "inference": {"backend": str, "precision": str, "resolution": list},
@@ -126,7 +135,8 @@ def _parse(data: dict, path: Path) -> DeviceProfile:
         table = data if section == "" else data.get(section)
         if not isinstance(table, dict):
             fail(f"missing section [{section}]")
-        extra = set(table) - set(fields) - (set(_SCHEMA) if section == "" else set())
+        extra = (set(table) - set(fields) - (set(_SCHEMA) if section == "" else set())
+                 - {_OPTIONAL_TABLES.get(section)})
         if extra:
             fail(f"unknown field(s) {', '.join(sorted(extra))} in "
                  f"{'the top level' if section == '' else f'[{section}]'}")
@@ -148,6 +158,15 @@ def _parse(data: dict, path: Path) -> DeviceProfile:
         fail(f"inference.backend must be one of {', '.join(BACKENDS)}")
     if inference["precision"] not in PRECISIONS:
         fail(f"inference.precision must be one of {', '.join(PRECISIONS)}")
+    model_backends = data["inference"].get("models", {})
+    if not isinstance(model_backends, dict):
+        fail("[inference.models] must be a table of model = backend")
+    for model, backend in model_backends.items():
+        if model not in MODELS:
+            fail(f"[inference.models]: unknown model {model!r}; one of {', '.join(MODELS)}")
+        if backend not in BACKENDS:
+            fail(f"inference.models.{model} must be one of {', '.join(BACKENDS)}, got "
+                 f"{backend!r}")
     resolution = inference["resolution"]
     if (len(resolution) != 2 or not all(isinstance(v, int) and v > 0 and v % 16 == 0
                                         for v in resolution)):
@@ -167,7 +186,8 @@ def _parse(data: dict, path: Path) -> DeviceProfile:
         max_queue=values["runtime"]["max_queue"], fusion_voxel_size=fusion["voxel_size"],
         fusion_trunc=fusion["trunc_voxels"] * fusion["voxel_size"],
         fusion_max_depth=fusion["max_depth"], fusion_device=fusion["device"],
-        memory_budget_mib=values["memory"]["budget_mib"], path=str(path))
+        memory_budget_mib=values["memory"]["budget_mib"], model_backends=dict(model_backends),
+        path=str(path))
 
 
 # --------------------------------------------------------------------------- detection

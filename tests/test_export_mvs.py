@@ -28,9 +28,9 @@ TRT_UNSUPPORTED = {"Inverse", "NonZero", "Loop", "If", "Scan", "Unique", "TopK"}
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-def tiny_network() -> MVSNet:
+def tiny_network(cost_volume: str = "metadata") -> MVSNet:
     torch.manual_seed(0)
-    network = MVSNet(MVSNetConfig.tiny(image_size=SIZE)).eval()
+    network = MVSNet(MVSNetConfig.tiny(image_size=SIZE, cost_volume=cost_volume)).eval()
     # Non-trivial BatchNorm statistics, so the exported inference-mode BN is exercised.
     for module in network.modules():
         if isinstance(module, torch.nn.BatchNorm2d):
@@ -79,6 +79,14 @@ def test_parity_contract(exported):
     metric = results["int8"].report["task_metric"]
     assert metric["metric"] == "abs_rel" and np.isfinite(metric["relative_loss"])
     assert set(metric["per_input"][0]["torch"]) == {"abs_rel", "rmse"}
+
+
+@pytest.mark.parametrize("cost_volume", ["dot", "cosine"])
+def test_parameter_free_cost_volumes_export_with_parity(tmp_path, cost_volume):
+    result = export_model("mvs", "fp32", tmp_path, network=tiny_network(cost_volume),
+                          parity_sources=("synthetic:1", "random:1"))
+    assert result.report["parity_passed"]
+    assert all(row["rel_error"] <= 1e-4 for row in result.report["parity"])
 
 
 def test_fp16_keeps_the_geometry_in_fp32(exported):

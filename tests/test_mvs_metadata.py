@@ -10,7 +10,8 @@ from edgegeo.geometry import (look_at, plane_sweep_warp, pose_distance, pose_dis
                               scale_K)
 from edgegeo.geometry.projection import project
 from edgegeo.models.mvs.cost_volume import CostVolume
-from edgegeo.models.mvs.metadata import (build_metadata, dot_product_volume, metadata_channels,
+from edgegeo.models.mvs.metadata import (build_metadata, cosine_volume, dot_product_volume,
+                                         metadata_channels,
                                          metadata_layout, pose_distance_terms,
                                          scale_intrinsics, source_order)
 
@@ -239,6 +240,35 @@ def test_dot_switch_builds_the_plain_dot_product_volume(setup):
         :, metadata_layout(C, S)["dot"]].sum(1), atol=1e-5)
 
 
+def test_cosine_volume_is_the_mean_cosine_over_the_sources_that_see_the_point(setup):
+    ref, src, K, K_src, poses, depths = _tensors(setup)
+    volume = CostVolume("cosine", C, S)(ref, src, K, K_src, poses, depths)
+    assert volume.shape == (B, D, H, W) and volume.abs().max() <= 1 + 1e-5
+    # Independently: unit source features swept by geometry, then cosines with the reference.
+    unit = src / src.norm(dim=2, keepdim=True)
+    total, count = torch.zeros(B, D, H, W), torch.zeros(B, D, H, W)
+    for s in range(S):
+        warped, valid = plane_sweep_warp(unit[:, s], K, K_src[:, s], poses[:, s], depths, H, W)
+        cosine = torch.nn.functional.cosine_similarity(warped, ref.unsqueeze(2), dim=1)
+        total += cosine * valid
+        count += valid
+    np.testing.assert_allclose(volume, total / count.clamp_min(1), atol=1e-5)
+    # Scaling the features changes nothing; an invalid source is left out of the mean.
+    np.testing.assert_allclose(cosine_volume(3 * ref, 0.1 * src, K, K_src, poses, depths),
+                               volume, atol=1e-5)
+    keep = torch.tensor([[True, False, True], [True, True, False]])
+    unit_kept = unit * keep.view(B, S, 1, 1, 1)
+    masked = cosine_volume(ref, src, K, K_src, poses, depths, keep)
+    total, count = torch.zeros(B, D, H, W), torch.zeros(B, D, H, W)
+    for s in range(S):
+        warped, valid = plane_sweep_warp(unit_kept[:, s], K, K_src[:, s], poses[:, s], depths,
+                                         H, W)
+        valid = valid & keep[:, s].view(B, 1, 1, 1)
+        total += torch.nn.functional.cosine_similarity(warped, ref.unsqueeze(2), dim=1) * valid
+        count += valid
+    np.testing.assert_allclose(masked, total / count.clamp_min(1), atol=1e-5)
+
+
 def test_metadata_mode_runs_the_mlp_and_chunks_planes_identically(setup):
     torch.manual_seed(0)
     cost = CostVolume("metadata", C, S, (16, 8)).eval()
@@ -258,7 +288,7 @@ def test_bad_shapes_are_refused(setup):
     with pytest.raises(ValueError, match="expects 2 sources"):
         CostVolume("dot", C, 2)(ref, src, K, K_src, poses, depths)
     with pytest.raises(ValueError, match="mode must be one of"):
-        CostVolume("cosine", C, S)
+        CostVolume("variance", C, S)
 
 
 def test_a_scene_from_look_at_poses_is_consistent():

@@ -157,7 +157,7 @@ def test_config_round_trip_and_validation():
     with pytest.raises(ValueError, match="unknown fields"):
         MVSNetConfig.from_dict({"planes": 3})
     with pytest.raises(ValueError, match="cost_volume"):
-        MVSNetConfig(cost_volume="cosine")
+        MVSNetConfig(cost_volume="variance")
     with pytest.raises(ValueError, match="min_depth < max_depth"):
         MVSNetConfig(min_depth=2.0, max_depth=1.0)
     with pytest.raises(ValueError, match="num_planes"):

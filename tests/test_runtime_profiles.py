@@ -95,3 +95,19 @@ def test_daemon_files_ship_with_install_notes():
     assert 'ATTRS{idVendor}=="8086"' in rules and "0b07" in rules   # D435
     assert "udevadm control --reload-rules" in rules
     assert Path(PROFILE_DIR / "profiles.py").is_file()
+
+
+def test_per_model_backends(tmp_path):
+    """[inference.models] names a backend for one model; the others keep the profile's."""
+    text = (PROFILE_DIR / "x86-gpu.toml").read_text()
+    assert "[inference.models]" not in text and "[camera]" in text
+    custom = tmp_path / "lab.toml"
+    custom.write_text(text.replace("[camera]", '[inference.models]\nmvs = "torch"\n\n[camera]'))
+    profile = load_profile(str(custom))
+    assert profile.backend_for("mvs") == "torch"
+    assert profile.backend_for("mono-depth") == profile.backend != "torch"
+    for table, message in [('mvs = "openvino"', "inference.models.mvs must be one of"),
+                           ('depth = "torch"', "unknown model 'depth'")]:
+        custom.write_text(text.replace("[camera]", f"[inference.models]\n{table}\n\n[camera]"))
+        with pytest.raises(ValueError, match=message):
+            load_profile(str(custom))

@@ -211,7 +211,7 @@ def _predictor(args, profile) -> tuple:
                                           pipeline_model_options, tensorrt_available)
 
     model = PIPELINE_MODELS[args.pipeline]
-    backend, why = choose_backend(model, args.backend, profile.backend,
+    backend, why = choose_backend(model, args.backend, profile.backend_for(model),
                                   exportable=model in available_exports(),
                                   has_tensorrt=tensorrt_available())
     precision = "fp32" if backend == "torch" else profile.precision

@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-COST_VOLUMES = ("metadata", "dot")
+COST_VOLUMES = ("metadata", "dot", "cosine")
 # Side lengths must be multiples of this: the image encoder goes down to 1/32 resolution.
 SIZE_MULTIPLE = 32
 # Matching features (and the cost volume) live at this fraction of the input resolution.
@@ -24,8 +24,10 @@ class MVSNetConfig:
         num_planes: fronto-parallel depth planes of the sweep, log-spaced.
         min_depth, max_depth: nearest and farthest plane in metres; also the range of the
             predicted depth (sigmoid → log depth in ``[ln min_depth, ln max_depth]``).
-        cost_volume: ``"metadata"`` (the MLP over SimpleRecon's metadata) or ``"dot"`` (plain
-            sum over sources of reference · warped-source feature dot products: the ablation).
+        cost_volume: ``"metadata"`` (the MLP over SimpleRecon's metadata), ``"dot"`` (plain
+            sum over sources of reference · warped-source feature dot products: the ablation)
+            or ``"cosine"`` (mean over the sources that see the point of the cosine similarity
+            of the two features: a volume in [−1, 1] whatever the feature scale).
         matching_channels: channels of the matching features (1/4 resolution).
         mlp_hidden: hidden widths of the metadata MLP (LeakyReLU between layers, one output).
         image_channels: image-encoder channels at 1/2, 1/4, 1/8, 1/16, 1/32 resolution.

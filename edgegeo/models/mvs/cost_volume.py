@@ -5,6 +5,8 @@ vector of every (plane, pixel) goes through an MLP (``F → hidden… → 1``, L
 layers, none after the last) — Linear layers on the channels-last volume, i.e. plain matrix
 products. ``cost_volume="dot"``: the plain dot-product volume
 (:func:`~edgegeo.models.mvs.metadata.dot_product_volume`), no parameters: the ablation.
+``cost_volume="cosine"``: its normalised form
+(:func:`~edgegeo.models.mvs.metadata.cosine_volume`), no parameters.
 """
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import torch
 from torch import nn
 
 from .config import COST_VOLUMES
-from .metadata import build_metadata, dot_product_volume, metadata_channels
+from .metadata import build_metadata, cosine_volume, dot_product_volume, metadata_channels
 
 
 class MetadataMLP(nn.Module):
@@ -37,7 +39,7 @@ class CostVolume(nn.Module):
     """Matching score of every depth plane at every reference feature pixel.
 
     Args:
-        mode: ``"metadata"`` or ``"dot"``.
+        mode: ``"metadata"``, ``"dot"`` or ``"cosine"``.
         channels: matching-feature channels C.
         num_sources: S, the sources the metadata MLP expects.
         mlp_hidden: hidden widths of the MLP (metadata mode).
@@ -76,6 +78,9 @@ class CostVolume(nn.Module):
         return self._volume(*args, depths, source_valid)
 
     def _volume(self, ref_feats, src_feats, K_ref, K_src, src_T_ref, depths, source_valid):
+        if self.mode == "cosine":
+            return cosine_volume(ref_feats, src_feats, K_ref, K_src, src_T_ref, depths,
+                                 source_valid)
         if self.mode == "dot":
             return dot_product_volume(ref_feats, src_feats, K_ref, K_src, src_T_ref, depths,
                                       source_valid)

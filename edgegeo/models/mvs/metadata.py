@@ -311,3 +311,31 @@ def dot_product_volume(ref_feats: torch.Tensor, src_feats: torch.Tensor, K_ref: 
     if source_valid is not None:
         dot = dot * source_valid.to(dot.dtype).view(B, S, 1, 1, 1)
     return dot.sum(1)
+
+
+def cosine_volume(ref_feats: torch.Tensor, src_feats: torch.Tensor, K_ref: torch.Tensor,
+                  K_src: torch.Tensor, src_T_ref: torch.Tensor, depths: torch.Tensor,
+                  source_valid: torch.Tensor | None = None) -> torch.Tensor:
+    """The normalised dot-product cost volume: for every plane and pixel, the mean over the
+    sources that see the plane point (in front, inside the map, valid source) of the cosine
+    similarity of the reference feature and the warped source feature; 0 where no source
+    sees it. Values in [−1, 1] whatever the scale of the features, and independent of how many
+    sources see a point — the un-normalised sum of :func:`dot_product_volume` mixes both into
+    its magnitude.
+
+    Arguments as :func:`build_metadata`. Returns ``(B, D, h, w)``.
+    """
+    _check_inputs(ref_feats, src_feats, K_ref, K_src, src_T_ref, depths, source_valid)
+    unit_src = src_feats / src_feats.norm(dim=2, keepdim=True).clamp_min(1e-6)
+    warped, _, in_front = sweep_sources(ref_feats, unit_src, K_ref, K_src, src_T_ref, depths)
+    B, S, C, D, h, w = warped.shape
+    unit_ref = ref_feats.to(warped.dtype)
+    unit_ref = unit_ref / unit_ref.norm(dim=1, keepdim=True).clamp_min(1e-6)
+    # Bilinear samples of unit vectors are shorter than 1 between texels, and 0 off the map.
+    length = warped.norm(dim=2)                                          # (B, S, D, h, w)
+    cosine = (warped * unit_ref.view(B, 1, C, 1, h, w)).sum(2) / length.clamp_min(1e-6)
+    seen = in_front & (length > 1e-3)
+    if source_valid is not None:
+        seen = seen & source_valid.view(B, S, 1, 1, 1).bool()
+    seen = seen.to(cosine.dtype)
+    return (cosine * seen).sum(1) / seen.sum(1).clamp_min(1.0)
