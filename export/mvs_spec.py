@@ -1,8 +1,9 @@
 """What the ``mvs`` entry of :data:`~.specs.EXPORT_SPECS` needs about ``MVSNet``.
 
 The whole network is one graph (:class:`MVSGraph`): matching encoder, plane sweep (bilinear
-sampling as row ``Gather`` s, :func:`~edgegeo.geometry.warp.sample_bilinear`: ONNX Runtime's CPU
-``GridSample`` took 73 % of the graph's time), metadata cost volume and U-Net. Inputs, batch 1, ``S = num_sources``:
+sampling as row ``Gather`` s, :func:`~edgegeo.geometry.warp.sample_bilinear`: ONNX Runtime's
+CPU ``GridSample`` took 73 % of the graph's time), metadata cost volume and U-Net. Inputs,
+batch 1, ``S = num_sources``:
 
 - ``image`` ``(1, 3, H, W)``, ``src_images`` ``(1, S, 3, H, W)``: RGB in [0, 1];
 - ``K`` ``(1, 3, 3)``, ``src_K`` ``(1, S, 3, 3)``: intrinsics of those images (pixels);

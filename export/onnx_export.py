@@ -30,7 +30,9 @@ from .specs import ExportSpec
 DEFAULT_OPSET = 17
 PLUGIN_DOMAIN = "edgegeo"
 PLUGIN_OP = "AdaptiveConv"
-FORMAT_VERSION = "2"   # 2: bilinear sampling as gathers; bump when the export recipe changes (invalidates cached artefacts)
+# Bump when the export recipe changes (invalidates cached artefacts); 2: bilinear sampling as
+# gathers instead of GridSample.
+FORMAT_VERSION = "2"
 
 
 def _adaptive_conv_mode(plugins: bool):

@@ -169,8 +169,8 @@ def sample_bilinear(features: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
     ONNX Runtime's CPU ``GridSample`` kernel is slow: on the plane sweep of the shipped ``mvs``
     model (7 sources × 64 planes of 48×64 samples, 16 channels) it took 70 % of the whole
     network's time, and the same sampling as gathers of channel rows runs 4× faster there
-    (1.51 s → 0.37 s on one core; ``docs/benchmarks.md``, runtime section). Eager torch keeps its own (faster) kernel; both
-    paths give the same values to float rounding (tested).
+    (1.51 s → 0.37 s on one core; ``docs/benchmarks.md``, runtime section). Eager torch keeps
+    its own (faster) kernel; both paths give the same values to float rounding (tested).
 
     Args:
         features: ``(N, C, H, W)`` float.
