@@ -1,12 +1,12 @@
 """Layered stereo pairs: textured, slanted planar layers composited in 2-D with exact disparity.
 
 A FlyingThings-style curriculum for stereo matching that costs ~30 ms a 96×160 pair (2-core
-CPU) and needs no ray tracing. Each pair stacks a full-frame background and a few foreground shapes (random
-star-shaped polygons), each one a plane in disparity space ``d(x, y) = d₀ + gₓ(x − cₓ) +
-g_y(y − c_y)`` painted with a photo or procedural texture at a random scale; nearer layers
-(larger mean disparity) cover farther ones. The left view samples each layer at its own pixel,
-the right view at the left-view point that lands on it (``x_r = x_l − d(x_l, y)``), so the GT
-disparity is exact everywhere, occluded pixels included.
+CPU) and needs no ray tracing. Each pair stacks a full-frame background and a few foreground
+shapes (random star-shaped polygons), each one a plane in disparity space ``d(x, y) = d₀ +
+gₓ(x − cₓ) + g_y(y − c_y)`` painted with a photo or procedural texture at a random scale;
+nearer layers (larger mean disparity) cover farther ones. The left view samples each layer at
+its own pixel, the right view at the left-view point that lands on it (``x_r = x_l − d(x_l,
+y)``), so the GT disparity is exact everywhere, occluded pixels included.
 
 Unlike rendered rooms, whose disparities follow a typical layout (floor near, far wall far), the
 disparity here is independent of position and of appearance: a network cannot do better than
