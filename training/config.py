@@ -24,10 +24,12 @@ ENGINE_SMOKE_OVERRIDES: dict[str, Any] = {
     "log_every": 2,
     "image_every": 3,
     "checkpoint_every": 3,
+    "val_every": 3,
 }
 
 # Fields a resumed run may change without changing the training trajectory.
-RESUMABLE_CHANGES = frozenset({"log_every", "image_every", "checkpoint_every", "device"})
+RESUMABLE_CHANGES = frozenset({"log_every", "image_every", "checkpoint_every", "val_every",
+                               "device"})
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,8 @@ class TrainConfig:
         log_every: steps between logged scalars (averaged over the steps and the processes).
         image_every: steps between logged image grids; ``0`` disables them.
         checkpoint_every: steps between checkpoints (one is always written at the end).
+        val_every: steps between held-out validation points of the learning curve
+            (``Recipe.validate``, logged as ``val/…``); ``0`` disables them.
     """
 
     steps: int = 10_000
@@ -68,6 +72,7 @@ class TrainConfig:
     log_every: int = 50
     image_every: int = 500
     checkpoint_every: int = 1000
+    val_every: int = 0
 
     def __post_init__(self) -> None:
         self.validate()
@@ -77,6 +82,7 @@ class TrainConfig:
         for name in ("steps", "batch_size", "log_every", "checkpoint_every"):
             _require(getattr(self, name) >= 1, name, "must be >= 1", getattr(self, name))
         _require(self.image_every >= 0, "image_every", "must be >= 0", self.image_every)
+        _require(self.val_every >= 0, "val_every", "must be >= 0", self.val_every)
         _require(0 <= self.warmup_steps < self.steps, "warmup_steps",
                  f"must be in [0, steps={self.steps})", self.warmup_steps)
         _require(self.lr > 0, "lr", "must be > 0", self.lr)

@@ -209,6 +209,8 @@ class _Run:
                     window, window_started = _ScalarWindow(), time.perf_counter()
                 if ctx.is_main and cfg.image_every and self.step % cfg.image_every == 0:
                     logger.images(self.step, self._images(batch))
+                if ctx.is_main and cfg.val_every and self.step % cfg.val_every == 0:
+                    logger.scalars(self.step, self._validate())
                 if self.step % cfg.checkpoint_every == 0 or self.step == end_step:
                     self.checkpoint()
         finally:
@@ -264,6 +266,17 @@ class _Run:
                 return self.recipe.images(self.model, batch, self.cfg)
         finally:
             self.model.train()
+
+    def _validate(self) -> dict[str, float]:
+        """The recipe's held-out curve point, ``val/<name>`` → value (plain model, eval mode,
+        no gradients)."""
+        self.model.eval()
+        try:
+            with torch.no_grad():
+                values = self.recipe.validate(self.model, self.cfg)
+        finally:
+            self.model.train()
+        return {f"val/{name}": float(value) for name, value in values.items()}
 
     def save_weights(self, smoke: bool) -> tuple[Path | None, dict[str, Any]]:
         """Check the replicas agree, evaluate, and write the fp16 weights and model card

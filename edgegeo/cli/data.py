@@ -29,6 +29,10 @@ def register(subparsers) -> None:
     render.add_argument("--scenes", type=int, default=1, help="number of scenes (default: %(default)s)")
     render.add_argument("--width", type=int, default=256, help="image width in pixels (default: %(default)s)")
     render.add_argument("--height", type=int, default=192, help="image height in pixels (default: %(default)s)")
+    render.add_argument("--baseline-range", type=float, nargs=2, default=(0.05, 0.25),
+                        metavar=("LOW", "HIGH"),
+                        help="stereo rig: baseline drawn uniformly in [LOW, HIGH] metres; wider "
+                             "baselines give larger disparities (default: %(default)s)")
     render.set_defaults(func=_render)
 
     pack = sub.add_parser(
@@ -146,7 +150,8 @@ def _render(args) -> int:
             o3d.io.write_triangle_mesh(str(shard / "mesh.ply"), scene.mesh)
             sheet = sheet if sheet is not None else _walkthrough_sheet(frames)
         elif args.rig == "stereo":
-            pairs = [synthetic.stereo_pair(scene, args.width, args.height, seed=rig_seed + index)
+            pairs = [synthetic.stereo_pair(scene, args.width, args.height, seed=rig_seed + index,
+                                           baseline_range_m=tuple(args.baseline_range))
                      for index in tqdm(range(args.frames), desc="stereo pairs", unit="pair")]
             synthetic.write_stereo_shard(shard, pairs)
             sheet = sheet if sheet is not None else _stereo_sheet(pairs)

@@ -24,8 +24,8 @@ from .jbu import DepthJBU, JBUConfig, JBUPredictor
 from .mono_depth import MonoDepthNet, MonoDepthNetConfig
 from .mvs import MVSNet, MVSNetConfig, MVSPredictor
 from .predictor import MonoDepthPredictor
-from .stereo import StereoNet, StereoNetConfig
-from .stereo_predictor import StereoPredictor
+from .croco_stereo import CroCoStereoConfig, CroCoStereoNet, CroCoStereoPredictor
+from .stereo import CostVolumeStereo, StereoConfig, StereoPredictor
 
 BACKENDS = ("torch", "onnxruntime", "tensorrt")
 PRECISIONS = ("fp32", "fp16", "int8")
@@ -63,9 +63,12 @@ MODELS: dict[str, ModelEntry] = {
     "croco": ModelEntry(build=CroCoNet, config_from_name=CroCoConfig.named,
                         config_from_dict=CroCoConfig.from_dict, default_config="small",
                         predictor=CroCoCompleter),
-    "stereo": ModelEntry(build=StereoNet, config_from_name=StereoNetConfig.named,
-                         config_from_dict=StereoNetConfig.from_dict, default_config="small",
+    "stereo": ModelEntry(build=CostVolumeStereo, config_from_name=StereoConfig.named,
+                         config_from_dict=StereoConfig.from_dict, default_config="small",
                          predictor=StereoPredictor),
+    "croco-stereo": ModelEntry(build=CroCoStereoNet, config_from_name=CroCoStereoConfig.named,
+                               config_from_dict=CroCoStereoConfig.from_dict,
+                               default_config="small", predictor=CroCoStereoPredictor),
 }
 
 

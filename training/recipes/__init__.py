@@ -88,6 +88,15 @@ class Recipe(abc.ABC):
         """
         return {}
 
+    def validate(self, model: nn.Module, cfg: TrainConfig) -> dict[str, float]:
+        """One point of the held-out learning curve, every ``cfg.val_every`` steps (none by
+        default): name → value, logged as ``val/<name>``.
+
+        Called on rank 0 under ``torch.no_grad`` with the plain model in eval mode; keep it to
+        seconds (a few held-out samples, cached between calls).
+        """
+        return {}
+
     def model_card(self, model: nn.Module, cfg: TrainConfig) -> dict[str, Any]:
         """Entries the model card needs beyond the engine's — above all ``model_config``, the
         architecture ``edgegeo.load`` rebuilds the network from (none by default)."""

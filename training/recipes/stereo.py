@@ -1,23 +1,17 @@
-"""CroCo-Stereo fine-tuning (methods.md §1): the ``stereo`` recipe.
+"""The ``stereo`` recipe: the cost-volume network (:mod:`edgegeo.models.stereo`) from scratch
+on rendered rooms and procedural layered pairs, one CPU core.
 
-The CroCo backbone (encoder + decoder, initialised from ``croco`` weights, or randomly for the
-from-scratch ablation) reads (left, right); a DPT head on the last encoder block and three
-decoder blocks outputs disparity and a bounded log-scale, trained with the Laplacian loss on
-synthetic rectified pairs (rescaled by a random factor, cropped, vertically flipped, each view
-colour-jittered on its own).
+    edgegeo data render --rig stereo --out data/stereo-wide --seed 100 --scenes 160 \\
+        --frames 8 --width 320 --height 240 --baseline-range 0.08 0.40
+    edgegeo train stereo --out runs/stereo --set train_data=data/stereo-wide
+    edgegeo train stereo --out runs/stereo-residual --set model=residual ...   # the ablation
 
-    edgegeo data render --rig stereo --out data/stereo-train --seed 300 --scenes 300 \\
-        --frames 12 --width 192 --height 128
-    edgegeo train stereo --out runs/stereo --set init=runs/croco/croco.safetensors
-    edgegeo train stereo --out runs/stereo-scratch --set init=none        # the ablation
-
-Procedural layered pairs (:mod:`edgegeo.data.synthetic.layered_stereo`: textured slanted
-planes with exact disparity, ~30 ms a pair, nothing to render) can replace or join the rendered
-pairs: their disparity is independent of image position and content, so only matching lowers
-the loss (rendered rooms let a typical-disparity layout prior do nearly as well)::
-
-    edgegeo train stereo --out runs/stereo-layered --set train_data=layered --set layered_share=1
-    edgegeo train stereo --out runs/stereo-mixed --set layered_share=0.5
+Half the samples are procedural layered pairs (largest disparity log-uniform in 8–192 px,
+thin bars and holes), half rendered rooms (baselines 8–40 cm, rescaled ×0.7–1.6); every view
+gets its own photometric change (``training.stereo.data``). The loss supervises every level
+and the coarse volume (``training.stereo.losses``). Every ``val_every`` steps the curve point
+on held-out pairs (rendered ``VAL_SEEDS`` rooms and layered pairs of a fixed seed) is logged
+next to the best constant disparity and OpenCV SGBM on the same pairs.
 """
 from __future__ import annotations
 
@@ -27,21 +21,21 @@ from typing import Any
 import numpy as np
 import torch
 
-from edgegeo.data.splits import TRAIN_SEEDS, VAL_SEEDS
-from edgegeo.models.stereo import StereoNet, StereoNetConfig, load_backbone_weights
+from edgegeo.data.splits import TRAIN_SEEDS, VAL_SEEDS, check_seeds
+from edgegeo.data.synthetic.layered_stereo import LayeredStereoConfig, layered_stereo_pair
+from edgegeo.models.stereo import CostVolumeStereo, StereoConfig, StereoPredictor
 
 from ..config import TrainConfig
-from ..croco.data import (TwoViewImages, generate_two_view, layered_stereo_batch,
-                          load_two_view_shards, stereo_batch)
-from ..croco.losses import laplacian_loss
+from ..croco.data import TwoViewImages, load_two_view_shards
 from ..data import seeded_batches
 from ..distributed import set_cpu_threads
+from ..stereo.data import PhotometricJitter, stereo_training_batch
+from ..stereo.losses import stereo_loss
 from . import Recipe, register_recipe
 
 GENERATE = "generate"
 LAYERED = "layered"
-NO_INIT = "none"
-DEFAULT_INIT = "runs/croco/croco.safetensors"
+VAL_LAYERED_SEED = 424_242
 
 
 @dataclass(frozen=True)
@@ -49,189 +43,214 @@ class StereoTrainConfig(TrainConfig):
     """``stereo`` settings.
 
     Attributes:
-        model: ``small`` (the edge model) or ``tiny`` (smoke runs); must match ``init``.
-        init: ``croco`` weights (``.safetensors`` of the ``croco`` recipe) the backbone starts
-            from, or ``none`` (random initialisation: the ablation).
-        crop_size: ``(H, W)`` training crops (also the inference tile), patch multiples.
-        scale_range: random rescaling of each training pair (disparities scale with it).
-        color_jitter: per-view gain/contrast jitter (fraction).
-        trained_max_disparity: the disparity the predictor shrinks inputs to (card), pixels:
-            ≈ the 99th percentile of the training disparities after rescaling (35 px in
-            ``data/stereo-train`` × the mean scale 1.125).
-        train_data: folder of ``--rig stereo`` shards, ``generate`` (smoke runs) or
-            ``layered`` (procedural layered pairs only, see ``layered_share``).
-        layered_share: fraction of training pairs drawn as procedural layered pairs
-            (:mod:`edgegeo.data.synthetic.layered_stereo`, disparity independent of layout and
-            appearance, so that only matching pays); the rest come from ``train_data``.
-        layered_max_disparity: largest disparity of a layered pair, pixels.
+        model: named :class:`StereoConfig`: ``small`` (shipped), ``residual`` (ablation),
+            ``tiny`` (smoke runs).
+        crop_size: ``(H, W)`` training crops, multiples of 32.
+        train_data: folder (or packed ``.npz``) of ``--rig stereo`` shards, ``generate``
+            (render a few in memory: smoke runs) or ``layered`` (layered pairs only).
+        layered_share: fraction of samples drawn as layered pairs.
+        layered_max_disparity, layered_min_disparity: the per-pair largest disparity is
+            log-uniform between these, pixels.
+        thin_share, hole_share: layered shapes that are thin bars / polygons with holes.
+        scale_range: rendered pairs are resized by a log-uniform factor in this range.
         max_scenes: use only the first this many shards (0 = all).
-        val_scenes, val_pairs_per_scene, val_size: validation pairs (``VAL_SEEDS``) rendered
-            for the card's metrics at ``val_size`` ``(H, W)`` (larger than the crop: the
-            predictor tiles them, as in use).
-        num_threads: torch CPU threads per process (0 = torch's default).
+        val_rendered, val_layered: held-out pairs of the curve (rendered ``VAL_SEEDS`` scenes,
+            one pair each, and layered pairs), at ``val_size``.
+        num_threads: torch CPU threads (0 = torch's default).
     """
 
-    steps: int = 1200
-    batch_size: int = 6
-    lr: float = 2e-4
-    warmup_steps: int = 100
-    weight_decay: float = 0.05
-    betas: tuple[float, float] = (0.9, 0.95)
-    log_every: int = 25
-    image_every: int = 300
-    checkpoint_every: int = 100
+    steps: int = 12_000
+    batch_size: int = 4
+    lr: float = 1e-3
+    warmup_steps: int = 200
+    weight_decay: float = 1e-4
+    grad_clip: float = 1.0
+    log_every: int = 50
+    image_every: int = 1000
+    checkpoint_every: int = 250
+    val_every: int = 500
     model: str = "small"
-    init: str = DEFAULT_INIT
-    crop_size: tuple[int, int] = (96, 160)
-    scale_range: tuple[float, float] = (0.85, 1.4)
-    color_jitter: float = 0.1
-    trained_max_disparity: float = 40.0
-    train_data: str = "data/stereo-train"
-    layered_share: float = 0.0
-    layered_max_disparity: float = 48.0
+    crop_size: tuple[int, int] = (128, 256)
+    train_data: str = "data/stereo-wide"
+    layered_share: float = 0.5
+    layered_max_disparity: float = 192.0
+    layered_min_disparity: float = 8.0
+    thin_share: float = 0.2
+    hole_share: float = 0.3
+    scale_range: tuple[float, float] = (0.7, 1.6)
     max_scenes: int = 0
-    generate_scenes: int = 2
-    generate_pairs: int = 4
-    generate_size: tuple[int, int] = (128, 192)
-    val_scenes: int = 6
-    val_pairs_per_scene: int = 4
-    val_size: tuple[int, int] = (128, 192)
-    num_threads: int = 2
+    val_rendered: int = 12
+    val_layered: int = 12
+    val_size: tuple[int, int] = (240, 320)
+    num_threads: int = 1
 
     def validate(self) -> None:
         super().validate()
-        patch = StereoNetConfig.named(self.model).backbone.patch_size
-        if len(self.crop_size) != 2 or any(s <= 0 or s % patch for s in self.crop_size):
-            raise ValueError(f"config crop_size must be two positive multiples of the patch "
-                             f"size {patch}, got {self.crop_size}")
+        if len(self.crop_size) != 2 or any(s <= 0 or s % 32 for s in self.crop_size):
+            raise ValueError(f"config crop_size must be two positive multiples of 32, got "
+                             f"{self.crop_size}")
+        if not 0 <= self.layered_share <= 1:
+            raise ValueError(f"config layered_share must be in [0, 1], got {self.layered_share}")
+        if self.train_data == LAYERED and self.layered_share != 1:
+            raise ValueError("config train_data=layered draws only layered pairs: set "
+                             "layered_share=1")
+        if not 0 < self.layered_min_disparity <= self.layered_max_disparity:
+            raise ValueError("config needs 0 < layered_min_disparity <= layered_max_disparity")
         low, high = self.scale_range
         if not 0 < low <= high:
             raise ValueError(f"config scale_range must satisfy 0 < low <= high, got "
                              f"{self.scale_range}")
-        if self.trained_max_disparity <= 0 or not 0 <= self.color_jitter < 1:
-            raise ValueError("config trained_max_disparity must be > 0 and color_jitter in "
-                             "[0, 1)")
-        if not 0 <= self.layered_share <= 1 or self.layered_max_disparity <= 0:
-            raise ValueError("config layered_share must be in [0, 1] and "
-                             "layered_max_disparity > 0")
-        if self.train_data == LAYERED and self.layered_share != 1:
-            raise ValueError("config train_data=layered draws only layered pairs: set "
-                             "layered_share=1")
-        if self.val_scenes < 0 or self.val_pairs_per_scene < 1 or self.num_threads < 0:
-            raise ValueError("config val_scenes and num_threads must be >= 0 and "
-                             "val_pairs_per_scene >= 1")
 
 
-def _disparity_for_display(disparity: torch.Tensor, high: float) -> torch.Tensor:
-    return (disparity / high).clamp(0, 1)
+def layered_config(cfg: StereoTrainConfig) -> LayeredStereoConfig:
+    return LayeredStereoConfig(max_disparity=cfg.layered_max_disparity,
+                               thin_share=cfg.thin_share, hole_share=cfg.hole_share)
+
+
+def render_stereo_pairs(seeds, size: tuple[int, int], split: range, purpose: str,
+                        per_scene: int = 1) -> TwoViewImages:
+    """Rectified pairs (baselines 8–40 cm) of freshly generated scenes, ``size = (H, W)``."""
+    from edgegeo.data.synthetic import generate_scene, stereo_pair
+
+    seeds = list(seeds)
+    check_seeds(seeds, split, purpose)
+    first, second, disparity = [], [], []
+    for seed in seeds:
+        scene = generate_scene(seed)
+        for index in range(per_scene):
+            pair = stereo_pair(scene, size[1], size[0], seed=seed * 1_000_003 + index,
+                               baseline_range_m=(0.08, 0.40))
+            first.append(pair.left.rgb)
+            second.append(pair.right.rgb)
+            disparity.append(pair.disparity)
+    return TwoViewImages(np.stack(first), np.stack(second),
+                         f"{len(seeds)} scenes rendered in memory (seeds {seeds[0]}–{seeds[-1]})",
+                         np.stack(disparity))
 
 
 @register_recipe("stereo")
 class StereoRecipe(Recipe):
-    """CroCo-Stereo on synthetic rectified pairs."""
+    """The cost-volume stereo network on rendered and layered pairs."""
 
     config_cls = StereoTrainConfig
-    smoke_overrides = {"model": "tiny", "init": NO_INIT, "crop_size": (32, 48),
-                       "scale_range": (1.0, 1.0), "train_data": GENERATE, "generate_scenes": 1,
-                       "generate_pairs": 2, "generate_size": (48, 64), "val_scenes": 1,
-                       "val_pairs_per_scene": 1, "val_size": (48, 80), "batch_size": 2,
-                       "log_every": 2}
+    smoke_overrides = {"model": "tiny", "crop_size": (32, 64), "train_data": GENERATE,
+                       "layered_max_disparity": 24.0, "layered_min_disparity": 4.0,
+                       "val_rendered": 1, "val_layered": 1, "val_size": (48, 64),
+                       "batch_size": 2}
 
     def __init__(self) -> None:
         self._pairs: dict[tuple, TwoViewImages] = {}
+        self._validation: dict[tuple, tuple[list, dict[str, float]]] = {}
 
-    def build_model(self, cfg: StereoTrainConfig) -> StereoNet:
+    def build_model(self, cfg: StereoTrainConfig) -> CostVolumeStereo:
         set_cpu_threads(cfg.num_threads, cfg.device)
-        model = StereoNet(StereoNetConfig.named(cfg.model))
-        if cfg.init != NO_INIT:
-            from edgegeo.weights_io import load_weights
+        return CostVolumeStereo(StereoConfig.named(cfg.model))
 
-            load_backbone_weights(model, load_weights(cfg.init))
-        return model
-
-    def pairs(self, cfg: StereoTrainConfig) -> TwoViewImages:
-        key = (cfg.train_data, cfg.max_scenes, cfg.generate_scenes, cfg.generate_pairs,
-               tuple(cfg.generate_size))
+    def pairs(self, cfg: StereoTrainConfig) -> TwoViewImages | None:
+        if cfg.train_data == LAYERED:
+            return None
+        key = (cfg.train_data, cfg.max_scenes)
         if key not in self._pairs:
             if cfg.train_data == GENERATE:
-                self._pairs[key] = generate_two_view(
-                    "stereo", TRAIN_SEEDS[:cfg.generate_scenes], cfg.generate_pairs,
-                    *cfg.generate_size, split=TRAIN_SEEDS, purpose="stereo training")
+                self._pairs[key] = render_stereo_pairs(TRAIN_SEEDS[:1], (64, 96), TRAIN_SEEDS,
+                                                       "stereo training", per_scene=2)
             else:
                 self._pairs[key] = load_two_view_shards(cfg.train_data, "stereo",
                                                         cfg.max_scenes, TRAIN_SEEDS)
         return self._pairs[key]
 
     def build_data(self, cfg, rank, world_size, seed, start_step):
-        if cfg.layered_share > 0:
-            from edgegeo.data.synthetic.layered_stereo import LayeredStereoConfig
-
-            layered = LayeredStereoConfig(max_disparity=cfg.layered_max_disparity)
-            pairs = None if cfg.train_data == LAYERED else self.pairs(cfg)
-            return seeded_batches(
-                lambda s: layered_stereo_batch(cfg.batch_size, tuple(cfg.crop_size), s, layered,
-                                               cfg.color_jitter, pairs, cfg.layered_share,
-                                               tuple(cfg.scale_range)),
-                seed=seed, rank=rank, start_step=start_step)
-        pairs = self.pairs(cfg)
+        pairs, layered, jitter = self.pairs(cfg), layered_config(cfg), PhotometricJitter()
         return seeded_batches(
-            lambda s: stereo_batch(pairs, cfg.batch_size, tuple(cfg.crop_size), s,
-                                   tuple(cfg.scale_range), cfg.color_jitter),
+            lambda s: stereo_training_batch(cfg.batch_size, tuple(cfg.crop_size), s, pairs,
+                                            cfg.layered_share, layered,
+                                            cfg.layered_min_disparity, tuple(cfg.scale_range),
+                                            jitter),
             seed=seed, rank=rank, start_step=start_step)
 
     def loss(self, model, batch, cfg):
-        out = model(batch["left"], batch["right"]).float()
-        disparity, log_scale = out[:, :1], out[:, 1:]
-        loss = laplacian_loss(disparity, log_scale, batch["disparity"], batch["valid"])
-        with torch.no_grad():
-            valid = batch["valid"]
-            error = (disparity - batch["disparity"]).abs()[valid]
-            epe = error.mean() if error.numel() else torch.zeros(())
-            bad2 = 100.0 * (error > 2).float().mean() if error.numel() else torch.zeros(())
-        return loss, {"laplacian": loss.detach(), "epe": epe, "bad2": bad2}
+        out = model(batch["left"], batch["right"], intermediates=True)
+        return stereo_loss(out, batch["disparity"], batch["valid"],
+                           StereoConfig.named(cfg.model).max_disparity)
 
     def describe_data(self, cfg) -> str:
-        init = "random initialisation" if cfg.init == NO_INIT else f"backbone from {cfg.init}"
-        layered = (f"{cfg.layered_share:.0%} procedural layered pairs (disparity up to "
-                   f"{cfg.layered_max_disparity:g} px)")
+        layered = (f"{cfg.layered_share:.0%} procedural layered pairs (largest disparity "
+                   f"log-uniform {cfg.layered_min_disparity:g}–{cfg.layered_max_disparity:g} "
+                   f"px, thin bars {cfg.thin_share:.0%}, holes {cfg.hole_share:.0%})")
         if cfg.train_data == LAYERED:
-            return f"{layered}, crops {cfg.crop_size[0]}x{cfg.crop_size[1]}; {init}"
-        prefix = f"{layered}, the rest " if cfg.layered_share else ""
-        return (f"{prefix}{self.pairs(cfg).source}; rescaled ×{cfg.scale_range[0]:g}–"
-                f"{cfg.scale_range[1]:g}, crops {cfg.crop_size[0]}x{cfg.crop_size[1]}, "
-                f"vertical flips, per-view colour jitter ±{cfg.color_jitter:.0%}; {init}")
+            return f"{layered}, crops {cfg.crop_size[0]}x{cfg.crop_size[1]}"
+        return (f"{layered}, the rest {self.pairs(cfg).source} rescaled ×{cfg.scale_range[0]:g}–"
+                f"{cfg.scale_range[1]:g}; crops {cfg.crop_size[0]}x{cfg.crop_size[1]}, "
+                "per-view gain/colour/gamma/contrast/blur/noise, right-view vertical offsets "
+                "≤ 0.7 px, vertical flips")
 
     def images(self, model, batch, cfg):
         left, right = batch["left"][:4], batch["right"][:4]
         out = model(left, right)
         high = max(1.0, float(batch["disparity"][:4].max()))
         return {"left": left, "right": right,
-                "gt_disparity": _disparity_for_display(batch["disparity"][:4], high),
-                "disparity": _disparity_for_display(out[:, :1], high),
+                "gt_disparity": (batch["disparity"][:4] / high).clamp(0, 1),
+                "disparity": (out[:, :1] / high).clamp(0, 1),
                 "confidence": torch.exp(-out[:, 1:]) / np.exp(3.0)}
 
-    def predictor_options(self, cfg: StereoTrainConfig) -> dict[str, Any]:
-        return {"tile_size": list(cfg.crop_size),
-                "trained_max_disparity": cfg.trained_max_disparity}
+    def validation_pairs(self, cfg: StereoTrainConfig) -> tuple[list, dict[str, float]]:
+        """The held-out ``(name, left, right, gt)`` pairs of the curve and the baselines' scores
+        on them (best constant: the median GT disparity; OpenCV SGBM), made once per run."""
+        key = (cfg.val_rendered, cfg.val_layered, tuple(cfg.val_size))
+        if key in self._validation:
+            return self._validation[key]
+        from edgegeo.baselines.sgbm import sgbm_disparity
+
+        samples = []
+        if cfg.val_rendered:
+            rendered = render_stereo_pairs(VAL_SEEDS[:cfg.val_rendered], tuple(cfg.val_size),
+                                           VAL_SEEDS, "stereo validation")
+            samples += [("rendered", a, b, d) for a, b, d in
+                        zip(rendered.first, rendered.second, rendered.disparity)]
+        rng = np.random.default_rng(VAL_LAYERED_SEED)
+        layered = layered_config(cfg)
+        samples += [("layered", *layered_stereo_pair(rng, *cfg.val_size, layered))
+                    for _ in range(cfg.val_layered)]
+        baselines: dict[str, float] = {}
+        for kind in ("rendered", "layered"):
+            chosen = [s for s in samples if s[0] == kind]
+            if not chosen:
+                continue
+            constant = float(np.median(np.concatenate([d[d > 0] for *_, d in chosen])))
+            baselines.update(_scores(f"{kind}_constant", [np.full_like(d, constant)
+                                                           for *_, d in chosen], chosen))
+            baselines.update(_scores(f"{kind}_sgbm", [sgbm_disparity(a, b) for _, a, b, _ in
+                                                      chosen], chosen))
+        self._validation[key] = (samples, baselines)
+        return self._validation[key]
+
+    def validate(self, model, cfg) -> dict[str, float]:
+        samples, baselines = self.validation_pairs(cfg)
+        predictor = StereoPredictor(model, check_rectification=False,
+                                    device=next(model.parameters()).device)
+        scores = dict(baselines)
+        for kind in ("rendered", "layered"):
+            chosen = [s for s in samples if s[0] == kind]
+            if chosen:
+                scores.update(_scores(kind, [predictor(a, b) for _, a, b, _ in chosen], chosen))
+        return scores
 
     def evaluate(self, model, cfg) -> dict[str, float]:
-        """EPE and bad-2 (all GT pixels) of the tiled predictor on validation pairs."""
-        if cfg.val_scenes == 0:
-            return {}
-        from edgegeo.metrics.stereo import stereo_metrics
-        from edgegeo.models.stereo_predictor import StereoPredictor
+        """The held-out curve's last point (model and baselines) for the card."""
+        return self.validate(model, cfg)
 
-        pairs = generate_two_view("stereo", VAL_SEEDS[:cfg.val_scenes], cfg.val_pairs_per_scene,
-                                  *cfg.val_size, split=VAL_SEEDS, purpose="stereo validation")
-        device = next(model.parameters()).device
-        predictor = StereoPredictor(model, check_rectification=False, device=device,
-                                    **self.predictor_options(cfg))
-        results = [stereo_metrics(predictor(left, right), disparity, disparity > 0)
-                   for left, right, disparity in zip(pairs.first, pairs.second, pairs.disparity)]
-        return {f"val_{key}": float(np.mean([r[key] for r in results]))
-                for key in ("epe", "bad2")}
+    def predictor_options(self, cfg: StereoTrainConfig) -> dict[str, Any]:
+        return {}
 
-    def model_card(self, model, cfg) -> dict[str, Any]:
-        return {"model_config": StereoNetConfig.named(cfg.model).to_dict(),
-                "predictor_options": self.predictor_options(cfg),
-                "init": cfg.init}
+    def model_card(self, model, cfg: StereoTrainConfig) -> dict[str, Any]:
+        return {"model_config": StereoConfig.named(cfg.model).to_dict(),
+                "predictor_options": self.predictor_options(cfg)}
+
+
+def _scores(prefix: str, predictions: list[np.ndarray], samples: list) -> dict[str, float]:
+    """Mean EPE and bad-2 (all GT pixels) of ``predictions`` against the samples' GT."""
+    from edgegeo.metrics.stereo import stereo_metrics
+
+    results = [stereo_metrics(p, d, d > 0) for p, (*_, d) in zip(predictions, samples)]
+    return {f"{prefix}_{key}": float(np.mean([r[key] for r in results]))
+            for key in ("epe", "bad2")}

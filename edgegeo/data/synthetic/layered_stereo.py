@@ -25,8 +25,8 @@ import numpy as np
 
 from .textures import PHOTOS, TEXTURE_SIZE, fractal_noise, photo_texture
 
-EVALUATION_ONLY_PHOTOS = ("motorcycle",)
-LAYER_PHOTOS = tuple(p for p in PHOTOS if p not in EVALUATION_ONLY_PHOTOS)
+LAYER_PHOTOS = PHOTOS
+"""Photo textures of the layers: every texture photo (the evaluation images are none of them)."""
 MIN_DISPARITY = 0.5
 """Smallest disparity of any layer, pixels (a slanted plane is raised to stay above it)."""
 
@@ -44,6 +44,10 @@ class LayeredStereoConfig:
         texture_scale: range of texels per pixel (< 1 magnifies the texture).
         noise_sigma: standard deviation of per-view Gaussian noise, in 8-bit levels.
         gain_jitter: each view's brightness is scaled by a factor in ``1 ± gain_jitter``.
+        thin_share: probability that a foreground layer is thin structure instead of a
+            polygon: parallel bars 1–6 px wide (slats, railings, spokes), or a grid of them.
+        hole_share: probability that a polygon layer has holes (the layer behind shows
+            through).
     """
 
     max_disparity: float = 48.0
@@ -53,6 +57,8 @@ class LayeredStereoConfig:
     texture_scale: tuple[float, float] = (0.5, 3.0)
     noise_sigma: float = 2.0
     gain_jitter: float = 0.1
+    thin_share: float = 0.0
+    hole_share: float = 0.0
 
     def __post_init__(self):
         if self.max_disparity <= 0 or not 0 <= self.layers[0] <= self.layers[1]:
@@ -60,6 +66,8 @@ class LayeredStereoConfig:
                              f"{self.max_disparity}, {self.layers}")
         if not 0 <= self.max_slant < 0.5 or not 0 <= self.plain_share <= 1:
             raise ValueError("max_slant must be in [0, 0.5) and plain_share in [0, 1]")
+        if not 0 <= self.thin_share <= 1 or not 0 <= self.hole_share <= 1:
+            raise ValueError("thin_share and hole_share must be in [0, 1]")
 
 
 NOISE_VARIANTS = 24
@@ -91,9 +99,51 @@ def _texture_level(rng: np.random.Generator, level: int) -> np.ndarray:
     return np.clip(255 * (color_a + (color_b - color_a) * weight), 0, 255).astype(np.uint8)
 
 
-def _shape_mask(rng: np.random.Generator, height: int, width: int, pad: int) -> np.ndarray:
-    """A random star-shaped polygon on a canvas ``(height, width + 2·pad) float32`` in [0, 1]
-    (column ``pad`` is left-view x = 0), covering roughly 5–40 % of the image."""
+def _thin_mask(rng: np.random.Generator, height: int, width: int, pad: int) -> np.ndarray:
+    """Thin structure on a canvas like :func:`_shape_mask`'s: 1–8 parallel bars 1–6 px wide at
+    a random angle and spacing (slats, railings, spokes), crossed by a second set half of the
+    time (a grid with holes)."""
+    canvas = np.zeros((height, width + 2 * pad), np.uint8)
+    length = 2 * (height + width)
+    for _ in range(1 if rng.random() < 0.5 else 2):
+        angle = rng.uniform(0, np.pi)
+        direction = np.array([np.cos(angle), np.sin(angle)])
+        normal = np.array([-direction[1], direction[0]])
+        thickness = int(rng.integers(1, 7))
+        spacing = rng.uniform(thickness + 3, max(thickness + 4, 0.3 * min(height, width)))
+        count = int(rng.integers(1, 9))
+        centre = np.array([rng.uniform(0, width) + pad, rng.uniform(0, height)])
+        extent = length if rng.random() < 0.5 else rng.uniform(0.3, 1.0) * min(height, width)
+        for index in range(count):
+            middle = centre + normal * spacing * (index - (count - 1) / 2)
+            ends = [middle - direction * extent / 2, middle + direction * extent / 2]
+            points = [tuple(int(v) for v in np.round(end * 4)) for end in ends]
+            cv2.line(canvas, points[0], points[1], 255, thickness, lineType=cv2.LINE_AA,
+                     shift=2)
+    return canvas.astype(np.float32) / 255.0
+
+
+def _punch_holes(rng: np.random.Generator, canvas: np.ndarray, centre: np.ndarray,
+                 radius: float) -> None:
+    """Cut 1–3 round or elongated holes inside a polygon's radius (in place)."""
+    holes = np.zeros(canvas.shape, np.uint8)
+    for _ in range(int(rng.integers(1, 4))):
+        offset = rng.uniform(-0.5, 0.5, 2) * radius
+        axes = (max(1, int(radius * rng.uniform(0.05, 0.3))),
+                max(1, int(radius * rng.uniform(0.05, 0.3))))
+        cv2.ellipse(holes, tuple(int(v) for v in np.round(centre + offset)), axes,
+                    float(rng.uniform(0, 180)), 0, 360, 255, -1, lineType=cv2.LINE_AA)
+    canvas *= 1.0 - holes.astype(np.float32) / 255.0
+
+
+def _shape_mask(rng: np.random.Generator, height: int, width: int, pad: int,
+                config: LayeredStereoConfig) -> np.ndarray:
+    """A random star-shaped polygon (with holes with probability ``config.hole_share``) or,
+    with probability ``config.thin_share``, thin bars (:func:`_thin_mask`), on a canvas
+    ``(height, width + 2·pad) float32`` in [0, 1] (column ``pad`` is left-view x = 0); a
+    polygon covers roughly 5–40 % of the image."""
+    if config.thin_share and rng.random() < config.thin_share:
+        return _thin_mask(rng, height, width, pad)
     canvas = np.zeros((height, width + 2 * pad), np.uint8)
     radius = rng.uniform(0.15, 0.45) * min(height, width) * rng.uniform(0.8, 1.6)
     centre = np.array([rng.uniform(0, width) + pad, rng.uniform(0, height)])
@@ -103,7 +153,10 @@ def _shape_mask(rng: np.random.Generator, height: int, width: int, pad: int) -> 
     points = centre + np.stack([np.cos(angles), np.sin(angles)], 1) * radii[:, None]
     cv2.fillPoly(canvas, [np.round(points * 4).astype(np.int32)], 255, lineType=cv2.LINE_AA,
                  shift=2)
-    return canvas.astype(np.float32) / 255.0
+    mask = canvas.astype(np.float32) / 255.0
+    if config.hole_share and rng.random() < config.hole_share:
+        _punch_holes(rng, mask, centre, radius)
+    return mask
 
 
 def layered_stereo_pair(rng: np.random.Generator, height: int, width: int,
@@ -139,7 +192,7 @@ def layered_stereo_pair(rng: np.random.Generator, height: int, width: int,
             mask_left = np.ones((height, width), np.float32)
             mask_right = mask_left
         else:
-            canvas = _shape_mask(rng, height, width, pad)
+            canvas = _shape_mask(rng, height, width, pad, config)
             mask_left = canvas[:, pad:pad + width]
             mask_right = cv2.remap(canvas, x_left_of_right + pad, ys, cv2.INTER_LINEAR,
                                    borderMode=cv2.BORDER_CONSTANT, borderValue=0)

@@ -43,7 +43,7 @@ class Material:
                              f"emission >= 0; got {self.specular}, {self.shininess}, {self.emission}")
 
 
-PRINT_PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "motorcycle", "colorwheel", "camera", "coins", "clock")
+PRINT_PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "colorwheel", "camera", "coins", "clock")
 """Photos printed on packaging and boxes (everyday scenes; abstract images are for posters only)."""
 
 

@@ -24,8 +24,12 @@ GRAY_PHOTOS = ("brick", "grass", "gravel", "camera", "coins", "moon", "page", "t
 """scikit-image photos stored as grey levels (tinted by the material)."""
 
 COLOR_PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "immunohistochemistry",
-                "hubble_deep_field", "retina", "colorwheel", "motorcycle")
-"""scikit-image colour photos (``motorcycle`` is the left image of the Middlebury pair)."""
+                "hubble_deep_field", "retina", "colorwheel")
+"""scikit-image colour photos. The Middlebury *Motorcycle* pair that scikit-image also ships is
+evaluation-only and is never a texture (:data:`EVALUATION_ONLY_PHOTOS`)."""
+
+EVALUATION_ONLY_PHOTOS = ("stereo_motorcycle",)
+"""scikit-image images kept out of every texture pool: they score our models."""
 
 PHOTOS = GRAY_PHOTOS + COLOR_PHOTOS
 
@@ -94,7 +98,7 @@ def photo_texture(name: str) -> Texture:
         raise ValueError(f"unknown photo texture {name!r}; choose from {', '.join(PHOTOS)}")
     import skimage.data
 
-    image = skimage.data.stereo_motorcycle()[0] if name == "motorcycle" else getattr(skimage.data, name)()
+    image = getattr(skimage.data, name)()
     image = np.rot90(image, _QUARTER_TURNS.get(name, 0))
     if name in GRAY_PHOTOS:
         gray = image.astype(np.float64) if image.ndim == 2 else image[..., :3].mean(axis=2)

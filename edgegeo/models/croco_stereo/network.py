@@ -19,15 +19,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .croco import CroCoBackbone, CroCoConfig
-from .dpt import DPTDecoder
+from ..croco import CroCoBackbone, CroCoConfig
+from ..dpt import DPTDecoder
 
 CONFIDENCE_BOUND = 3.0
 
 
 @dataclass(frozen=True)
-class StereoNetConfig:
-    """Architecture of :class:`StereoNet`.
+class CroCoStereoConfig:
+    """Architecture of :class:`CroCoStereoNet`.
 
     Attributes:
         backbone: the CroCo encoder/decoder.
@@ -56,7 +56,7 @@ class StereoNetConfig:
 
     @classmethod
     def for_backbone(cls, backbone: CroCoConfig, features: int = 64,
-                     head_features: int = 32) -> StereoNetConfig:
+                     head_features: int = 32) -> CroCoStereoConfig:
         """Taps at three evenly spaced decoder blocks ending with the last; reassembled maps
         of ``enc_dim × (1/4, 1/2, 1, 2)`` channels."""
         depth = backbone.dec_depth
@@ -68,16 +68,16 @@ class StereoNetConfig:
                    features=features, head_features=head_features)
 
     @classmethod
-    def tiny(cls) -> StereoNetConfig:
+    def tiny(cls) -> CroCoStereoConfig:
         return cls.for_backbone(CroCoConfig.tiny(), features=16, head_features=8)
 
     @classmethod
-    def small(cls) -> StereoNetConfig:
+    def small(cls) -> CroCoStereoConfig:
         """The edge model: :meth:`CroCoConfig.small` + a 64-channel DPT head."""
         return cls.for_backbone(CroCoConfig.small())
 
     @classmethod
-    def named(cls, name: str) -> StereoNetConfig:
+    def named(cls, name: str) -> CroCoStereoConfig:
         if name not in NAMED_CONFIGS:
             raise ValueError(f"unknown stereo config {name!r}; available: "
                              f"{', '.join(NAMED_CONFIGS)}")
@@ -87,7 +87,7 @@ class StereoNetConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, fields: dict[str, Any]) -> StereoNetConfig:
+    def from_dict(cls, fields: dict[str, Any]) -> CroCoStereoConfig:
         try:
             rest = {k: tuple(v) if isinstance(v, list) else v
                     for k, v in fields.items() if k != "backbone"}
@@ -104,7 +104,7 @@ def bounded_log_scale(raw: torch.Tensor) -> torch.Tensor:
     return 2 * CONFIDENCE_BOUND * (torch.sigmoid(raw / CONFIDENCE_BOUND) - 0.5)
 
 
-class StereoNet(nn.Module):
+class CroCoStereoNet(nn.Module):
     """Disparity of a rectified pair.
 
     ``forward(left, right)``: ``(B, 3, H, W)`` float32 RGB in [0, 1] each, sides multiples of
@@ -112,9 +112,9 @@ class StereoNet(nn.Module):
     channel 1 the bounded log-scale ``c`` ∈ (−3, 3) (confidence = ``exp(−c)``).
     """
 
-    def __init__(self, config: StereoNetConfig | None = None):
+    def __init__(self, config: CroCoStereoConfig | None = None):
         super().__init__()
-        self.config = config = config or StereoNetConfig.small()
+        self.config = config = config or CroCoStereoConfig.small()
         self.backbone = CroCoBackbone(config.backbone)
         dims = (config.backbone.enc_dim,) + (config.backbone.dec_dim,) * 3
         self.head = DPTDecoder(dims, config.reassemble_channels, config.features,
@@ -140,7 +140,7 @@ class StereoNet(nn.Module):
         return torch.cat([disparity, bounded_log_scale(raw[:, 1:])], dim=1)
 
 
-def load_backbone_weights(model: StereoNet, state: dict[str, torch.Tensor]) -> int:
+def load_backbone_weights(model: CroCoStereoNet, state: dict[str, torch.Tensor]) -> int:
     """Initialise ``model.backbone`` from a ``croco`` state dict (keys ``backbone.*``).
 
     Returns:

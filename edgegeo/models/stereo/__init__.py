@@ -1,0 +1,9 @@
+"""``stereo``: the edge stereo network with explicit cost volumes (:mod:`.network`), its
+predictor (:mod:`.predictor`) and the rectified-pair checks every stereo predictor shares
+(:mod:`.pairs`)."""
+from .network import CostVolumeStereo, StereoConfig, padded_size
+from .pairs import check_stereo_pair, rectification_problem
+from .predictor import StereoPredictor
+
+__all__ = ["CostVolumeStereo", "StereoConfig", "check_stereo_pair", "padded_size",
+           "rectification_problem", "StereoPredictor"]

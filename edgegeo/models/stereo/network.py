@@ -1,0 +1,370 @@
+"""``stereo``: an edge stereo network built around explicit cost volumes, coarse to fine.
+
+Upstream designs this follows (our own implementation):
+
+- StereoNet (Khamis et al., ECCV 2018): Siamese CNN features, a cost volume at low resolution,
+  soft-argmin, then image-guided hierarchical refinement.
+- AnyNet (Wang et al., ICRA 2019) and NVIDIA's ESS: a full-range volume only at the coarsest
+  level, then *warped* local volumes over a small residual range at finer levels.
+- GwcNet (Guo et al., CVPR 2019): group-wise correlation (one correlation per channel group).
+- FeatUp (Fu et al., ICLR 2024): the learned joint bilateral upsampler (``JBUStage`` on the
+  ``adaptive_conv`` op) that takes the disparity from ½ to full resolution, guided by the left
+  image.
+
+Data flow for ``left, right (B, 3, H, W)`` float32 RGB in [0, 1], ``H, W`` multiples of
+:data:`SIZE_MULTIPLE` (the predictor pads):
+
+1. One feature pyramid for both views (shared weights, BatchNorm): ``f8`` at ⅛, and ``f4``,
+   ``f2`` at ¼ and ½ with the coarser levels fed back top-down (FPN).
+2. Coarse volume at ⅛: for ``D = max_disparity / 8`` integer shifts, the cosine similarity of
+   the left and the shifted right feature within each of ``groups`` channel groups, written as
+   ``D`` slices, products and channel means (standard ONNX ops, TensorRT-friendly).
+3. Aggregation: a 2-D hourglass over [volume as ``G·D`` channels, left features] → ``D``
+   logits; softmax → soft-argmin disparity (⅛ px) and the probability volume (supervised).
+4. Local refinement at ¼ and ½: the disparity from the level below, ×2, samples the right
+   features at ``x − d − r`` for ``r ∈ [−R, R]`` (linear along the row: ``GatherElements``);
+   a small CNN reads the ``2R+1`` cosines with the left features and outputs offset logits:
+   ``d ← d + Σ_r r·softmax(logits)_r``. The ½ level also outputs the confidence channel.
+5. Full resolution: the ½ disparity ×2 through a learned JBU stage guided by the left image
+   (``final="jbu"``), or bilinear ×2 plus a residual CNN on [disparity, image]
+   (``final="residual"``, the ablation).
+
+Output ``(B, 2, H, W)``: disparity in pixels of the left input (≥ 0 up to ``max_disparity``)
+and a bounded log-scale ``c`` ∈ (−3, 3) (confidence ``exp(−c)``, larger = surer).
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..jbu import JBUStage
+
+SIZE_MULTIPLE = 32
+"""Input sides must be multiples of this (⅛ resolution, then two ×2 downsamplings)."""
+CONFIDENCE_BOUND = 3.0
+FINAL_STAGES = ("jbu", "residual")
+IMAGE_MEAN = 0.45
+IMAGE_STD = 0.225
+
+
+@dataclass(frozen=True)
+class StereoConfig:
+    """Architecture of :class:`CostVolumeStereo`.
+
+    Attributes:
+        max_disparity: disparities the coarse volume covers, pixels of the input (a multiple
+            of 8): ``max_disparity / 8`` shifts at ⅛ resolution.
+        channels: feature channels at ½, ¼ and ⅛ resolution.
+        groups: channel groups of the coarse correlation (one cosine per group and shift).
+        hourglass: channels of the coarse aggregation at ⅛, 1/16 and 1/32.
+        refine_radius: ``R`` of the local volumes at ¼ and ½ (``2R+1`` offsets, level px).
+        refine_channels: hidden channels of the refinement CNNs at ¼ and ½.
+        final: ``"jbu"`` (learned joint bilateral ×2) or ``"residual"`` (bilinear ×2 +
+            residual CNN) for the last ×2.
+    """
+
+    max_disparity: int = 192
+    channels: tuple[int, int, int] = (16, 32, 48)
+    groups: int = 4
+    hourglass: tuple[int, int, int] = (48, 64, 96)
+    refine_radius: tuple[int, int] = (4, 2)
+    refine_channels: tuple[int, int] = (32, 16)
+    final: str = "jbu"
+
+    def __post_init__(self):
+        if self.max_disparity < 16 or self.max_disparity % 8:
+            raise ValueError(f"max_disparity must be a multiple of 8 and >= 16, got "
+                             f"{self.max_disparity}")
+        if len(self.channels) != 3 or min(self.channels) < 1 \
+                or self.channels[2] % self.groups:
+            raise ValueError(f"channels must be 3 positive counts, the last divisible by "
+                             f"groups={self.groups}, got {self.channels}")
+        if self.final not in FINAL_STAGES:
+            raise ValueError(f"final must be one of {FINAL_STAGES}, got {self.final!r}")
+        if min(self.refine_radius) < 1:
+            raise ValueError(f"refine_radius must be >= 1, got {self.refine_radius}")
+
+    @property
+    def coarse_levels(self) -> int:
+        """Shifts of the ⅛-resolution volume."""
+        return self.max_disparity // 8
+
+    @classmethod
+    def named(cls, name: str) -> StereoConfig:
+        """``small`` (the shipped edge model), ``residual`` (its bilinear + residual-CNN
+        ablation) or ``tiny`` (tests and smoke runs)."""
+        if name == "small":
+            return cls()
+        if name == "residual":
+            return cls(final="residual")
+        if name == "tiny":
+            return cls(max_disparity=32, channels=(8, 8, 8), groups=2, hourglass=(8, 8, 8),
+                       refine_radius=(2, 1), refine_channels=(8, 8))
+        raise ValueError(f"unknown stereo config {name!r}; use 'small', 'residual' or 'tiny'")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, fields: dict[str, Any]) -> StereoConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(fields) - known
+        if unknown:
+            raise ValueError(f"unknown stereo config fields {sorted(unknown)}")
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()})
+
+
+def bounded_log_scale(raw: torch.Tensor) -> torch.Tensor:
+    """Raw head output → log-scale ``c`` ∈ (−3, 3) (confidence ``exp(−c)``)."""
+    return 2 * CONFIDENCE_BOUND * (torch.sigmoid(raw / CONFIDENCE_BOUND) - 0.5)
+
+
+def conv_bn(cin: int, cout: int, stride: int = 1, dilation: int = 1, act: bool = True,
+            kernel: int = 3) -> nn.Sequential:
+    """``kernel``×``kernel`` convolution (no bias), BatchNorm, LeakyReLU(0.1)."""
+    layers: list[nn.Module] = [nn.Conv2d(cin, cout, kernel, stride,
+                                         padding=dilation * (kernel // 2), dilation=dilation,
+                                         bias=False), nn.BatchNorm2d(cout)]
+    if act:
+        layers.append(nn.LeakyReLU(0.1))
+    return nn.Sequential(*layers)
+
+
+class ResidualBlock(nn.Module):
+    """Two 3×3 ``conv_bn`` with an identity shortcut."""
+
+    def __init__(self, channels: int, dilation: int = 1):
+        super().__init__()
+        self.body = nn.Sequential(conv_bn(channels, channels, dilation=dilation),
+                                  conv_bn(channels, channels, dilation=dilation, act=False))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.leaky_relu(x + self.body(x), 0.1)
+
+
+def upsample2(x: torch.Tensor) -> torch.Tensor:
+    """Bilinear ×2 (half-pixel centres)."""
+    return F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
+
+
+class FeaturePyramid(nn.Module):
+    """Shared features of one view: ``(B, 3, H, W)`` normalised image → ``f2 (B, c2, H/2,
+    W/2)``, ``f4 (B, c4, H/4, W/4)``, ``f8 (B, c8, H/8, W/8)`` (finer levels see the coarser
+    ones top-down)."""
+
+    def __init__(self, channels: tuple[int, int, int]):
+        super().__init__()
+        c2, c4, c8 = channels
+        self.stem = nn.Sequential(conv_bn(3, c2, stride=2), conv_bn(c2, c2))
+        self.down4 = nn.Sequential(conv_bn(c2, c4, stride=2), ResidualBlock(c4))
+        self.down8 = nn.Sequential(conv_bn(c4, c8, stride=2), ResidualBlock(c8),
+                                   ResidualBlock(c8, dilation=2))
+        self.merge4 = conv_bn(c8 + c4, c4, kernel=1)
+        self.merge2 = conv_bn(c4 + c2, c2, kernel=1)
+
+    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        x2 = self.stem(image)
+        x4 = self.down4(x2)
+        f8 = self.down8(x4)
+        f4 = self.merge4(torch.cat([upsample2(f8), x4], 1))
+        f2 = self.merge2(torch.cat([upsample2(f4), x2], 1))
+        return f2, f4, f8
+
+
+def group_cosine_volume(left: torch.Tensor, right: torch.Tensor, levels: int, groups: int
+                        ) -> torch.Tensor:
+    """Full-range correlation volume.
+
+    Args:
+        left, right: ``(B, C, h, w)`` features of the two views, ``C`` divisible by ``groups``.
+        levels: shifts ``d = 0 … levels−1`` (pixels of this level).
+        groups: channel groups.
+    Returns:
+        ``(B, groups·levels, h, w)``, channel ``d·groups + g``: the cosine similarity of group
+        ``g`` of ``left(x)`` and ``right(x − d)`` (0 where ``x − d`` falls off the image).
+    """
+    batch, channels, height, width = left.shape
+    per_group = channels // groups
+    left = F.normalize(left.reshape(batch, groups, per_group, height, width), dim=2)
+    right = F.normalize(right.reshape(batch, groups, per_group, height, width), dim=2)
+    slices = [(left * right).sum(2)]
+    for shift in range(1, levels):
+        shifted = F.pad(right[..., :-shift], (shift, 0))
+        slices.append((left * shifted).sum(2))
+    return torch.cat(slices, 1)
+
+
+def sample_along_rows(features: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Linear interpolation of ``features`` at column positions ``x`` on each pixel's own row.
+
+    Args:
+        features: ``(B, C, h, w)``.
+        x: ``(B, 1, h, w)`` column positions in pixels (0 = first column's centre).
+    Returns:
+        ``(B, C, h, w)``; taps left or right of the map contribute 0. Exports as
+        ``GatherElements`` (no ``GridSample``).
+    """
+    width = features.shape[-1]
+    x0 = torch.floor(x)
+    weight1 = x - x0
+    sampled = None
+    for tap, weight in ((x0, 1 - weight1), (x0 + 1, weight1)):
+        inside = ((tap >= 0) & (tap <= width - 1)).to(features.dtype)
+        index = tap.clamp(0, width - 1).long().expand(-1, features.shape[1], -1, -1)
+        term = torch.gather(features, 3, index) * (weight * inside)
+        sampled = term if sampled is None else sampled + term
+    return sampled
+
+
+class CoarseAggregation(nn.Module):
+    """2-D hourglass over [volume channels, left features] at ⅛ → ``levels`` logits."""
+
+    def __init__(self, volume_channels: int, feature_channels: int, levels: int,
+                 widths: tuple[int, int, int]):
+        super().__init__()
+        w8, w16, w32 = widths
+        self.enter = nn.Sequential(conv_bn(volume_channels + feature_channels, w8),
+                                   ResidualBlock(w8))
+        self.down16 = nn.Sequential(conv_bn(w8, w16, stride=2), ResidualBlock(w16))
+        self.down32 = nn.Sequential(conv_bn(w16, w32, stride=2), ResidualBlock(w32))
+        self.up16 = conv_bn(w32 + w16, w16)
+        self.up8 = conv_bn(w16 + w8, w8)
+        self.logits = nn.Conv2d(w8, levels, 3, padding=1)
+
+    def forward(self, volume: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
+        x8 = self.enter(torch.cat([volume, features], 1))
+        x16 = self.down16(x8)
+        x32 = self.down32(x16)
+        x16 = self.up16(torch.cat([upsample2(x32), x16], 1))
+        x8 = self.up8(torch.cat([upsample2(x16), x8], 1))
+        return self.logits(x8)
+
+
+class LocalRefinement(nn.Module):
+    """Residual disparity from a warped local cost volume (one pyramid level).
+
+    ``forward(left, right, disparity)`` with features ``(B, C, h, w)`` and the disparity
+    estimate ``(B, 1, h, w)`` in pixels of this level → refined disparity ``(B, 1, h, w)``
+    and ``extra`` outputs ``(B, extra, h, w)``.
+    """
+
+    def __init__(self, channels: int, radius: int, hidden: int, dilations: tuple[int, ...],
+                 extra: int = 0):
+        super().__init__()
+        self.radius, self.extra = radius, extra
+        taps = 2 * radius + 1
+        self.net = nn.Sequential(conv_bn(taps + channels, hidden),
+                                 *(conv_bn(hidden, hidden, dilation=d) for d in dilations),
+                                 nn.Conv2d(hidden, taps + extra, 3, padding=1))
+        self.register_buffer("offsets", torch.arange(-radius, radius + 1,
+                                                     dtype=torch.float32).view(1, taps, 1, 1),
+                             persistent=False)
+
+    def forward(self, left: torch.Tensor, right: torch.Tensor, disparity: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        width = left.shape[-1]
+        columns = torch.arange(width, dtype=left.dtype, device=left.device).view(1, 1, 1, -1)
+        left_unit = F.normalize(left, dim=1)
+        right_unit = F.normalize(right, dim=1)
+        base = columns - disparity
+        costs = [(left_unit * sample_along_rows(right_unit, base - offset)).sum(1, keepdim=True)
+                 for offset in range(-self.radius, self.radius + 1)]
+        out = self.net(torch.cat([*costs, left], 1))
+        taps = 2 * self.radius + 1
+        weights = torch.softmax(out[:, :taps], 1)
+        refined = disparity + (weights * self.offsets.to(out.dtype)).sum(1, keepdim=True)
+        return refined, out[:, taps:]
+
+
+class ResidualUpsampler(nn.Module):
+    """Bilinear ×2 of the disparity plus a residual CNN on [disparity / 32, image]."""
+
+    def __init__(self, hidden: int = 16):
+        super().__init__()
+        self.net = nn.Sequential(conv_bn(4, hidden), conv_bn(hidden, hidden, dilation=2),
+                                 conv_bn(hidden, hidden), nn.Conv2d(hidden, 1, 3, padding=1))
+
+    def forward(self, disparity: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
+        up = 2 * upsample2(disparity)
+        return up + self.net(torch.cat([up / 32.0, image], 1))
+
+
+class CostVolumeStereo(nn.Module):
+    """The ``stereo`` network (see the module docstring).
+
+    ``forward(left, right)``: ``(B, 3, H, W)`` float32 RGB in [0, 1] each, ``H, W`` multiples
+    of :data:`SIZE_MULTIPLE` → ``(B, 2, H, W)``: disparity (pixels of the left image) and the
+    bounded log-scale ``c``. ``forward(left, right, intermediates=True)`` returns a dict with
+    the coarse ``logits8 (B, D, H/8, W/8)`` and the disparities ``d8``, ``d4``, ``d2`` (pixels
+    of their level) besides ``disparity`` and ``log_scale`` (training).
+    """
+
+    size_multiple = SIZE_MULTIPLE
+
+    def __init__(self, config: StereoConfig | None = None):
+        super().__init__()
+        self.config = config = config or StereoConfig()
+        c2, c4, c8 = config.channels
+        self.features = FeaturePyramid(config.channels)
+        self.aggregate = CoarseAggregation(config.groups * config.coarse_levels, c8,
+                                           config.coarse_levels, config.hourglass)
+        self.refine4 = LocalRefinement(c4, config.refine_radius[0], config.refine_channels[0],
+                                       dilations=(2, 4, 1))
+        self.refine2 = LocalRefinement(c2, config.refine_radius[1], config.refine_channels[1],
+                                       dilations=(2,), extra=1)
+        if config.final == "jbu":
+            self.upsample = JBUStage(radius=2, key_dim=8, correction_hidden=0)
+        else:
+            self.upsample = ResidualUpsampler()
+        self.register_buffer("levels", torch.arange(config.coarse_levels,
+                                                    dtype=torch.float32).view(1, -1, 1, 1),
+                             persistent=False)
+
+    @property
+    def max_disparity(self) -> int:
+        return self.config.max_disparity
+
+    def forward(self, left: torch.Tensor, right: torch.Tensor, intermediates: bool = False):
+        if not torch.jit.is_tracing() and not torch.onnx.is_in_onnx_export():
+            _check_inputs(left, right)
+        batch = left.shape[0]
+        images = (torch.cat([left, right]) - IMAGE_MEAN) / IMAGE_STD
+        f2, f4, f8 = self.features(images)
+        volume = group_cosine_volume(f8[:batch], f8[batch:], self.config.coarse_levels,
+                                     self.config.groups)
+        logits8 = self.aggregate(volume, f8[:batch])
+        d8 = (torch.softmax(logits8, 1) * self.levels.to(logits8.dtype)).sum(1, keepdim=True)
+        d4, _ = self.refine4(f4[:batch], f4[batch:], 2 * upsample2(d8).detach())
+        d2, extra = self.refine2(f2[:batch], f2[batch:], 2 * upsample2(d4).detach())
+        if self.config.final == "jbu":
+            disparity = self.upsample(2 * d2, images[:batch])
+        else:
+            disparity = self.upsample(d2, images[:batch])
+        log_scale = bounded_log_scale(upsample2(extra))
+        if intermediates:
+            return {"logits8": logits8, "d8": d8, "d4": d4, "d2": d2, "disparity": disparity,
+                    "log_scale": log_scale}
+        return torch.cat([disparity.clamp_min(0.0), log_scale], 1)
+
+
+def _check_inputs(left: torch.Tensor, right: torch.Tensor) -> None:
+    if left.dim() != 4 or left.shape[1] != 3 or left.shape != right.shape:
+        raise ValueError(f"stereo needs left and right (B, 3, H, W) of one shape, got "
+                         f"{tuple(left.shape)} and {tuple(right.shape)}")
+    height, width = left.shape[-2:]
+    if height % SIZE_MULTIPLE or width % SIZE_MULTIPLE:
+        raise ValueError(f"stereo input sides must be multiples of {SIZE_MULTIPLE}, got "
+                         f"{height}x{width} (StereoPredictor pads any size)")
+
+
+def padded_size(height: int, width: int) -> tuple[int, int]:
+    """The smallest ``(H, W)`` ≥ the given one with both sides multiples of
+    :data:`SIZE_MULTIPLE`."""
+    return (math.ceil(height / SIZE_MULTIPLE) * SIZE_MULTIPLE,
+            math.ceil(width / SIZE_MULTIPLE) * SIZE_MULTIPLE)

@@ -1,0 +1,74 @@
+"""The ``stereo`` recipe's loss: every level supervised (deep supervision, as in StereoNet and
+AnyNet), the coarse cost volume directly.
+
+- Smooth-L1 of each level's disparity (⅛, ¼, ½, full), bilinearly resized to the GT and in GT
+  pixels, over the pixels with GT below the network's ``max_disparity``.
+- Cross-entropy of the ⅛ probability volume against the GT spread over its two nearest shifts
+  (so matching features learn from the first step, and the soft-argmin sees one mode).
+- The confidence: the Laplacian negative log-likelihood ``|d − d_gt|·exp(−c) + c`` with the
+  disparity detached (it trains ``c`` only, never pulls the disparity).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+LEVEL_WEIGHTS = {"d8": 0.5, "d4": 0.7, "d2": 0.85, "disparity": 1.0}
+LEVEL_FACTORS = {"d8": 8, "d4": 4, "d2": 2, "disparity": 1}
+VOLUME_WEIGHT = 0.5
+CONFIDENCE_WEIGHT = 0.2
+
+
+def volume_cross_entropy(logits8: torch.Tensor, target: torch.Tensor, mask: torch.Tensor
+                         ) -> torch.Tensor:
+    """Cross-entropy of ``logits8 (B, D, h, w)`` against ``target (B, 1, 8h, 8w)`` pixels,
+    sampled at each ⅛ cell's centre and linearly split between its two nearest shifts; ``mask``
+    ``(B, 1, 8h, 8w)`` bool."""
+    levels = logits8.shape[1]
+    target8 = target[..., 4::8, 4::8] / 8.0
+    mask8 = mask[..., 4::8, 4::8] & (target8 < levels - 1)
+    if not mask8.any():
+        return logits8.sum() * 0.0
+    low = target8.floor().clamp(0, levels - 2)
+    upper = (target8 - low).clamp(0, 1)
+    log_probs = F.log_softmax(logits8.float(), 1)
+    picked = (torch.gather(log_probs, 1, low.long()) * (1 - upper)
+              + torch.gather(log_probs, 1, low.long() + 1) * upper)
+    return -picked[mask8].mean()
+
+
+def stereo_loss(out: dict[str, torch.Tensor], target: torch.Tensor, valid: torch.Tensor,
+                max_disparity: float) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """The total loss and its named parts for one batch.
+
+    Args:
+        out: ``CostVolumeStereo(..., intermediates=True)``.
+        target: ``(B, 1, H, W)`` GT disparity, pixels. valid: ``(B, 1, H, W)`` bool.
+        max_disparity: the network's range; GT at or above it is not supervised.
+    """
+    mask = valid & (target < max_disparity)
+    size = target.shape[-2:]
+    parts: dict[str, torch.Tensor] = {}
+    total = target.new_zeros(())
+    full = None
+    for name, weight in LEVEL_WEIGHTS.items():
+        prediction = out[name].float() * LEVEL_FACTORS[name]
+        if prediction.shape[-2:] != size:
+            prediction = F.interpolate(prediction, size=size, mode="bilinear",
+                                       align_corners=False)
+        full = prediction
+        error = F.smooth_l1_loss(prediction[mask], target[mask]) if mask.any() \
+            else prediction.sum() * 0.0
+        parts[f"sl1_{name}"] = error.detach()
+        total = total + weight * error
+    volume = volume_cross_entropy(out["logits8"], target, mask)
+    log_scale = out["log_scale"].float()
+    laplace = ((full.detach() - target).abs() * torch.exp(-log_scale) + log_scale)[mask].mean() \
+        if mask.any() else log_scale.sum() * 0.0
+    parts.update(volume_ce=volume.detach(), confidence_nll=laplace.detach())
+    total = total + VOLUME_WEIGHT * volume + CONFIDENCE_WEIGHT * laplace
+    with torch.no_grad():
+        error = (full - target).abs()[mask]
+        parts["epe"] = error.mean() if error.numel() else error.new_zeros(())
+        parts["bad2"] = 100.0 * (error > 2).float().mean() if error.numel() else error.new_zeros(())
+    return total, parts
