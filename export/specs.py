@@ -22,7 +22,8 @@ import numpy as np
 from .arrays import resize_nearest, rgb_tensor
 from .mvs_spec import (MVSGraph, geometry_nodes, mvs_attributes, mvs_frame_inputs, mvs_metric,
                        mvs_working_size, unquantized_matmuls)
-from .stereo_spec import TILE_SIZE, stereo_attributes, stereo_frame_inputs, stereo_metric
+from .stereo_spec import (CROCO_TILE_SIZE, DEPLOYMENT_SIZE, croco_stereo_attributes,
+                          stereo_attributes, stereo_frame_inputs, stereo_metric)
 
 PRECISIONS = ("fp32", "fp16", "int8")
 
@@ -307,9 +308,21 @@ EXPORT_SPECS: dict[str, ExportSpec] = {
     "stereo": ExportSpec(
         name="stereo", inputs=(InputSpec("left", 3), InputSpec("right", 3)),
         outputs=("disparity_confidence",), output_axis_names=("height", "width"),
-        size_multiple=8, deployment_size=TILE_SIZE, profile=((32, 32), TILE_SIZE, (192, 320)),
+        size_multiple=32, deployment_size=DEPLOYMENT_SIZE,
+        profile=((64, 64), DEPLOYMENT_SIZE, (768, 1280)),
         frame_kind="stereo", frame_inputs=stereo_frame_inputs, metric=stereo_metric,
         attributes=stereo_attributes,
+        fp16_keep_fp32=("Softmax", "ReduceSum", "ReduceL2", "Div", "Pow", "Sqrt", "Exp",
+                        "Sigmoid", "AdaptiveConv"),
+        int8_op_types=("Conv",), int8_exclude=_one_hot_convs,
+        uses_adaptive_conv=True, runtime_class="RuntimeNetwork"),
+    "croco-stereo": ExportSpec(
+        name="croco-stereo", inputs=(InputSpec("left", 3), InputSpec("right", 3)),
+        outputs=("disparity_confidence",), output_axis_names=("height", "width"),
+        size_multiple=8, deployment_size=CROCO_TILE_SIZE,
+        profile=((32, 32), CROCO_TILE_SIZE, (192, 320)),
+        frame_kind="stereo", frame_inputs=stereo_frame_inputs, metric=stereo_metric,
+        attributes=croco_stereo_attributes,
         fp16_keep_fp32=("LayerNormalization", "Softmax", "ReduceMean", "ReduceSum", "Pow",
                         "Sqrt", "Exp", "Log", "Softplus"),
         int8_exclude=_attention_matmuls, runtime_class="RuntimeNetwork"),

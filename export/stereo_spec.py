@@ -1,17 +1,16 @@
-"""What the ``stereo`` entry of :data:`~.specs.EXPORT_SPECS` needs about ``StereoNet``.
+"""What the ``stereo`` and ``croco-stereo`` entries of :data:`~.specs.EXPORT_SPECS` need.
 
-The graph is the network itself: ``left``, ``right`` ``(1, 3, H, W)`` float32 RGB in [0, 1]
-(H, W multiples of the patch size) → ``disparity_confidence`` ``(1, 2, H, W)``: disparity of
-the left view in pixels and the bounded log-scale ``c`` (confidence ``exp(−c)``). It runs at
-the predictor's tile size (96×160, the training crop).
+``stereo`` (``CostVolumeStereo``): ``left``, ``right`` ``(1, 3, H, W)`` float32 RGB in [0, 1],
+``H, W`` multiples of 32, dynamic → ``disparity_confidence`` ``(1, 2, H, W)``: disparity of the
+left view in pixels and the bounded log-scale ``c`` (confidence ``exp(−c)``). The whole image is
+one call (the network is fully convolutional); the correlation volume is slices, products and
+channel sums, the warped local volumes ``GatherElements`` along rows, the last ×2 the
+``adaptive_conv`` op (decomposed, or the plugin).
 
-``StereoPredictor`` calls the network with batches of up to 8 tiles; the runtime network runs
-the batch-1 graph once per tile (``RuntimeNetwork.run_all``) rather than the graph taking a
-dynamic batch axis: every exported graph, its calibration, its parity checks and its TensorRT
-profile stay batch 1 (a fixed-shape 1×3×96×160 engine is the fastest TensorRT build, and a
-batch axis would need its own profile range), and the predictor is the same for torch and the
-exported backends. The possible cost is GPU utilisation (small tiles one by one); batching is
-a later option once measured on a device.
+``croco-stereo`` (``CroCoStereoNet``): the same inputs and output at the predictor's tile size
+(96×160, the training crop, multiples of the patch size); ``CroCoStereoPredictor`` sends
+batches of tiles, which the runtime network runs through the batch-1 graph one by one
+(``RuntimeNetwork.run_all``).
 """
 from __future__ import annotations
 
@@ -21,7 +20,8 @@ import numpy as np
 
 from .arrays import resize_nearest, rgb_tensor
 
-TILE_SIZE = (96, 160)
+CROCO_TILE_SIZE = (96, 160)
+DEPLOYMENT_SIZE = (480, 640)
 
 
 def stereo_frame_inputs(frame, size: tuple[int, int], attributes: dict[str, Any]
@@ -49,5 +49,10 @@ def stereo_metric(disparity: np.ndarray, gt_disparity: np.ndarray) -> dict[str, 
 
 
 def stereo_attributes(network) -> dict[str, Any]:
-    """``patch_size``: what ``StereoPredictor`` checks tile sizes against."""
+    """``max_disparity``: the range ``StereoPredictor`` shrinks larger inputs into."""
+    return {"max_disparity": int(network.max_disparity)}
+
+
+def croco_stereo_attributes(network) -> dict[str, Any]:
+    """``patch_size``: what ``CroCoStereoPredictor`` checks tile sizes against."""
     return {"patch_size": int(network.patch_size)}

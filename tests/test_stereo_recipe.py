@@ -1,5 +1,5 @@
-"""The croco and stereo recipes end to end at smoke size: `edgegeo train croco` then
-`edgegeo train stereo` initialised from it, loadable weights, `edgegeo stereo`."""
+"""The ``stereo`` recipe: its loss, its data, and a smoke run end to end (card, held-out curve
+with its baselines, loadable weights, ``edgegeo stereo``)."""
 import json
 
 import numpy as np
@@ -8,124 +8,111 @@ import torch
 
 import edgegeo
 from edgegeo.cli import main
-from edgegeo.models.croco import CroCoConfig
-from edgegeo.models.stereo import StereoNetConfig
-from edgegeo.weights_io import load_weights
+from edgegeo.data.synthetic.layered_stereo import LayeredStereoConfig, layered_stereo_pair
+from edgegeo.data.synthetic.materials import PRINT_PHOTOS
+from edgegeo.data.synthetic.textures import EVALUATION_ONLY_PHOTOS, PHOTOS
+from edgegeo.models.stereo import StereoConfig
+from edgegeo.training.stereo.data import (PhotometricJitter, jitter_view,
+                                          stereo_training_batch)
+from edgegeo.training.stereo.losses import stereo_loss, volume_cross_entropy
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def test_volume_cross_entropy_is_lowest_at_the_true_shift():
+    target = torch.full((1, 1, 16, 16), 8 * 2.25)         # 2.25 shifts at ⅛
+    mask = torch.ones_like(target, dtype=torch.bool)
+    scores = []
+    for peak in range(6):
+        logits = torch.full((1, 6, 2, 2), -10.0)
+        logits[:, peak] = 10.0
+        scores.append(float(volume_cross_entropy(logits, target, mask)))
+    assert int(np.argmin(scores)) == 2
+    soft = torch.full((1, 6, 2, 2), -10.0)
+    soft[:, 2], soft[:, 3] = np.log(0.75) + 10, np.log(0.25) + 10
+    assert float(volume_cross_entropy(soft, target, mask)) < min(scores)
+
+
+def test_loss_supervises_every_level_and_ignores_out_of_range_gt():
+    target = torch.full((1, 1, 32, 32), 8.0)
+    target[..., :4] = 500.0                               # beyond the network's range
+    valid = target > 0
+    out = {"logits8": torch.zeros(1, 4, 4, 4, requires_grad=True),
+           **{name: torch.full((1, 1, 32 // f, 32 // f), 8.0 / f, requires_grad=True)
+              for name, f in (("d8", 8), ("d4", 4), ("d2", 2), ("disparity", 1))},
+           "log_scale": torch.zeros(1, 1, 32, 32, requires_grad=True)}
+    loss, parts = stereo_loss(out, target, valid, max_disparity=32)
+    assert float(parts["epe"]) == 0 and float(parts["sl1_d8"]) == 0
+    loss.backward()
+    assert all(value.grad is not None for value in out.values())
+    assert float(out["d2"].grad.abs().sum()) == 0        # exact levels: no pull
+    assert float(out["logits8"].grad.abs().sum()) > 0    # a flat volume is pushed to the GT
+
+
+def test_training_batches_mix_sources_and_jitter_each_view():
+    batch = stereo_training_batch(4, (32, 64), seed=3, pairs=None, layered_share=1.0,
+                                  layered=LayeredStereoConfig(max_disparity=24.0),
+                                  layered_min_disparity=4.0, scale_range=(1.0, 1.0),
+                                  jitter=PhotometricJitter())
+    assert batch["left"].shape == batch["right"].shape == (4, 3, 32, 64)
+    assert batch["left"].dtype == torch.float32
+    assert 0 <= float(batch["left"].min()) and float(batch["left"].max()) <= 1
+    assert batch["disparity"].shape == (4, 1, 32, 64) and batch["valid"].all()
+    assert float(batch["disparity"].max()) <= 24.0
+    again = stereo_training_batch(4, (32, 64), seed=3, pairs=None, layered_share=1.0,
+                                  layered=LayeredStereoConfig(max_disparity=24.0),
+                                  layered_min_disparity=4.0, scale_range=(1.0, 1.0),
+                                  jitter=PhotometricJitter())
+    assert torch.equal(batch["left"], again["left"])     # seeded: resumable
+    rng = np.random.default_rng(0)
+    view = np.full((16, 16, 3), 128, np.uint8)
+    a, b = jitter_view(rng, view, PhotometricJitter()), jitter_view(rng, view, PhotometricJitter())
+    assert a.dtype == np.float32 and not np.allclose(a, b)
+
+
+def test_layered_pairs_can_have_thin_bars_and_holes():
+    rng = np.random.default_rng(5)
+    thin = LayeredStereoConfig(max_disparity=32.0, layers=(3, 3), thin_share=1.0)
+    _, _, disparity = layered_stereo_pair(rng, 64, 96, thin)
+    near = disparity > np.percentile(disparity, 5) + 1     # anything in front of the background
+    # thin structures: many narrow runs along rows rather than a few wide blobs
+    changes = np.abs(np.diff(near.astype(np.int8), axis=1)).sum()
+    assert changes > 40
+    with pytest.raises(ValueError, match="thin_share"):
+        LayeredStereoConfig(thin_share=2.0)
+
+
+def test_the_evaluation_image_is_no_texture():
+    assert "motorcycle" not in PHOTOS and "motorcycle" not in PRINT_PHOTOS
+    assert not set(EVALUATION_ONLY_PHOTOS) & set(PHOTOS)
 
 
 @pytest.fixture(scope="module")
-def croco_weights(tmp_path_factory):
-    out = tmp_path_factory.mktemp("croco")
-    assert main(["train", "croco", "--smoke", "--out", str(out)]) == 0
-    return out / "croco.safetensors"
-
-
-@pytest.fixture(scope="module")
-def stereo_weights(tmp_path_factory, croco_weights):
+def smoke_weights(tmp_path_factory):
     out = tmp_path_factory.mktemp("stereo")
-    assert main(["train", "stereo", "--smoke", "--out", str(out),
-                 "--set", f"init={croco_weights}"]) == 0
+    assert main(["train", "stereo", "--smoke", "--out", str(out)]) == 0
     return out / "stereo.safetensors"
 
 
-def test_croco_smoke_card_and_pictures(croco_weights):
-    card = json.loads(croco_weights.with_suffix(".json").read_text())
-    assert card["recipe"] == "croco" and card["smoke"] is True
-    assert CroCoConfig.from_dict(card["model_config"]) == CroCoConfig.tiny()
-    metrics = card["metrics"]["eval"]
-    assert 0 < metrics["val_masked_mse"] < 3 and metrics["val_mean_patch_mse"] > 0.5
-    assert any(k.startswith("backbone.enc_blocks") for k in load_weights(croco_weights))
-
-
-def test_croco_mixes_in_stereo_pairs_and_restarts_from_weights(croco_weights, tmp_path):
-    out = tmp_path / "more"
-    assert main(["train", "croco", "--smoke", "--out", str(out), "--set", "stereo_data=generate",
-                 "--set", "stereo_share=0.5", "--set", f"init={croco_weights}"]) == 0
-    card = json.loads((out / "croco.json").read_text())
-    assert "50% of samples rectified pairs" in card["data"]
-    assert f"initialised from {croco_weights}" in card["data"]
-    assert card["init_from"]["weights"] == str(croco_weights)
-    assert card["init_from"]["command"].startswith("edgegeo train croco --smoke")
-    assert card["metrics"]["eval"]["val_masked_mse_other_view2"] > 0
-    assert main(["train", "croco", "--smoke", "--out", str(tmp_path / "x"),
-                 "--set", "stereo_share=0.5"]) == 2
-
-
-def test_stereo_smoke_starts_from_croco_and_loads(stereo_weights, croco_weights, tmp_path):
-    card = json.loads(stereo_weights.with_suffix(".json").read_text())
-    assert card["init"] == str(croco_weights)
-    assert StereoNetConfig.from_dict(card["model_config"]) == StereoNetConfig.tiny()
-    assert {"val_epe", "val_bad2"} <= set(card["metrics"]["eval"])
-    assert card["predictor_options"]["tile_size"] == [32, 48]
-    predictor = edgegeo.load("stereo", weights=stereo_weights, check_rectification=False)
-    assert predictor.tile_size == (32, 48)
-    left = (np.random.default_rng(0).random((50, 90, 3)) * 255).astype(np.uint8)
-    disparity = predictor(left, left)
-    assert disparity.shape == (50, 90) and np.isfinite(disparity).all()
-
-
-def test_stereo_cli_writes_pfm_and_png(stereo_weights, tmp_path, capsys):
-    from skimage import data
-
-    from edgegeo.data.pfm import read_pfm
+def test_smoke_run_card_curve_and_load(smoke_weights, tmp_path):
+    card = json.loads(smoke_weights.with_suffix(".json").read_text())
+    assert card["recipe"] == "stereo" and card["smoke"] is True
+    assert StereoConfig.from_dict(card["model_config"]) == StereoConfig.named("tiny")
+    evaluation = card["metrics"]["eval"]
+    for kind in ("rendered", "layered"):
+        for method in ("", "_constant", "_sgbm"):
+            assert np.isfinite(evaluation[f"{kind}{method}_epe"])
+    curve = [json.loads(line) for line in
+             (smoke_weights.parent / "scalars.jsonl").read_text().splitlines()]
+    assert any("val/layered_sgbm_bad2" in row for row in curve)
+    predictor = edgegeo.load("stereo", weights=smoke_weights, check_rectification=False)
+    rng = np.random.default_rng(0)
+    left = rng.integers(0, 256, (40, 60, 3), dtype=np.uint8)
+    assert predictor(left, np.roll(left, -2, axis=1)).shape == (40, 60)
     from edgegeo.viz import save_png
-
-    photo = data.astronaut()
-    left, right = tmp_path / "l.png", tmp_path / "r.png"
-    save_png(left, photo[100:196, 110:270])
-    save_png(right, photo[100:196, 120:280])           # 10 px of disparity everywhere
-    assert main(["stereo", str(left), str(right), "-o", str(tmp_path / "d.pfm"),
-                 "--weights", str(stereo_weights), "--confidence", str(tmp_path / "c.png")]) == 0
-    assert read_pfm(tmp_path / "d.pfm").shape == (96, 160)
-    assert (tmp_path / "c.png").is_file()
-    assert main(["stereo", str(left), str(right), "-o", str(tmp_path / "d.png"),
-                 "--weights", str(stereo_weights)]) == 0
-    assert main(["stereo", str(left), str(right), "-o", str(tmp_path / "d.txt"),
-                 "--weights", str(stereo_weights)]) == 2
-    assert "must end in" in capsys.readouterr().err
-
-
-def test_stereo_without_weights_names_the_training_command(tmp_path):
-    with pytest.raises(FileNotFoundError, match="edgegeo train stereo"):
-        edgegeo.load("stereo", weights=tmp_path / "none.safetensors")
-    torch.manual_seed(0)
-
-
-def test_cross_view_and_attention_checks(croco_weights, tmp_path):
-    from edgegeo.stereo_eval import attention_disparity_rows, cross_view_rows
-
-    assert main(["data", "render", "--rig", "stereo", "--out", str(tmp_path), "--frames", "2",
-                 "--width", "96", "--height", "64", "--seed", "1000"]) == 0   # a test seed
-    rows = cross_view_rows(croco_weights, tmp_path, count=4, crop_hw=(32, 48))
-    assert [row["pairs"] for row in rows] == [
-        "CroCo-scored pairs (validation scenes), 4 crops",
-        "rectified stereo pairs (test scenes), 4 crops"]
-    for row in rows:
-        values = [float(row[key]) for key in ("true view 2", "another pair's view 2",
-                                              "mean patch")]
-        assert all(0 < value < 3 for value in values)
-    rows = attention_disparity_rows(croco_weights, tmp_path, count=2, crop_hw=(32, 48))
-    assert [row["decoder block"] for row in rows] == [0, 1, 2]        # tiny: 3 blocks
-    for row in rows:
-        assert -1 <= float(row["correlation with GT"]) <= 1
-        assert 0 < float(row["peak weight"]) <= 1 and float(row["error (px)"]) >= 0
-
-
-def test_shifted_view_2_crops_move_inside_the_image():
-    from edgegeo.training.croco.data import TwoViewImages, pair_batch
-
-    height, width = 40, 60
-    # Every pixel holds its own (row, column), so a crop shows where it was taken.
-    rows, cols = np.mgrid[0:height, 0:width]
-    image = np.stack([rows, cols, np.zeros_like(rows)], -1).astype(np.uint8)[None]
-    pairs = TwoViewImages(image, image.copy(), None, "grid")
-    batch = pair_batch(pairs, 64, (16, 24), seed=0, extra=pairs, extra_share=1.0,
-                       extra_shift=8)
-
-    def window_start(views):   # smallest (row, column) a crop shows, whatever flips it had
-        return (views[:, :2].flatten(2) * 255).round().amin(-1)
-
-    offsets = (window_start(batch["view2"]) - window_start(batch["view1"])).abs()
-    assert offsets.max() <= 8 and (offsets > 0).any()
-    same = pair_batch(pairs, 8, (16, 24), seed=0, extra=pairs, extra_share=1.0)
-    assert torch.equal(window_start(same["view1"]), window_start(same["view2"]))
+    save_png(tmp_path / "l.png", left)
+    save_png(tmp_path / "r.png", np.roll(left, -2, axis=1))
+    assert main(["stereo", str(tmp_path / "l.png"), str(tmp_path / "r.png"), "-o",
+                 str(tmp_path / "d.npy"), "--weights", str(smoke_weights),
+                 "--no-rectification-check"]) == 0
+    assert np.load(tmp_path / "d.npy").shape == (40, 60)

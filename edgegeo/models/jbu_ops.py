@@ -116,7 +116,8 @@ def adaptive_conv(x: torch.Tensor, kernels: torch.Tensor, *, check_finite: bool 
 
     Args:
         x: ``(B, C, H+2r, W+2r)`` float32/float64 tensor, already padded by r.
-        kernels: ``(B, H, W, 2r+1, 2r+1)``, same dtype and device, C-contiguous.
+        kernels: ``(B, H, W, 2r+1, 2r+1)``, same dtype and device (strided views are made
+            contiguous once here).
         check_finite: raise if the output holds NaN/inf (skipped while exporting).
 
     Returns:
@@ -124,6 +125,7 @@ def adaptive_conv(x: torch.Tensor, kernels: torch.Tensor, *, check_finite: bool 
     """
     if torch.jit.is_tracing() or torch.onnx.is_in_onnx_export():
         return ExportableAdaptiveConv.apply(x, kernels, False)
+    x, kernels = x.contiguous(), kernels.contiguous()
     check_adaptive_conv_inputs(x, kernels)
     return ExportableAdaptiveConv.apply(x, kernels, check_finite)
 

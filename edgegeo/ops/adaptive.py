@@ -41,6 +41,17 @@ class _TorchCPU:
         return torch.from_numpy(grad_k)
 
 
+def _c_contiguous(array):
+    """``array`` itself if it is already C-contiguous, else one C-contiguous copy (numpy array or
+    torch tensor; for a tensor the copy is differentiable, so gradients reach the original view).
+    Anything else is returned unchanged, for the input checks to reject."""
+    if isinstance(array, torch.Tensor):
+        return array.contiguous()
+    if isinstance(array, np.ndarray) and not array.flags.c_contiguous:
+        return np.ascontiguousarray(array)
+    return array
+
+
 def _backend(array):
     """The module-like backend that computes on ``array``'s kind and device."""
     if isinstance(array, np.ndarray):
@@ -91,14 +102,19 @@ def adaptive_conv(x, kernels, *, check_finite: bool = True):
             some output sum); on CUDA it reads one flag back, i.e. waits for the kernel.
 
     Both arguments are numpy arrays (the result is numpy, no autograd) or both torch tensors on
-    one device, CPU or CUDA (differentiable wrt both). Both must be C-contiguous.
+    one device, CPU or CUDA (differentiable wrt both). Any strided layout is accepted (slices,
+    transposed / permuted views, Fortran-order arrays, negative numpy strides): an argument that
+    is not C-contiguous is copied to C order once, here, before the kernels (for tensors the
+    copy is part of the graph, so its gradient flows back to the original view); C-contiguous
+    arguments are used as they are, without a copy.
 
     Returns:
         ``(B, C, H, W)``, the dtype and kind of ``x``.
 
     Raises:
-        ValueError: wrong rank, size, dtype or layout (the message names it), or NaN/inf.
+        ValueError: wrong rank, size or dtype (the message names it), or NaN/inf.
     """
+    x, kernels = _c_contiguous(x), _c_contiguous(kernels)
     check_adaptive_conv_inputs(x, kernels)
     if isinstance(x, torch.Tensor):
         return AdaptiveConvFunction.apply(x, kernels, check_finite)
@@ -115,6 +131,7 @@ def adaptive_conv_backward(grad_out, x, kernels):
     Returns:
         ``(grad_x (B, C, H+2r, W+2r), grad_kernels (B, H, W, 2r+1, 2r+1))``.
     """
+    grad_out, x, kernels = (_c_contiguous(a) for a in (grad_out, x, kernels))
     check_adaptive_conv_inputs(x, kernels)
     check_grad_out(grad_out, x, kernels)
     backend = _backend(x)

@@ -33,7 +33,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from edgegeo.ops.adaptive import adaptive_conv
+from edgegeo.ops.adaptive import _c_contiguous, adaptive_conv
 
 
 def joint_bilateral_kernels(guide: torch.Tensor, radius: int, sigma_spatial: float,
@@ -132,14 +132,15 @@ def _image_pair_to_tensors(src: np.ndarray, guide: np.ndarray) -> tuple[torch.Te
 
 
 def _batch_pair_to_tensors(src, guide) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(B,C,h,w)`` map and ``(B,3,H,W)`` float guide (numpy or torch, same kind) to tensors."""
+    """``(B,C,h,w)`` map and ``(B,3,H,W)`` float guide (numpy or torch, same kind) to
+    C-contiguous tensors (strided inputs copied once, differentiably for tensors)."""
     if type(src) is not type(guide):
         raise ValueError(f"src and guide must both be numpy arrays or both torch tensors, got "
                          f"{type(src).__name__} and {type(guide).__name__}")
-    if isinstance(src, np.ndarray):
-        source, image = torch.from_numpy(src), torch.from_numpy(guide)
-    else:
-        source, image = src, guide
+    # numpy: from_numpy refuses negative strides, so copy to C order first
+    source, image = _c_contiguous(src), _c_contiguous(guide)
+    if isinstance(source, np.ndarray):
+        source, image = torch.from_numpy(source), torch.from_numpy(image)
     if image.ndim != 4 or image.shape[1] != 3 or image.shape[0] != source.shape[0]:
         raise ValueError(f"with a (B, C, h, w) src of batch {source.shape[0]}, guide must be "
                          f"(B, 3, H, W), got {tuple(image.shape)}")
@@ -169,6 +170,11 @@ def joint_bilateral_upsample(src, guide, scale: float, radius: int = 3,
             units (0.1 is about 25 grey levels).
         mask_zeros: treat 0 as invalid (depth / disparity): invalid pixels get no weight and
             the output is 0 where no valid pixel is within reach. False for feature maps.
+
+    src and guide may have any strided layout (slices, transposed / permuted views, negative
+    numpy strides): an input that is not C-contiguous is copied to C order once, on entry (for
+    tensors the copy is part of the graph, so gradients reach the original views), so the
+    result is the same, bit for bit, as for C-contiguous copies of the inputs.
 
     Returns:
         ``(H, W)`` numpy for a 2-D src, else ``(B, C, H, W)`` of src's kind; src's dtype.

@@ -5,16 +5,17 @@ import torch
 from torch import nn
 
 from edgegeo.models.croco import CroCoConfig, CroCoNet
-from edgegeo.models.stereo import (StereoNet, StereoNetConfig, bounded_log_scale,
+from edgegeo.models.croco_stereo import (CroCoStereoNet, CroCoStereoConfig, bounded_log_scale,
                                    load_backbone_weights)
-from edgegeo.models.stereo_predictor import StereoPredictor, rectification_problem
+from edgegeo.models.croco_stereo import CroCoStereoPredictor
+from edgegeo.models.stereo import rectification_problem
 from edgegeo.models.tiling import tile_starts, tiled_prediction
 
 
 @pytest.fixture(scope="module")
 def tiny_stereo():
     torch.manual_seed(0)
-    return StereoNet(StereoNetConfig.tiny()).eval()
+    return CroCoStereoNet(CroCoStereoConfig.tiny()).eval()
 
 
 def _textured(height, width, seed=0):
@@ -33,13 +34,13 @@ def test_stereo_net_outputs_disparity_and_bounded_log_scale(tiny_stereo):
     assert (out[:, 1].abs() < 3).all()
     assert bounded_log_scale(torch.tensor([-1e6, 0.0, 1e6])).tolist() == pytest.approx(
         [-3.0, 0.0, 3.0])
-    assert StereoNetConfig.small().dec_taps == (0, 2, 3)
-    assert StereoNetConfig.from_dict(StereoNetConfig.small().to_dict()) == StereoNetConfig.small()
+    assert CroCoStereoConfig.small().dec_taps == (0, 2, 3)
+    assert CroCoStereoConfig.from_dict(CroCoStereoConfig.small().to_dict()) == CroCoStereoConfig.small()
 
 
 def test_backbone_initialises_from_croco_weights(tiny_stereo):
     croco = CroCoNet(CroCoConfig.tiny())
-    model = StereoNet(StereoNetConfig.tiny())
+    model = CroCoStereoNet(CroCoStereoConfig.tiny())
     copied = load_backbone_weights(model, croco.state_dict())
     assert copied == len(model.backbone.state_dict())
     for name, tensor in model.backbone.state_dict().items():
@@ -47,7 +48,7 @@ def test_backbone_initialises_from_croco_weights(tiny_stereo):
     with pytest.raises(ValueError, match="no CroCo backbone"):
         load_backbone_weights(model, {"head.weight": torch.zeros(1)})
     with pytest.raises(ValueError, match="do not fit"):
-        load_backbone_weights(StereoNet(StereoNetConfig.small()), croco.state_dict())
+        load_backbone_weights(CroCoStereoNet(CroCoStereoConfig.small()), croco.state_dict())
 
 
 def test_tile_starts_cover_with_overlap():
@@ -110,7 +111,7 @@ def test_tiled_merge_prefers_confident_tiles():
 
 
 def test_predictor_shapes_scale_and_confidence(tiny_stereo):
-    predictor = StereoPredictor(tiny_stereo, tile_size=(32, 48), check_rectification=False,
+    predictor = CroCoStereoPredictor(tiny_stereo, tile_size=(32, 48), check_rectification=False,
                                 max_disparity=96.0, trained_max_disparity=48.0)
     assert predictor.working_scale() == 0.5
     left = _textured(70, 130)
@@ -122,7 +123,7 @@ def test_predictor_shapes_scale_and_confidence(tiny_stereo):
 
 
 def test_predictor_rejects_bad_pairs(tiny_stereo):
-    predictor = StereoPredictor(tiny_stereo, tile_size=(32, 48))
+    predictor = CroCoStereoPredictor(tiny_stereo, tile_size=(32, 48))
     left = _textured(120, 160)
     with pytest.raises(ValueError, match="differ in size"):
         predictor(left, left[:-1])
@@ -139,6 +140,6 @@ def test_predictor_rejects_bad_pairs(tiny_stereo):
     with pytest.raises(ValueError, match="swapped"):
         predictor(right_of, photo[:120, 40:200])
     with pytest.raises(ValueError, match="tile_size"):
-        StereoPredictor(tiny_stereo, tile_size=(30, 48))
+        CroCoStereoPredictor(tiny_stereo, tile_size=(30, 48))
     with pytest.raises(ValueError, match="max_disparity"):
-        StereoPredictor(tiny_stereo, max_disparity=0)
+        CroCoStereoPredictor(tiny_stereo, max_disparity=0)

@@ -1,4 +1,4 @@
-"""StereoNet exports to ONNX (opset 17, dynamic H/W, two named inputs) with standard ops only
+"""CroCoStereoNet exports to ONNX (opset 17, dynamic H/W, two named inputs) with standard ops only
 (RoPE as Sin/Cos, no Inverse/unsupported ops) and ONNX Runtime matches torch."""
 import warnings
 
@@ -8,7 +8,7 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from edgegeo.models.stereo import StereoNet, StereoNetConfig
+from edgegeo.models.croco_stereo import CroCoStereoNet, CroCoStereoConfig
 
 OPSET = 17
 EXPORT_SIZE = (32, 48)
@@ -29,7 +29,7 @@ def export(model, path):
 @pytest.mark.parametrize("name", ["tiny", "small"])
 def test_stereo_onnx_matches_torch_at_other_sizes(tmp_path, name):
     torch.manual_seed(0)
-    model = StereoNet(StereoNetConfig.named(name)).eval()
+    model = CroCoStereoNet(CroCoStereoConfig.named(name)).eval()
     path = tmp_path / f"stereo-{name}.onnx"
     export(model, path)
     graph = onnx.load(str(path))

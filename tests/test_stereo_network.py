@@ -1,0 +1,126 @@
+"""The ``stereo`` cost-volume network: its matching blocks compute what they claim, shapes and
+ranges of the outputs, configs, and the predictor on any image size."""
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from edgegeo.models.stereo import CostVolumeStereo, StereoConfig, StereoPredictor, padded_size
+from edgegeo.models.stereo.network import group_cosine_volume, sample_along_rows
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def tiny_network(seed: int = 0) -> CostVolumeStereo:
+    torch.manual_seed(seed)
+    return CostVolumeStereo(StereoConfig.named("tiny")).eval()
+
+
+def test_correlation_volume_peaks_at_the_true_shift():
+    torch.manual_seed(0)
+    right = torch.randn(1, 8, 6, 40)
+    shift = 5
+    left = torch.zeros_like(right)
+    left[..., shift:] = right[..., :-shift]           # left(x) = right(x − 5)
+    volume = group_cosine_volume(left, right, levels=12, groups=2)
+    assert volume.shape == (1, 24, 6, 40)
+    per_group = volume.reshape(1, 12, 2, 6, 40)
+    best = per_group[..., 12:].argmax(1)               # columns where every shift is inside
+    assert (best == shift).all()
+    assert torch.allclose(per_group[:, shift, :, :, 12:], torch.ones(1, 2, 6, 28), atol=1e-5)
+    assert (per_group[:, 7, :, :, :7] == 0).all()      # off the image: no similarity
+
+
+def test_row_sampling_is_linear_interpolation_with_zeros_outside():
+    torch.manual_seed(1)
+    features = torch.randn(2, 3, 4, 10)
+    x = torch.tensor([-1.5, -0.25, 0.0, 2.5, 8.75, 9.0, 9.5, 12.0]).view(1, 1, 1, 8)
+    x = x.expand(2, 1, 4, 8)
+    got = sample_along_rows(features, x)
+    rows = torch.arange(4, dtype=torch.float32).view(1, 1, 4, 1).expand(2, 1, 4, 8)
+    grid = torch.stack([x[:, 0] / 9 * 2 - 1, rows[:, 0] / 3 * 2 - 1], -1)
+    expected = F.grid_sample(features, grid, mode="bilinear", padding_mode="zeros",
+                             align_corners=True)
+    assert torch.allclose(got, expected, atol=1e-6)
+    assert torch.equal(got[..., 2], features[..., 0])
+    assert (got[..., -1] == 0).all() and (got[..., 0] == 0).all()
+
+
+def test_forward_shapes_ranges_and_intermediates():
+    network = tiny_network()
+    left, right = torch.rand(2, 3, 64, 96), torch.rand(2, 3, 64, 96)
+    with torch.no_grad():
+        out = network(left, right)
+        parts = network(left, right, intermediates=True)
+    assert out.shape == (2, 2, 64, 96) and out.dtype == torch.float32
+    assert (out[:, 0] >= 0).all() and (out[:, 1].abs() < 3).all()
+    assert parts["logits8"].shape == (2, 4, 8, 12)               # tiny: 32 px = 4 shifts at ⅛
+    assert parts["d8"].shape == (2, 1, 8, 12) and parts["d4"].shape == (2, 1, 16, 24)
+    assert parts["d2"].shape == (2, 1, 32, 48) and parts["disparity"].shape == (2, 1, 64, 96)
+    assert ((parts["d8"] >= 0) & (parts["d8"] <= 3)).all()      # soft-argmin inside the range
+    assert torch.allclose(out[:, :1], parts["disparity"].clamp_min(0))
+
+
+def test_every_parameter_gets_a_gradient():
+    network = tiny_network().train()
+    parts = network(torch.rand(2, 3, 64, 64), torch.rand(2, 3, 64, 64), intermediates=True)
+    loss = sum(value.float().mean() for value in parts.values())
+    loss.backward()
+    missing = [name for name, p in network.named_parameters() if p.grad is None]
+    assert not missing
+
+
+@pytest.mark.parametrize("final", ["jbu", "residual"])
+def test_both_final_stages_run(final):
+    torch.manual_seed(0)
+    network = CostVolumeStereo(StereoConfig(max_disparity=32, channels=(8, 8, 8), groups=2,
+                                            hourglass=(8, 8, 8), refine_radius=(1, 1),
+                                            refine_channels=(8, 8), final=final)).eval()
+    with torch.no_grad():
+        assert network(torch.rand(1, 3, 32, 64), torch.rand(1, 3, 32, 64)).shape == (1, 2, 32, 64)
+
+
+def test_bad_inputs_and_configs_name_the_problem():
+    network = tiny_network()
+    with pytest.raises(ValueError, match="multiples of 32"):
+        network(torch.rand(1, 3, 40, 64), torch.rand(1, 3, 40, 64))
+    with pytest.raises(ValueError, match="one shape"):
+        network(torch.rand(1, 3, 32, 64), torch.rand(1, 3, 32, 96))
+    with pytest.raises(ValueError, match="multiple of 8"):
+        StereoConfig(max_disparity=100)
+    with pytest.raises(ValueError, match="final"):
+        StereoConfig(final="bicubic")
+    with pytest.raises(ValueError, match="unknown stereo config"):
+        StereoConfig.named("huge")
+    with pytest.raises(ValueError, match="unknown stereo config fields"):
+        StereoConfig.from_dict({"max_disparity": 64, "depth": 3})
+    config = StereoConfig.named("small")
+    assert StereoConfig.from_dict(config.to_dict()) == config
+
+
+def test_padded_size():
+    assert padded_size(500, 741) == (512, 768)
+    assert padded_size(64, 96) == (64, 96)
+
+
+def test_predictor_takes_any_size_and_shrinks_wide_ranges():
+    network = tiny_network()
+    predictor = StereoPredictor(network, check_rectification=False)
+    rng = np.random.default_rng(0)
+    left = rng.integers(0, 256, (50, 70, 3), dtype=np.uint8)
+    right = np.roll(left, -3, axis=1)
+    disparity, confidence = predictor(left, right, return_confidence=True)
+    assert disparity.shape == (50, 70) and disparity.dtype == np.float32
+    assert confidence.shape == (50, 70) and (confidence > 0).all()
+    assert (disparity >= 0).all()
+    # the same pair as a strided view (vertical flip) is accepted
+    assert predictor(left[::-1], right[::-1]).shape == (50, 70)
+    wide = StereoPredictor(network, max_disparity=64, check_rectification=False)
+    assert wide.working_scale() == 0.5
+    assert wide(left, right).shape == (50, 70)
+    with pytest.raises(ValueError, match="differ in size"):
+        predictor(left, right[:40])
+    with pytest.raises(ValueError, match="max_disparity"):
+        StereoPredictor(network, max_disparity=0)
+    with pytest.raises(ValueError, match="max_disparity"):
+        StereoPredictor(torch.nn.Identity())
