@@ -7,6 +7,7 @@ A stereo method is ``fn(left, right) -> (H, W) float32`` disparity on ``(H, W, 3
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -30,15 +31,56 @@ def parse_model_args(values: list[str] | None) -> dict[str, Path]:
     return models
 
 
-def learned_methods(models: dict[str, Path], max_disparity: float | None
-                    ) -> dict[str, Callable]:
-    """``{name: predictor}`` of the stereo models (torch, CPU), each shrinking pairs whose
-    disparities reach ``max_disparity`` into its trained range."""
+EXPORTED_BACKENDS = (("onnxruntime", "fp32"), ("onnxruntime", "int8"))
+"""The exported variants ``--exported`` adds beside each learned model's torch row."""
+
+
+def learned_methods(models: dict[str, Path], max_disparity: float | None,
+                    exported: bool = False) -> dict[str, Callable]:
+    """``{name: predictor}`` of the stereo models (torch on the CPU; with ``exported`` also
+    ``name (ORT fp32)`` and ``name (ORT int8)``), each shrinking pairs whose disparities reach
+    ``max_disparity`` into its range. The registry name (``stereo`` or ``croco-stereo``) is
+    the one of the recipe that trained the weights (their model card)."""
     import edgegeo
 
-    return {name: edgegeo.load("stereo", weights=path, max_disparity=max_disparity,
-                               check_rectification=False)
-            for name, path in models.items()}
+    methods = {}
+    for name, path in models.items():
+        model = model_name(path)
+        methods[name] = edgegeo.load(model, weights=path, max_disparity=max_disparity,
+                                     check_rectification=False)
+        for backend, precision in EXPORTED_BACKENDS if exported else ():
+            methods[f"{name} (ORT {precision})"] = edgegeo.load(
+                model, weights=path, backend=backend, precision=precision,
+                max_disparity=max_disparity, check_rectification=False)
+    return methods
+
+
+def model_name(weights: Path) -> str:
+    """The registry name of stereo weights: their card's recipe (``stereo`` without a card)."""
+    return _card(weights).get("recipe", "stereo")
+
+
+def latency_rows(methods: dict[str, Callable], sizes: list[tuple[int, int]], left, right,
+                 repeats: int) -> list[dict]:
+    """Median wall time (ms) of each method on the pair resized to each ``(H, W)`` (area
+    resampling; disparities are not needed, only the time)."""
+    import cv2
+
+    rows = []
+    for name, method in methods.items():
+        row = {"method": name}
+        for height, width in sizes:
+            pair = [cv2.resize(view, (width, height), interpolation=cv2.INTER_AREA)
+                    for view in (left, right)]
+            method(*pair)                                           # warm-up (graph builds)
+            seconds = []
+            for _ in range(repeats):
+                start = time.perf_counter()
+                method(*pair)
+                seconds.append(time.perf_counter() - start)
+            row[f"{width}×{height} (ms)"] = f"{1000 * float(np.median(seconds)):.0f}"
+        rows.append(row)
+    return rows
 
 
 def model_rows(models: dict[str, Path]) -> list[dict]:
@@ -52,12 +94,14 @@ def model_rows(models: dict[str, Path]) -> list[dict]:
         params = sum(t.numel() for t in load_weights(path).values())
         init = card.get("init", "none")
         minutes = card.get("wall_time_s", 0) / 60
-        stages = [f"stereo {card.get('steps', '?')} steps {minutes:.0f} min"]
+        stages = [f"{card.get('recipe', 'stereo')} {card.get('steps', '?')} steps "
+                  f"{minutes:.0f} min"]
         if init not in ("none", "") and Path(init).is_file():
             croco = _card(Path(init))
             stages.insert(0, f"croco {croco.get('steps', '?')} steps "
                              f"{croco.get('wall_time_s', 0) / 60:.0f} min")
-        rows.append({"model": name, "params (M)": f"{params / 1e6:.2f}",
+        rows.append({"model": name, "architecture": model_name(path),
+                     "params (M)": f"{params / 1e6:.2f}",
                      "initialisation": "CroCo pre-training" if init not in ("none", "")
                      else "random (no pre-training)",
                      "training on this machine": "; ".join(stages)})

@@ -69,6 +69,8 @@ class Packet:
             skipped the frame.
         disparity: ``(H,W) float32`` disparity the depth stage produced, if any: relative
             (mono-depth, larger = nearer) or pixels of the left view (stereo).
+        confidence: ``(H,W) float32`` the stereo model's confidence ``exp(−c)`` (1 / expected
+            disparity error in pixels), if the stage asked for it.
         timings: seconds each stage spent on it; waits: seconds it queued before each stage.
         info: per-packet notes stages leave for later stages and sinks.
         skipped: ``{stage name: reason}`` for the stages that passed it on without doing their
@@ -80,6 +82,7 @@ class Packet:
     t_source: float
     depth: np.ndarray | None = None
     disparity: np.ndarray | None = None
+    confidence: np.ndarray | None = None
     timings: dict = field(default_factory=dict)
     waits: dict = field(default_factory=dict)
     info: dict = field(default_factory=dict)
@@ -854,6 +857,9 @@ class FuseStage:
 
 
 PIPELINES = ("gt", "mono", "stereo", "mvs")
+STEREO_MAX_ERROR_PX = 2.0
+"""The stereo pipeline leaves out of fusion pixels whose expected disparity error (the
+model's confidence) exceeds this, pixels."""
 
 
 def standard_stages(kind: str, fusion=None, predictor=None, max_depth: float = 10.0,
@@ -886,7 +892,8 @@ def standard_stages(kind: str, fusion=None, predictor=None, max_depth: float = 1
     elif kind == "stereo":
         from .stereo_stage import StereoStage
 
-        stages = [CheckFrame(), StereoStage(predictor)]
+        stages = [CheckFrame(), StereoStage(predictor,
+                                            max_disparity_error_px=STEREO_MAX_ERROR_PX)]
     else:
         from .mvs_stage import MVSStage
 

@@ -120,6 +120,24 @@ def test_stereo_stage_runs_the_model_on_the_pair(pairs, predictor):
                                record.frame.K[0, 0] * BASELINE / expected[valid], rtol=1e-5)
 
 
+def test_stereo_stage_masks_pixels_the_model_is_unsure_of(pairs):
+    record = pairs[1][0]
+    disparity = np.full((H, W), 8.0, np.float32)
+    confidence = np.full((H, W), 2.0, np.float32)      # expected error 0.5 px
+    confidence[:, :10] = 0.25                           # expected error 4 px: masked
+
+    def predictor(left, right, return_confidence=False):
+        return (disparity, confidence) if return_confidence else disparity
+
+    packet = StereoStage(predictor, max_disparity_error_px=2.0)(Packet(0, record, 0.0))
+    np.testing.assert_array_equal(packet.disparity, disparity)
+    assert (packet.depth[:, :10] == 0).all() and (packet.depth[:, 10:] > 0).all()
+    assert packet.info["masked_fraction"] == pytest.approx(10 / W)
+    np.testing.assert_array_equal(packet.confidence, confidence)
+    with pytest.raises(ValueError, match="max_disparity_error_px"):
+        StereoStage(predictor, max_disparity_error_px=0)
+
+
 @pytest.mark.parametrize("change, message", [
     (dict(right=None), "no right image in the packet: the stereo pipeline needs rectified "
                        "pairs"),

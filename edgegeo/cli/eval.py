@@ -57,6 +57,11 @@ def register(subparsers) -> None:
                         help="a learned stereo model to evaluate too (repeatable), e.g. "
                              "stereo=runs/stereo/stereo.safetensors "
                              "'no pre-training'=runs/stereo-scratch/stereo.safetensors")
+    stereo.add_argument("--exported", action="store_true",
+                        help="also run each --model exported to ONNX Runtime fp32 and int8")
+    stereo.add_argument("--latency", action="store_true",
+                        help="also time every method at 741x500 and 640x480 (median of "
+                             "--repeats) into a latency table")
     stereo.add_argument("--synthetic", type=Path, metavar="DIR",
                         help="also evaluate every method on held-out synthetic stereo shards "
                              "(test seeds), e.g. data/stereo-test")
@@ -134,7 +139,7 @@ def run_stereo(args) -> int:
     sample = load_motorcycle()
     models = parse_model_args(args.model)
     methods = stereo_methods(args.baseline or list(STEREO_BASELINES), sample)
-    methods.update(learned_methods(models, max_disparity=sample.ndisp))
+    methods.update(learned_methods(models, max_disparity=sample.ndisp, exported=args.exported))
     # The synthetic test pairs share the training distribution: no shrinking there.
     synthetic_methods = {**stereo_methods(args.baseline or list(STEREO_BASELINES), sample),
                          **learned_methods(models, max_disparity=None)}
@@ -162,6 +167,18 @@ def run_stereo(args) -> int:
     if args.images:
         _save_small_copy(figure_path, args.images / "stereo_motorcycle.png")
     extra = _learned_stereo_tables(args, synthetic_methods, models)
+    if args.latency:
+        import torch
+
+        from edgegeo.stereo_eval import latency_rows
+
+        latency = markdown_table(latency_rows(methods, [(500, 741), (480, 640)], sample.left,
+                                              sample.right, args.repeats))
+        text = (f"Latency, median of {args.repeats} calls after a warm-up, "
+                f"{torch.get_num_threads()} torch / ONNX Runtime threads (OpenCV's default "
+                f"for SGBM), whole predictor (padding, resizing, checks):\n\n{latency}")
+        print("\n" + text)
+        extra += "\n\n" + text
     if args.notes:
         extra += "\n\n" + Path(args.notes).read_text().strip()
     if not args.no_record:
@@ -201,10 +218,10 @@ def _learned_stereo_tables(args, methods: dict, models: dict) -> str:
         rows, described = synthetic_rows(methods, args.synthetic)
         parts.append(f"Held-out synthetic pairs: {described}.\n\n{markdown_table(rows)}")
     if models:
-        parts.append("Learned models (`edgegeo train croco`, then `edgegeo train stereo`; the "
-                     "ablation is the same fine-tuning from random initialisation), torch on "
-                     "the CPU, Motorcycle shrunk so its disparity bound fits the trained range, "
-                     f"tiled:\n\n{markdown_table(model_rows(models))}")
+        parts.append("Learned models (`edgegeo train stereo`: the cost-volume network; "
+                     "`edgegeo train croco-stereo`: CroCo-Stereo), Motorcycle shrunk when its "
+                     "disparity bound exceeds a model's range:\n\n"
+                     f"{markdown_table(model_rows(models))}")
     if args.images and models:
         parts.append("![Motorcycle: left, GT, and per method disparity and error]"
                      "(images/stereo_motorcycle.png)")

@@ -43,8 +43,10 @@ class StereoTrainConfig(TrainConfig):
     """``stereo`` settings.
 
     Attributes:
-        model: named :class:`StereoConfig`: ``small`` (shipped), ``residual`` (ablation),
-            ``tiny`` (smoke runs).
+        model: named :class:`StereoConfig`: ``small`` (shipped), ``residual`` and ``croco``
+            (ablations), ``tiny`` (smoke runs).
+        init: ``croco`` weights (``.safetensors``) the ``croco`` model's ViT encoder starts
+            from, or ``none`` (random initialisation).
         crop_size: ``(H, W)`` training crops, multiples of 32.
         train_data: folder (or packed ``.npz``) of ``--rig stereo`` shards, ``generate``
             (render a few in memory: smoke runs) or ``layered`` (layered pairs only).
@@ -54,7 +56,7 @@ class StereoTrainConfig(TrainConfig):
         thin_share, hole_share: layered shapes that are thin bars / polygons with holes.
         scale_range: rendered pairs are resized by a log-uniform factor in this range.
         max_scenes: use only the first this many shards (0 = all).
-        val_rendered, val_layered: held-out pairs of the curve (rendered ``VAL_SEEDS`` scenes,
+        val_scenes, val_layered: held-out pairs of the curve (rendered ``VAL_SEEDS`` scenes,
             one pair each, and layered pairs), at ``val_size``.
         num_threads: torch CPU threads (0 = torch's default).
     """
@@ -70,6 +72,7 @@ class StereoTrainConfig(TrainConfig):
     checkpoint_every: int = 250
     val_every: int = 500
     model: str = "small"
+    init: str = "none"
     crop_size: tuple[int, int] = (128, 256)
     train_data: str = "data/stereo-wide"
     layered_share: float = 0.5
@@ -79,7 +82,7 @@ class StereoTrainConfig(TrainConfig):
     hole_share: float = 0.3
     scale_range: tuple[float, float] = (0.7, 1.6)
     max_scenes: int = 0
-    val_rendered: int = 12
+    val_scenes: int = 12
     val_layered: int = 12
     val_size: tuple[int, int] = (240, 320)
     num_threads: int = 1
@@ -135,7 +138,7 @@ class StereoRecipe(Recipe):
     config_cls = StereoTrainConfig
     smoke_overrides = {"model": "tiny", "crop_size": (32, 64), "train_data": GENERATE,
                        "layered_max_disparity": 24.0, "layered_min_disparity": 4.0,
-                       "val_rendered": 1, "val_layered": 1, "val_size": (48, 64),
+                       "val_scenes": 1, "val_layered": 1, "val_size": (48, 64),
                        "batch_size": 2}
 
     def __init__(self) -> None:
@@ -144,7 +147,18 @@ class StereoRecipe(Recipe):
 
     def build_model(self, cfg: StereoTrainConfig) -> CostVolumeStereo:
         set_cpu_threads(cfg.num_threads, cfg.device)
-        return CostVolumeStereo(StereoConfig.named(cfg.model))
+        model = CostVolumeStereo(StereoConfig.named(cfg.model))
+        if cfg.init != "none":
+            from edgegeo.weights_io import load_weights
+
+            if not model.config.croco_channels:
+                raise ValueError(f"init={cfg.init} needs a model with CroCo features "
+                                 "(model=croco)")
+            prefix = "backbone."
+            model.croco.load_state_dict({k[len(prefix):]: v for k, v in
+                                         load_weights(cfg.init).items()
+                                         if k.startswith(prefix)})
+        return model
 
     def pairs(self, cfg: StereoTrainConfig) -> TwoViewImages | None:
         if cfg.train_data == LAYERED:
@@ -196,14 +210,14 @@ class StereoRecipe(Recipe):
     def validation_pairs(self, cfg: StereoTrainConfig) -> tuple[list, dict[str, float]]:
         """The held-out ``(name, left, right, gt)`` pairs of the curve and the baselines' scores
         on them (best constant: the median GT disparity; OpenCV SGBM), made once per run."""
-        key = (cfg.val_rendered, cfg.val_layered, tuple(cfg.val_size))
+        key = (cfg.val_scenes, cfg.val_layered, tuple(cfg.val_size))
         if key in self._validation:
             return self._validation[key]
         from edgegeo.baselines.sgbm import sgbm_disparity
 
         samples = []
-        if cfg.val_rendered:
-            rendered = render_stereo_pairs(VAL_SEEDS[:cfg.val_rendered], tuple(cfg.val_size),
+        if cfg.val_scenes:
+            rendered = render_stereo_pairs(VAL_SEEDS[:cfg.val_scenes], tuple(cfg.val_size),
                                            VAL_SEEDS, "stereo validation")
             samples += [("rendered", a, b, d) for a, b, d in
                         zip(rendered.first, rendered.second, rendered.disparity)]

@@ -67,6 +67,9 @@ class StereoConfig:
         refine_channels: hidden channels of the refinement CNNs at ¼ and ½.
         final: ``"jbu"`` (learned joint bilateral ×2) or ``"residual"`` (bilinear ×2 +
             residual CNN) for the last ×2.
+        croco_channels: 0, or the channels of the CroCo ViT encoder's ⅛-resolution tokens
+            (``CroCoConfig.small``, patch 8) projected and appended to the ⅛ features — the
+            CroCo-initialisation experiment (its weights from ``croco``, or random).
     """
 
     max_disparity: int = 192
@@ -76,13 +79,14 @@ class StereoConfig:
     refine_radius: tuple[int, int] = (4, 2)
     refine_channels: tuple[int, int] = (32, 16)
     final: str = "jbu"
+    croco_channels: int = 0
 
     def __post_init__(self):
         if self.max_disparity < 16 or self.max_disparity % 8:
             raise ValueError(f"max_disparity must be a multiple of 8 and >= 16, got "
                              f"{self.max_disparity}")
         if len(self.channels) != 3 or min(self.channels) < 1 \
-                or self.channels[2] % self.groups:
+                or (self.channels[2] + self.croco_channels) % self.groups:
             raise ValueError(f"channels must be 3 positive counts, the last divisible by "
                              f"groups={self.groups}, got {self.channels}")
         if self.final not in FINAL_STAGES:
@@ -98,15 +102,18 @@ class StereoConfig:
     @classmethod
     def named(cls, name: str) -> StereoConfig:
         """``small`` (the shipped edge model), ``residual`` (its bilinear + residual-CNN
-        ablation) or ``tiny`` (tests and smoke runs)."""
+        ablation), ``croco`` (with CroCo encoder features) or ``tiny`` (tests, smoke runs)."""
         if name == "small":
             return cls()
         if name == "residual":
             return cls(final="residual")
+        if name == "croco":
+            return cls(croco_channels=48)
         if name == "tiny":
             return cls(max_disparity=32, channels=(8, 8, 8), groups=2, hourglass=(8, 8, 8),
                        refine_radius=(2, 1), refine_channels=(8, 8))
-        raise ValueError(f"unknown stereo config {name!r}; use 'small', 'residual' or 'tiny'")
+        raise ValueError(f"unknown stereo config {name!r}; use 'small', 'residual', 'croco' or "
+                         "'tiny'")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -312,8 +319,15 @@ class CostVolumeStereo(nn.Module):
         self.config = config = config or StereoConfig()
         c2, c4, c8 = config.channels
         self.features = FeaturePyramid(config.channels)
-        self.aggregate = CoarseAggregation(config.groups * config.coarse_levels, c8,
-                                           config.coarse_levels, config.hourglass)
+        if config.croco_channels:
+            from ..croco import CroCoBackbone, CroCoConfig
+
+            self.croco = CroCoBackbone(CroCoConfig.small())
+            self.croco_project = conv_bn(CroCoConfig.small().enc_dim, config.croco_channels,
+                                         kernel=1)
+        self.aggregate = CoarseAggregation(config.groups * config.coarse_levels,
+                                           c8 + config.croco_channels, config.coarse_levels,
+                                           config.hourglass)
         self.refine4 = LocalRefinement(c4, config.refine_radius[0], config.refine_channels[0],
                                        dilations=(2, 4, 1))
         self.refine2 = LocalRefinement(c2, config.refine_radius[1], config.refine_channels[1],
@@ -336,6 +350,10 @@ class CostVolumeStereo(nn.Module):
         batch = left.shape[0]
         images = (torch.cat([left, right]) - IMAGE_MEAN) / IMAGE_STD
         f2, f4, f8 = self.features(images)
+        if self.config.croco_channels:
+            tokens, _ = self.croco.encode(torch.cat([left, right]))
+            grid = tokens.transpose(1, 2).reshape(2 * batch, -1, *f8.shape[-2:])
+            f8 = torch.cat([f8, self.croco_project(grid)], 1)
         volume = group_cosine_volume(f8[:batch], f8[batch:], self.config.coarse_levels,
                                      self.config.groups)
         logits8 = self.aggregate(volume, f8[:batch])
