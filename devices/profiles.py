@@ -68,9 +68,9 @@ class DeviceProfile:
         return self.model_backends.get(model, self.backend)
 
     def fusion_config(self, **overrides):
-        """A :class:`~edgegeo.runtime.fusion.FusionConfig` from this profile (``overrides``
+        """A :class:`~edgegeo.fusion.FusionConfig` from this profile (``overrides``
         replace fields, e.g. ``max_depth=5.0``)."""
-        from edgegeo.runtime.fusion import FusionConfig
+        from edgegeo.fusion import FusionConfig
 
         values = dict(voxel_size=self.fusion_voxel_size, trunc=self.fusion_trunc,
                       max_depth=self.fusion_max_depth)

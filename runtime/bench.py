@@ -25,7 +25,7 @@ threads overlap stages on several cores. The runtime also reports, per frame, th
 outside stage work and queue waits (hand-offs between threads, bookkeeping).
 
 Fusion quality (``gt``): the mesh fused while streaming against
-:class:`~edgegeo.runtime.fusion.TSDFFusion` fed the same frames directly, both scored against
+:class:`~edgegeo.fusion.TSDFFusion` fed the same frames directly, both scored against
 the scene's surface the cameras saw (F-score @ 5 cm): the same frames in the same order must
 give the same number.
 """
@@ -254,7 +254,7 @@ def _stages(pipeline: str, predictor, profile) -> tuple[list, object]:
     them on ``profile``: ``(stages, fusion)``."""
     import open3d as o3d
 
-    from .fusion import TSDFFusion
+    from edgegeo.fusion import TSDFFusion
 
     device = profile.fusion_device
     if device.startswith("CUDA") and not o3d.core.cuda.is_available():
@@ -374,7 +374,7 @@ def fusion_quality(recording: tuple[Source, list[SourceRecord]], streamed, mesh_
     from edgegeo.data.visibility import visible_surface_points
     from edgegeo.metrics.mesh import mesh_metrics
 
-    from .fusion import TSDFFusion
+    from edgegeo.fusion import TSDFFusion
 
     source, records = recording
     frames = [record.frame for record in records]

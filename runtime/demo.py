@@ -134,7 +134,7 @@ def _fuse(source, kind: str, predictor, visible_gt, config: DemoConfig, mesh_pat
 
     from edgegeo.metrics.depth import depth_metrics
     from edgegeo.metrics.mesh import mesh_metrics
-    from edgegeo.runtime.fusion import FusionConfig, TSDFFusion
+    from edgegeo.fusion import FusionConfig, TSDFFusion
     from edgegeo.runtime.pipeline import Pipeline, standard_stages
 
     fusion = TSDFFusion(FusionConfig(max_depth=config.max_depth))

@@ -789,7 +789,7 @@ class UpsampleStage:
 
 
 class FuseStage:
-    """Integrate ``packet.depth`` into a :class:`~edgegeo.runtime.fusion.TSDFFusion`.
+    """Integrate ``packet.depth`` into a :class:`~edgegeo.fusion.TSDFFusion`.
 
     Frames without depth or pose are rejected (:class:`BadFrame`), except those an earlier
     stage skipped on purpose (no depth, see :meth:`Packet.skip`), which pass on unfused;

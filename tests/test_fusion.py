@@ -6,7 +6,7 @@ import pytest
 from scipy.spatial import cKDTree
 
 from edgegeo.geometry import invert_pose, look_at
-from edgegeo.runtime.fusion import FusionConfig, TSDFFusion
+from edgegeo.fusion import FusionConfig, TSDFFusion
 
 W, H = 160, 120
 K = np.array([[120.0, 0, (W - 1) / 2], [0, 120.0, (H - 1) / 2], [0, 0, 1]])
@@ -152,7 +152,7 @@ def test_bad_pose_intrinsics_and_colour_are_rejected():
 def test_extracted_mesh_has_one_order_for_one_surface():
     """Open3D extracts the same surface in varying orders; extract_mesh fixes one."""
     from edgegeo.data.synthetic import generate_scene, walkthrough
-    from edgegeo.runtime.fusion import FusionConfig, TSDFFusion
+    from edgegeo.fusion import FusionConfig, TSDFFusion
 
     fusion = TSDFFusion(FusionConfig(voxel_size=0.05, trunc=0.15))
     for frame in walkthrough(generate_scene(3), n_frames=4, width=64, height=48, seed=3,

@@ -64,7 +64,7 @@ class ListSource(Source):
 
 
 def test_keyframes_get_depth_and_the_other_frames_pass_on(walk, weights):
-    from edgegeo.runtime.fusion import FusionConfig, TSDFFusion
+    from edgegeo.fusion import FusionConfig, TSDFFusion
 
     frames = walk.render()
     keyframes = keyframes_of(frames)

@@ -106,7 +106,7 @@ def test_block_policy_loses_nothing_and_keeps_order():
 
 # ---------------------------------------------------------------------------- faults
 def test_bad_frames_are_reported_and_the_stream_goes_on():
-    from edgegeo.runtime.fusion import FusionConfig, TSDFFusion
+    from edgegeo.fusion import FusionConfig, TSDFFusion
 
     frames = [_frame(i) for i in range(10)]
     frames[2].depth[3, 4] = np.nan                               # NaN depth
@@ -139,7 +139,7 @@ def test_bad_frames_are_reported_and_the_stream_goes_on():
 
 
 def test_source_failure_stops_cleanly_and_saves(tmp_path):
-    from edgegeo.runtime.fusion import FusionConfig, TSDFFusion
+    from edgegeo.fusion import FusionConfig, TSDFFusion
     from edgegeo.runtime.sinks import MapSink
 
     fusion = TSDFFusion(FusionConfig(voxel_size=0.05, trunc=0.15, color=False))
@@ -154,7 +154,7 @@ def test_source_failure_stops_cleanly_and_saves(tmp_path):
 
 
 def test_stop_from_another_thread_drains_and_flushes(tmp_path):
-    from edgegeo.runtime.fusion import FusionConfig, TSDFFusion
+    from edgegeo.fusion import FusionConfig, TSDFFusion
     from edgegeo.runtime.sinks import MapSink
 
     fusion = TSDFFusion(FusionConfig(voxel_size=0.05, trunc=0.15, color=False))
@@ -186,7 +186,7 @@ def test_max_frames_and_progress_and_stats_file(tmp_path):
 def test_mono_pipeline_with_a_random_tiny_model():
     from edgegeo.models.mono_depth import MonoDepthNet, MonoDepthNetConfig
     from edgegeo.models.predictor import MonoDepthPredictor
-    from edgegeo.runtime.fusion import FusionConfig, TSDFFusion
+    from edgegeo.fusion import FusionConfig, TSDFFusion
 
     import torch
 
@@ -253,7 +253,7 @@ def test_unknown_pipelines_and_missing_predictors():
 def test_skipped_packets_pass_on_counted_per_reason_not_as_errors():
     """A stage that passes a frame on without its work (mvs: not a keyframe) is counted per
     reason; later depth stages pass it on too; depth lost otherwise is still a bad frame."""
-    from edgegeo.runtime.fusion import FusionConfig, TSDFFusion
+    from edgegeo.fusion import FusionConfig, TSDFFusion
 
     def every_third(packet):
         if packet.index % 3:

@@ -6,7 +6,7 @@ import open3d as o3d
 import pytest
 
 from edgegeo.data.images import read_depth_png
-from edgegeo.runtime.fusion import FusionConfig, TSDFFusion
+from edgegeo.fusion import FusionConfig, TSDFFusion
 from edgegeo.runtime.pipeline import Pipeline, standard_stages
 from edgegeo.runtime.sinks import DepthFramesSink, DepthVideoSink, MapSink, RosBagSink
 from edgegeo.runtime.sources import SyntheticSource

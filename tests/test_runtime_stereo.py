@@ -154,7 +154,7 @@ def test_stereo_stage_rejects_packets_without_a_usable_pair(pairs, change, messa
 
 # ------------------------------------------------------------------------- pipeline
 def test_stereo_pipeline_fuses_pairs_and_survives_a_frame_without_a_pair(pairs, predictor):
-    from edgegeo.runtime.fusion import FusionConfig, TSDFFusion
+    from edgegeo.fusion import FusionConfig, TSDFFusion
 
     records = [SourceRecord(r.frame, r.index, right=r.right, baseline_m=r.baseline_m)
                for r in pairs[1]]

@@ -64,7 +64,7 @@ def run(args) -> int:
     from tqdm import tqdm
 
     from edgegeo.data.sequences import open_posed_sequence
-    from edgegeo.runtime.fusion import FusionConfig, TSDFFusion
+    from edgegeo.fusion import FusionConfig, TSDFFusion
 
     if args.stride < 1:
         raise ValueError(f"--stride must be >= 1, got {args.stride}")

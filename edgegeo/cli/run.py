@@ -225,7 +225,7 @@ def _predictor(args, profile) -> tuple:
 def _fusion(args, profile, notes: list[str]):
     import open3d as o3d
 
-    from edgegeo.runtime.fusion import TSDFFusion
+    from edgegeo.fusion import TSDFFusion
 
     config = profile.fusion_config(voxel_size=args.voxel, max_depth=args.max_depth)
     device = profile.fusion_device

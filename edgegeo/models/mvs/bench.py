@@ -7,7 +7,7 @@ test time (DeepVideoMVS keyframes, depth for keyframes once ``min_sources`` are 
 
 * **depth** — :func:`edgegeo.metrics.depth.depth_metrics` of every predicted frame (GT up to
   :data:`EVAL_MAX_DEPTH`), averaged over those frames;
-* **mesh** — the predicted depth maps TSDF-fused (:class:`~edgegeo.runtime.fusion.TSDFFusion`
+* **mesh** — the predicted depth maps TSDF-fused (:class:`~edgegeo.fusion.TSDFFusion`
   defaults: 4 cm voxels, 12 cm truncation, 3 m max depth) and compared with the scene's GT
   surface where the cameras saw it (:func:`~edgegeo.data.visibility.visible_surface_points`
   of all frames, up to 3 m) by :func:`~edgegeo.metrics.mesh.mesh_metrics` (5 cm threshold);
@@ -249,7 +249,7 @@ def _mono(method: Method, frames: list, indices: list[int]
 def _fuse(frames: list, depths: dict[int, np.ndarray]):
     """TSDF-fuse ``depths`` (frame index → depth) with the default :class:`FusionConfig`;
     returns the mesh and the seconds per frame."""
-    from edgegeo.runtime.fusion import TSDFFusion
+    from edgegeo.fusion import TSDFFusion
 
     fusion = TSDFFusion()
     seconds = [fusion.integrate(depth, frames[i].K, frames[i].world_T_cam, frames[i].rgb)
@@ -300,7 +300,7 @@ def run_benchmark(methods: list[Method], scenes: int = 4, frames: int = 60, fps:
     from tqdm import tqdm
 
     from edgegeo.data.visibility import visible_surface_points
-    from edgegeo.runtime.fusion import FusionConfig
+    from edgegeo.fusion import FusionConfig
 
     if scenes < 1 or frames < 2 or not fps > 0 or mesh_points < 1:
         raise ValueError(f"need scenes >= 1, frames >= 2, fps > 0 and mesh_points >= 1, got "
@@ -396,7 +396,7 @@ def report_body(results: list[MethodResult], info: dict, methods: list[Method],
     links to the pictures (``(caption, path relative to the page)``)."""
     import torch
 
-    from edgegeo.runtime.fusion import FusionConfig
+    from edgegeo.fusion import FusionConfig
 
     fusion = FusionConfig()
     height, width = info["size"]
