@@ -105,7 +105,7 @@ def mvs_metric(depth: np.ndarray, gt_depth: np.ndarray) -> dict[str, float]:
     """AbsRel (the headline) and RMSE (m) of metric depth against the ground truth up to the
     evaluation range of ``edgegeo bench mvs``."""
     from edgegeo.metrics.depth import depth_metrics
-    from edgegeo.models.mvs.bench import EVAL_MAX_DEPTH
+    from edgegeo.models.mvs.config import EVAL_MAX_DEPTH
 
     metrics = depth_metrics(depth, gt_depth, max_depth=EVAL_MAX_DEPTH)
     return {"abs_rel": metrics["abs_rel"], "rmse": metrics["rmse"]}

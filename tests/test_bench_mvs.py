@@ -10,7 +10,7 @@ import torch
 from edgegeo.cli import main
 from edgegeo.models.mono_depth import MonoDepthNet, MonoDepthNetConfig
 from edgegeo.models.mvs import KeyframeBuffer, MVSNet, MVSNetConfig
-from edgegeo.models.mvs.bench import align_mono_depth, held_out_walkthrough
+from edgegeo.bench.mvs import align_mono_depth, held_out_walkthrough
 from edgegeo.weights_io import save_weights
 
 FRAMES = 8

@@ -92,7 +92,7 @@ def test_stereo_without_weights_names_the_training_command(tmp_path):
 
 
 def test_cross_view_and_attention_checks(croco_weights, tmp_path):
-    from edgegeo.stereo_eval import attention_disparity_rows, cross_view_rows
+    from edgegeo.bench.stereo import attention_disparity_rows, cross_view_rows
 
     assert main(["data", "render", "--rig", "stereo", "--out", str(tmp_path), "--frames", "2",
                  "--width", "96", "--height", "64", "--seed", "1000"]) == 0   # a test seed

@@ -1,6 +1,6 @@
 """``edgegeo bench op`` end to end on a tiny problem, and its memory probe."""
 from edgegeo.cli import main
-from edgegeo.ops.benchmark import peak_mib
+from edgegeo.bench.op import peak_mib
 
 
 def test_bench_op_writes_its_section(tmp_path, monkeypatch, capsys):

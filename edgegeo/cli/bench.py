@@ -12,7 +12,7 @@ def _run_op(args: argparse.Namespace) -> int:
     import torch
 
     from edgegeo.bench_report import write_section
-    from edgegeo.ops.benchmark import report_body, run_benchmark
+    from edgegeo.bench.op import report_body, run_benchmark
 
     if args.repeats < 1:
         raise ValueError(f"--repeats must be >= 1, got {args.repeats}")
@@ -47,7 +47,7 @@ def _add_op(benchmarks) -> None:
 
 def _run_upsample(args: argparse.Namespace) -> int:
     from edgegeo.bench_report import write_section
-    from edgegeo.models import jbu_bench
+    from edgegeo.bench import jbu as jbu_bench
 
     for name in ("scale", "tune_frames", "test_frames", "feature_images"):
         if getattr(args, name) < (1 if name == "scale" else 0):
@@ -150,8 +150,8 @@ def _run_mvs(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from edgegeo.bench_report import write_section
-    from edgegeo.models.mvs import bench
-    from edgegeo.models.mvs.bench_pictures import save_pictures
+    from edgegeo.bench import mvs as bench
+    from edgegeo.bench.mvs_pictures import save_pictures
     from edgegeo.weights_io import WEIGHTS_DIR
 
     for name, low in (("scenes", 1), ("frames", 2), ("mesh_points", 1)):

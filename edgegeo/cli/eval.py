@@ -134,7 +134,7 @@ def run_stereo(args) -> int:
 
     if args.repeats < 1:
         raise ValueError(f"--repeats must be >= 1, got {args.repeats}")
-    from edgegeo.stereo_eval import learned_methods, parse_model_args
+    from edgegeo.bench.stereo import learned_methods, parse_model_args
 
     sample = load_motorcycle()
     models = parse_model_args(args.model)
@@ -170,7 +170,7 @@ def run_stereo(args) -> int:
     if args.latency:
         import torch
 
-        from edgegeo.stereo_eval import latency_rows
+        from edgegeo.bench.stereo import latency_rows
 
         latency = markdown_table(latency_rows(methods, [(500, 741), (480, 640)], sample.left,
                                               sample.right, args.repeats))
@@ -210,7 +210,7 @@ def _learned_stereo_tables(args, methods: dict, models: dict) -> str:
     the learned models' sizes and training times, and the CroCo picture; empty when none was
     asked for."""
     from edgegeo.bench_report import markdown_table
-    from edgegeo.stereo_eval import (attention_disparity_rows, cross_view_rows, model_rows,
+    from edgegeo.bench.stereo import (attention_disparity_rows, cross_view_rows, model_rows,
                                      save_reconstruction_picture, synthetic_rows)
 
     parts = []

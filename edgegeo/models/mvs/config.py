@@ -11,6 +11,9 @@ COST_VOLUMES = ("metadata", "dot", "cosine")
 SIZE_MULTIPLE = 32
 # Matching features (and the cost volume) live at this fraction of the input resolution.
 MATCHING_STRIDE = 4
+# Metres: predicted depth is scored against GT up to this range (the far plane of the mvs
+# recipe, ``depth_range``), by ``edgegeo bench mvs`` and the exported graph's parity metric.
+EVAL_MAX_DEPTH = 8.0
 
 
 @dataclass(frozen=True)

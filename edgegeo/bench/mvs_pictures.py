@@ -73,7 +73,7 @@ def mesh_beside_gt(gt_mesh, mesh, label: str, frames: list) -> np.ndarray:
 
 def save_pictures(outputs, out_dir: str | Path, gt_label: str) -> dict[str, list[Path]]:
     """Write ``depth_<label>.png`` (not for ``gt_label``) and ``mesh_<label>.png`` for every
-    depth source of a :class:`~edgegeo.models.mvs.bench.SceneOutputs` into ``out_dir``.
+    depth source of a :class:`~edgegeo.bench.mvs.SceneOutputs` into ``out_dir``.
 
     Returns:
         label → the files written for it.

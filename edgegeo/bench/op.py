@@ -97,7 +97,7 @@ def measure_peak_here(implementation: str, mode: str, channels: int, size: int,
 
 def peak_mib(implementation: str, mode: str, channels: int, size: int, radius: int) -> float:
     """``measure_peak_here`` in a fresh Python process."""
-    code = ("import json, sys; from edgegeo.ops.benchmark import measure_peak_here; "
+    code = ("import json, sys; from edgegeo.bench.op import measure_peak_here; "
             f"print(json.dumps(measure_peak_here({implementation!r}, {mode!r}, {channels}, "
             f"{size}, {radius})))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

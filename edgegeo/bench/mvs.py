@@ -6,7 +6,7 @@ the first model's working resolution. Each ``mvs`` model runs through :class:`MV
 test time (DeepVideoMVS keyframes, depth for keyframes once ``min_sources`` are buffered):
 
 * **depth** — :func:`edgegeo.metrics.depth.depth_metrics` of every predicted frame (GT up to
-  :data:`EVAL_MAX_DEPTH`), averaged over those frames;
+  :data:`~edgegeo.models.mvs.config.EVAL_MAX_DEPTH`), averaged over those frames;
 * **mesh** — the predicted depth maps TSDF-fused (:class:`~edgegeo.fusion.TSDFFusion`
   defaults: 4 cm voxels, 12 cm truncation, 3 m max depth) and compared with the scene's GT
   surface where the cameras saw it (:func:`~edgegeo.data.visibility.visible_surface_points`
@@ -34,9 +34,9 @@ from typing import Any
 import numpy as np
 
 from edgegeo.data.splits import TEST_SEEDS, check_seeds
+from edgegeo.models.mvs.config import EVAL_MAX_DEPTH
 
 RIG_SEED_FACTOR = 1_000_003      # walk-through seed = scene seed × this (`edgegeo data render`)
-EVAL_MAX_DEPTH = 8.0             # metres: GT evaluated up to the far plane of the mvs recipe
 MESH_THRESHOLD = 0.05            # metres, precision / recall / F-score
 GT_LABEL = "GT depth"
 PARTS = ("cost volume", "network", "other", "fusion")
@@ -208,7 +208,7 @@ def _stream(method: Method, frames: list) -> tuple[dict[int, np.ndarray], list[d
     """Depth of the frames an :class:`MVSStream` predicts, and the timing of each."""
     import torch
 
-    from .predictor import MVSStream
+    from edgegeo.models.mvs.predictor import MVSStream
 
     model = method.predictor.model
     on_gpu = method.predictor.device.type == "cuda"
