@@ -79,11 +79,8 @@ def load_network(name: str, weights: str | os.PathLike | None = None, config: An
         built = entry.build(entry.config_from_name(chosen) if isinstance(chosen, str) else chosen)
         return built.eval(), {"source": "random-init", "seed": seed,
                               "config": _config_dict(built)}
-    predictor = registry.load(name, weights=weights, config=config)
-    network = predictor.model.to("cpu").eval()
-    from edgegeo.weights_io import WEIGHTS_DIR
-
-    path = Path(weights) if weights is not None else Path(WEIGHTS_DIR) / f"{name}.safetensors"
+    network, _, path = registry.trained_network(name, weights=weights, config=config)
+    network = network.to("cpu").eval()
     return network, {"source": str(path), "sha256": file_sha256(path),
                      "config": _config_dict(network)}
 

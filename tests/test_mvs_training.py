@@ -155,7 +155,7 @@ def test_smoke_training_run_loads_with_edgegeo_load(tmp_path, capsys):
     assert config.image_size == (64, 96) and config.num_sources == 2
     assert MVSNetConfig.from_dict(card["model_config"]) == config   # written by the recipe
 
-    from edgegeo.models.registry import load
+    from edgegeo.api import load
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (3, 48, 80, 3), dtype=np.uint8)
     K = np.array([[50.0, 0, 39.5], [0, 50.0, 23.5], [0, 0, 1]])

@@ -1,4 +1,5 @@
-"""The model registry behind ``edgegeo.load``: model name → (network builder, predictor class).
+"""The model registry behind ``edgegeo.load``: model name → (network builder, predictor class),
+and :func:`trained_network`, a registered network with its trained weights.
 
 Weights come from ``edgegeo/weights/<name>.safetensors`` (or a path given by the caller). The
 network's architecture comes, in this order, from the ``config`` argument, the
@@ -14,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
 from torch import nn
 
 from edgegeo.weights_io import WEIGHTS_DIR, load_weights
@@ -26,9 +26,6 @@ from .mvs import MVSNet, MVSNetConfig, MVSPredictor
 from .predictor import MonoDepthPredictor
 from .croco_stereo import CroCoStereoConfig, CroCoStereoNet, CroCoStereoPredictor
 from .stereo import CostVolumeStereo, StereoConfig, StereoPredictor
-
-BACKENDS = ("torch", "onnxruntime", "tensorrt")
-PRECISIONS = ("fp32", "fp16", "int8")
 
 
 @dataclass(frozen=True)
@@ -77,40 +74,37 @@ def available_models() -> list[str]:
     return sorted(MODELS)
 
 
-def load(name: str, backend: str = "torch", device: str = "cpu",
-         weights: str | os.PathLike | None = None, config: str | Any | None = None,
-         precision: str = "fp32", **options: Any):
-    """A ready predictor for a named model with trained weights.
+def get_entry(name: str) -> ModelEntry:
+    """The registry entry of ``name``.
 
-    Args:
-        name: model name, e.g. ``"mono-depth"`` or ``"jbu"`` (see :func:`available_models`).
-        backend: ``"torch"``, ``"onnxruntime"`` (exports the network to ONNX on first use,
-            into the artefact cache, ``$EDGEGEO_CACHE`` or ``~/.cache/edgegeo``) or
-            ``"tensorrt"`` (builds a cached engine; needs the ``[jetson]`` extra).
-        device: torch device, ``"cpu"`` or ``"cuda"``.
-        precision: ``"fp32"``, ``"fp16"`` or ``"int8"`` (calibrated) for the exported
-            backends; torch runs fp32.
-        weights: a ``.safetensors`` file to use instead of ``edgegeo/weights/<name>.safetensors``.
-        config: the architecture: a named config (``"small"``, ``"x4"``) or a config object; default
-            the model card's ``model_config``, else the model's default named config.
-        **options: passed to the predictor (e.g. ``resolution=`` for ``mono-depth``), over the
-            defaults the model card's ``predictor_options`` gives.
-    Returns:
-        The model's predictor (``mono-depth``: :class:`MonoDepthPredictor`, image → disparity;
-        ``jbu``: :class:`JBUPredictor`, ``(depth_lowres (h,w) float32 m, image (H,W,3)
-        uint8) → (H,W) float32 m``).
     Raises:
-        ValueError: unknown name, backend or config; weights that do not fit the config.
-        FileNotFoundError: no weights; says which command trains them.
+        ValueError: unknown name; the message lists the available ones.
     """
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; available: {', '.join(available_models())}")
-    if backend not in BACKENDS:
-        raise ValueError(f"unknown backend {backend!r}; available: {', '.join(BACKENDS)}")
-    if precision not in PRECISIONS or (backend == "torch" and precision != "fp32"):
-        raise ValueError(f"precision {precision!r} with backend {backend!r}: torch runs fp32, "
-                         f"onnxruntime/tensorrt run {', '.join(PRECISIONS)}")
-    entry = MODELS[name]
+    return MODELS[name]
+
+
+def trained_network(name: str, weights: str | os.PathLike | None = None,
+                    config: str | Any | None = None) -> tuple[nn.Module, dict, Path]:
+    """The network of a registered model with its trained weights (on CPU, as built).
+
+    What :func:`edgegeo.load` wraps in a predictor and :func:`edgegeo.export.load_network`
+    exports.
+
+    Args:
+        name: model name (see :func:`available_models`).
+        weights: a ``.safetensors`` file to use instead of ``edgegeo/weights/<name>.safetensors``.
+        config: the architecture: a named config (``"small"``, ``"x4"``) or a config object;
+            default the model card's ``model_config``, else the model's default named config.
+    Returns:
+        ``(network, card, weights_path)``: the network, its model card (``{}`` when there is
+        none) and the weights file it was loaded from.
+    Raises:
+        ValueError: unknown name or config; weights that do not fit the config.
+        FileNotFoundError: no weights; says which command trains them.
+    """
+    entry = get_entry(name)
     weights_path = Path(weights) if weights is not None else Path(WEIGHTS_DIR) / f"{name}.safetensors"
     if not weights_path.is_file():
         raise FileNotFoundError(
@@ -126,15 +120,7 @@ def load(name: str, backend: str = "torch", device: str = "cpu",
         raise ValueError(f"weights {weights_path} do not fit the {name!r} config "
                          f"{network.config}: {str(exc).splitlines()[0]} (pass the config they "
                          f"were trained with)") from None
-    # The card's predictor options (e.g. the working resolution the model was trained for)
-    # are defaults; the caller's win.
-    options = {**card.get("predictor_options", {}), **options}
-    if backend != "torch":
-        from edgegeo.export import runtime_network
-
-        network = runtime_network(name, network.eval(), backend, precision)
-        return entry.predictor(network, **options)
-    return entry.predictor(network, device=_device(device), **options)
+    return network, card, weights_path
 
 
 def _model_card(weights_path: Path) -> dict:
@@ -151,13 +137,3 @@ def _resolve_config(entry: ModelEntry, card: dict, config: str | Any | None) -> 
     if "model_config" in card:
         return entry.config_from_dict(card["model_config"])
     return entry.config_from_name(entry.default_config)
-
-
-def _device(device: str) -> torch.device:
-    try:
-        parsed = torch.device(device)
-    except RuntimeError:
-        raise ValueError(f"unknown device {device!r}; use 'cpu' or 'cuda'") from None
-    if parsed.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} asked for, but CUDA is not available here")
-    return parsed
