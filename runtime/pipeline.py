@@ -34,84 +34,25 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from edgegeo.data.frame import Frame
-from edgegeo.geometry import resize_K, validate_K, validate_pose   # not lazily: the first frame
-                                                                   # must not pay for imports
-from .sources.base import Source, SourceError, SourceRecord
+from edgegeo.geometry import validate_K, validate_pose   # not lazily: the first frame must not
+                                                         # pay for imports
+from .mvs_stage import MVSStage
+from .packet import BadFrame, Packet
+from .sources.base import Source, SourceError
 from .stats import RuntimeStats
+from .stereo_stage import StereoStage
 
 log = logging.getLogger("edgegeo.runtime")
 
 POLICIES = ("oldest", "block")
 
 
-class BadFrame(ValueError):
-    """A frame a stage cannot use (wrong size, NaN depth, no pose, ...): skipped, counted."""
-
-
-# ------------------------------------------------------------------------------- packets
-@dataclass
-class Packet:
-    """One frame travelling through the pipeline.
-
-    Attributes:
-        seq: 0-based order in which the source delivered it.
-        record: what the source delivered (``record.frame`` is the :class:`Frame`).
-        t_source: ``time.perf_counter()`` when the source delivered it.
-        depth: ``(h,w) float32`` metres, the depth this pipeline produced (the source's own for
-            ``gt``, predicted and scaled for ``mono``, ...); may be lower resolution than the
-            frame until an upsampling stage runs; None before a depth stage ran, or when it
-            skipped the frame.
-        disparity: ``(H,W) float32`` disparity the depth stage produced, if any: relative
-            (mono-depth, larger = nearer) or pixels of the left view (stereo).
-        confidence: ``(H,W) float32`` the stereo model's confidence ``exp(−c)`` (1 / expected
-            disparity error in pixels), if the stage asked for it.
-        timings: seconds each stage spent on it; waits: seconds it queued before each stage.
-        info: per-packet notes stages leave for later stages and sinks.
-        skipped: ``{stage name: reason}`` for the stages that passed it on without doing their
-            work (see :meth:`skip`).
-    """
-
-    seq: int
-    record: SourceRecord
-    t_source: float
-    depth: np.ndarray | None = None
-    disparity: np.ndarray | None = None
-    confidence: np.ndarray | None = None
-    timings: dict = field(default_factory=dict)
-    waits: dict = field(default_factory=dict)
-    info: dict = field(default_factory=dict)
-    skipped: dict = field(default_factory=dict)
-    _t_put: float = 0.0
-
-    @property
-    def frame(self) -> Frame:
-        return self.record.frame
-
-    @property
-    def index(self) -> int:
-        """The frame's index at the source."""
-        return self.record.index
-
-    def skip(self, stage: str, reason: str) -> Packet:
-        """Mark that ``stage`` passes this packet on without doing its work, because of
-        ``reason`` (e.g. ``"not a keyframe"``); the stats count it per reason. Returns self."""
-        self.skipped[stage] = reason
-        return self
-
-    def depth_K(self) -> np.ndarray:
-        """Intrinsics of :attr:`depth` (the frame's K, rescaled if depth is smaller)."""
-        hw = self.frame.hw
-        if self.depth is None or self.depth.shape == hw:
-            return self.frame.K
-        return resize_K(self.frame.K, hw, self.depth.shape)
-
-
+# --------------------------------------------------------------------------------- stages
 @dataclass
 class Stage:
     """A named step of the pipeline.
@@ -890,13 +831,9 @@ def standard_stages(kind: str, fusion=None, predictor=None, max_depth: float = 1
         stages = [CheckFrame(), DepthStage(predictor, "disparity", "mono"),
                   ScaleToReference(max_depth=max_depth)]
     elif kind == "stereo":
-        from .stereo_stage import StereoStage
-
         stages = [CheckFrame(), StereoStage(predictor,
                                             max_disparity_error_px=STEREO_MAX_ERROR_PX)]
     else:
-        from .mvs_stage import MVSStage
-
         stages = [CheckFrame(), MVSStage(predictor)]
     if upsample:
         stages.append(UpsampleStage())

@@ -1,0 +1,78 @@
+"""What travels through the runtime's pipeline: :class:`Packet` (one frame and what the stages
+made of it) and :class:`BadFrame` (a stage's rejection of a frame).
+
+Its own module so that the pipeline (:mod:`edgegeo.runtime.pipeline`) and the depth stages
+that live beside it (:mod:`~edgegeo.runtime.stereo_stage`, :mod:`~edgegeo.runtime.mvs_stage`)
+both import it, and neither imports the other's module back.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from edgegeo.data.frame import Frame
+from edgegeo.geometry import resize_K
+
+from .sources.base import SourceRecord
+
+
+class BadFrame(ValueError):
+    """A frame a stage cannot use (wrong size, NaN depth, no pose, ...): skipped, counted."""
+
+
+@dataclass
+class Packet:
+    """One frame travelling through the pipeline.
+
+    Attributes:
+        seq: 0-based order in which the source delivered it.
+        record: what the source delivered (``record.frame`` is the :class:`Frame`).
+        t_source: ``time.perf_counter()`` when the source delivered it.
+        depth: ``(h,w) float32`` metres, the depth this pipeline produced (the source's own for
+            ``gt``, predicted and scaled for ``mono``, ...); may be lower resolution than the
+            frame until an upsampling stage runs; None before a depth stage ran, or when it
+            skipped the frame.
+        disparity: ``(H,W) float32`` disparity the depth stage produced, if any: relative
+            (mono-depth, larger = nearer) or pixels of the left view (stereo).
+        confidence: ``(H,W) float32`` the stereo model's confidence ``exp(−c)`` (1 / expected
+            disparity error in pixels), if the stage asked for it.
+        timings: seconds each stage spent on it; waits: seconds it queued before each stage.
+        info: per-packet notes stages leave for later stages and sinks.
+        skipped: ``{stage name: reason}`` for the stages that passed it on without doing their
+            work (see :meth:`skip`).
+    """
+
+    seq: int
+    record: SourceRecord
+    t_source: float
+    depth: np.ndarray | None = None
+    disparity: np.ndarray | None = None
+    confidence: np.ndarray | None = None
+    timings: dict = field(default_factory=dict)
+    waits: dict = field(default_factory=dict)
+    info: dict = field(default_factory=dict)
+    skipped: dict = field(default_factory=dict)
+    _t_put: float = 0.0
+
+    @property
+    def frame(self) -> Frame:
+        return self.record.frame
+
+    @property
+    def index(self) -> int:
+        """The frame's index at the source."""
+        return self.record.index
+
+    def skip(self, stage: str, reason: str) -> Packet:
+        """Mark that ``stage`` passes this packet on without doing its work, because of
+        ``reason`` (e.g. ``"not a keyframe"``); the stats count it per reason. Returns self."""
+        self.skipped[stage] = reason
+        return self
+
+    def depth_K(self) -> np.ndarray:
+        """Intrinsics of :attr:`depth` (the frame's K, rescaled if depth is smaller)."""
+        hw = self.frame.hw
+        if self.depth is None or self.depth.shape == hw:
+            return self.frame.K
+        return resize_K(self.frame.K, hw, self.depth.shape)
