@@ -13,7 +13,10 @@ STAGES = {"training": "edgegeo.training", "export": "edgegeo.export",
 
 
 def _packages():
-    pkgs = find_packages(include=["edgegeo", "edgegeo.*"])
+    # edgegeo/<stage> are symlinks to the stage folders (for import-linter, see pyproject.toml);
+    # the stages are packaged from their own folders below, so the links are left out here.
+    links = [pattern for name in STAGES.values() for pattern in (name, f"{name}.*")]
+    pkgs = find_packages(include=["edgegeo", "edgegeo.*"], exclude=links)
     for folder, name in STAGES.items():
         pkgs.append(name)
         pkgs += [f"{name}.{sub}" for sub in find_packages(where=folder)]
