@@ -1,5 +1,5 @@
 """2-D RoPE: relative positions, norm preservation, identity at 0, and a complex-number
-reference of the methods.md §1 definition."""
+reference of the CroCo v2 definition (Weinzaepfel et al., ICCV 2023)."""
 import numpy as np
 import pytest
 import torch

@@ -1,6 +1,17 @@
 """Depth-map metrics: metric depth (SimpleRecon / Eigen protocol) and affine-invariant
 relative depth (Depth Anything / MiDaS protocol: least-squares scale and shift in disparity
-space per image). See ``methods.md`` §2–§3.
+space per image).
+
+References:
+
+* Eigen et al., "Depth Map Prediction from a Single Image using a Multi-Scale Deep Network",
+  NeurIPS 2014.
+* Sayed et al., "SimpleRecon: 3D Reconstruction Without 3D Convolutions", ECCV 2022 (code:
+  https://github.com/nianticlabs/simplerecon).
+* Ranftl et al., "Towards Robust Monocular Depth Estimation: Mixing Datasets for Zero-shot
+  Cross-dataset Transfer", TPAMI 2022.
+* Yang et al., "Depth Anything: Unleashing the Power of Large-Scale Unlabeled Data", CVPR 2024
+  (code: https://github.com/LiheYoung/Depth-Anything).
 """
 from __future__ import annotations
 

@@ -1,6 +1,14 @@
 """Mesh / point-cloud reconstruction metrics (accuracy, completeness, chamfer, F-score), the
 protocol of SimpleRecon / TransformerFusion / Atlas: sample points on both surfaces, nearest-
-neighbour distances both ways, precision and recall at a distance threshold (methods.md §3).
+neighbour distances both ways, precision and recall at a distance threshold.
+
+References:
+
+* Sayed et al., "SimpleRecon: 3D Reconstruction Without 3D Convolutions", ECCV 2022 (code:
+  https://github.com/nianticlabs/simplerecon).
+* Božič et al., "TransformerFusion: Monocular RGB Scene Reconstruction using Transformers", NeurIPS
+  2021.
+* Murez et al., "Atlas: End-to-End 3D Scene Reconstruction from Posed Images", ECCV 2020.
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""CroCo v2 cross-view completion network (methods.md §1).
+"""CroCo v2 cross-view completion network (Weinzaepfel et al., NeurIPS 2022 and ICCV 2023).
 
 * :class:`CroCoBackbone` — a Siamese ViT encoder (patch embedding, pre-norm blocks with 2-D RoPE,
   base 100; no absolute positions) and a decoder whose blocks run self-attention over view-1
@@ -10,6 +10,13 @@
 
 Images are ``(B, 3, H, W)`` float32 RGB in [0, 1] with sides multiples of the patch size;
 ImageNet normalisation is inside.
+
+References:
+
+* Weinzaepfel et al., "CroCo: Self-Supervised Pre-training for 3D Vision Tasks by Cross-View
+  Completion", NeurIPS 2022.
+* Weinzaepfel et al., "CroCo v2: Improved Cross-view Completion Pre-training for Stereo Matching
+  and Optical Flow", ICCV 2023 (code: https://github.com/naver/croco).
 """
 from __future__ import annotations
 

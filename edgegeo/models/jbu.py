@@ -1,5 +1,5 @@
-"""Learned joint bilateral upsampling (FeatUp's JBU, methods.md §4): ×2 stages, stacks of them,
-the depth upsampler shipped as ``jbu`` and its predictor.
+"""Learned joint bilateral upsampling (FeatUp's JBU, Fu et al., ICLR 2024): ×2 stages, stacks of
+them, the depth upsampler shipped as ``jbu`` and its predictor.
 
 One :class:`JBUStage` maps a ``(B, C, h, w)`` source to ``(B, C, 2h, 2w)``, guided by the image
 average-pooled to ``2h × 2w``:
@@ -19,6 +19,12 @@ output size.
 :class:`DepthJBU` (the ``jbu`` model) upsamples metric depth ×4 in the normalised-convolution
 way: the stack carries the two channels ``[depth · valid, valid]`` and the output is their
 ratio, so invalid (0) low-resolution pixels get no weight and never pull depth towards 0.
+
+References:
+
+* Fu et al., "FeatUp: A Model-Agnostic Framework for Features at Any Resolution", ICLR 2024 (code:
+  https://github.com/mhamilton723/FeatUp).
+* Kopf et al., "Joint Bilateral Upsampling", SIGGRAPH 2007.
 """
 from __future__ import annotations
 

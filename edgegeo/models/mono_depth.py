@@ -1,5 +1,11 @@
-"""The monocular relative-depth network (Depth Anything design, methods.md §2): ImageNet
+"""The monocular relative-depth network (Depth Anything design, Yang et al., CVPR 2024): ImageNet
 normalisation → ViT encoder → DPT decoder on four evenly spaced blocks → non-negative disparity.
+
+References:
+
+* Yang et al., "Depth Anything: Unleashing the Power of Large-Scale Unlabeled Data", CVPR 2024
+  (code: https://github.com/LiheYoung/Depth-Anything).
+* Ranftl et al., "Vision Transformers for Dense Prediction", ICCV 2021.
 """
 from __future__ import annotations
 

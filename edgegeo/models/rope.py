@@ -1,4 +1,4 @@
-"""2-D rotary position embedding (RoPE) as in CroCo v2 (methods.md §1).
+"""2-D rotary position embedding (RoPE) as in CroCo v2 (Weinzaepfel et al., ICCV 2023).
 
 Each token has a position ``(y, x)`` on the patch grid. For a head of ``D`` channels
 (``D`` a multiple of 4), the first half ``[0, D/2)`` is rotated by ``y`` and the second half
@@ -11,6 +11,13 @@ Each token has a position ``(y, x)`` on the patch grid. For a head of ``D`` chan
 Applied to queries and keys, the score ``q·k`` then depends on the positions only through
 their difference. Only real arithmetic (Mul, Add, Concat, Slice, Sin, Cos) is used, so the
 rotation exports to ONNX and runs in TensorRT.
+
+References:
+
+* Weinzaepfel et al., "CroCo v2: Improved Cross-view Completion Pre-training for Stereo Matching
+  and Optical Flow", ICCV 2023 (code: https://github.com/naver/croco).
+* Su et al., "RoFormer: Enhanced Transformer with Rotary Position Embedding", arXiv:2104.09864,
+  2021.
 """
 from __future__ import annotations
 

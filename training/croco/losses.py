@@ -1,4 +1,13 @@
-"""Losses of the ``croco`` and ``stereo`` recipes (methods.md §1)."""
+"""Losses of the ``croco`` and ``stereo`` recipes (CroCo and CroCo-Stereo, Weinzaepfel et al.,
+NeurIPS 2022 and ICCV 2023).
+
+References:
+
+* Weinzaepfel et al., "CroCo: Self-Supervised Pre-training for 3D Vision Tasks by Cross-View
+  Completion", NeurIPS 2022.
+* Weinzaepfel et al., "CroCo v2: Improved Cross-view Completion Pre-training for Stereo Matching
+  and Optical Flow", ICCV 2023 (code: https://github.com/naver/croco).
+"""
 from __future__ import annotations
 
 import torch

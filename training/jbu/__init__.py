@@ -1,4 +1,4 @@
-"""Training parts of the JBU upsamplers (methods.md §4); the recipes are in
+"""Training parts of the JBU upsamplers (FeatUp, Fu et al., ICLR 2024); the recipes are in
 ``edgegeo.training.recipes.jbu``.
 
 * :mod:`.data` — synthetic frames from pre-rendered shards (or rendered on the fly when none

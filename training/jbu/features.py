@@ -1,5 +1,5 @@
 """The feature variant of the JBU upsampler: FeatUp's multi-view reconstruction training
-(methods.md §4) over the tokens of a frozen ViT encoder.
+(Fu et al., ICLR 2024) over the tokens of a frozen ViT encoder.
 
 One training step, for a batch of images ``I`` and their low-resolution features
 ``F = enc(I)`` ``(B, D, H/p, W/p)``:
@@ -14,6 +14,9 @@ One training step, for a batch of images ``I`` and their low-resolution features
 
 The encoder is frozen and kept out of the module's parameters and state dict (the run's
 weights are the upsampler, downsampler and uncertainty head only).
+
+Reference: Fu et al., "FeatUp: A Model-Agnostic Framework for Features at Any Resolution", ICLR
+2024 (code: https://github.com/mhamilton723/FeatUp).
 """
 from __future__ import annotations
 

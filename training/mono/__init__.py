@@ -1,4 +1,4 @@
-"""Depth Anything training parts for the ``mono-depth`` recipes (methods.md §2).
+"""Depth Anything training parts for the ``mono-depth`` recipes (Yang et al., CVPR 2024).
 
 * :mod:`.losses` — MiDaS affine-invariant loss, its CutMix area-weighted form, and the
   feature-alignment loss with a tolerance margin;

@@ -1,8 +1,15 @@
-"""Losses of the Depth Anything recipe (methods.md §2).
+"""Losses of the Depth Anything recipe (Yang et al., CVPR 2024).
 
 All maps are ``(B, 1, H, W)`` or ``(B, H, W)`` float tensors; masks are bool tensors of the
 same shape (True = pixel used). Losses are returned per image, ``(B,)``, so callers can weight
 images (CutMix) before averaging.
+
+References:
+
+* Yang et al., "Depth Anything: Unleashing the Power of Large-Scale Unlabeled Data", CVPR 2024
+  (code: https://github.com/LiheYoung/Depth-Anything).
+* Ranftl et al., "Towards Robust Monocular Depth Estimation: Mixing Datasets for Zero-shot
+  Cross-dataset Transfer", TPAMI 2022.
 """
 from __future__ import annotations
 

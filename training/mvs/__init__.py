@@ -1,5 +1,5 @@
-"""Training parts of the ``mvs`` recipe (SimpleRecon, methods.md §3); the recipe itself is
-``edgegeo.training.recipes.mvs``, the model and losses ``edgegeo.models.mvs``.
+"""Training parts of the ``mvs`` recipe (SimpleRecon, Sayed et al., ECCV 2022); the recipe
+itself is ``edgegeo.training.recipes.mvs``, the model and losses ``edgegeo.models.mvs``.
 
 * :mod:`.data` — posed synthetic walk-throughs (rendered in memory or read from shards) and the
   reference + sources tuples drawn from them;

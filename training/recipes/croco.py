@@ -1,4 +1,5 @@
-"""CroCo v2 cross-view completion pre-training (methods.md §1): the ``croco`` recipe.
+"""CroCo v2 cross-view completion pre-training (Weinzaepfel et al., NeurIPS 2022 and ICCV 2023):
+the ``croco`` recipe.
 
 View 1 of a CroCo-scored synthetic pair loses 90 % of its patches; the Siamese RoPE encoder
 sees the rest and all of view 2; the decoder (self-attention → cross-attention to view 2 →
@@ -12,6 +13,13 @@ it leaves (``croco.safetensors``) initialises the ``stereo`` recipe.
     edgegeo train croco --out runs/croco-stereo --set steps=1500 --set warmup_steps=50 \\
         --set stereo_data=data/stereo-train --set stereo_share=0.75 \\
         --set init=runs/croco/croco.safetensors
+
+References:
+
+* Weinzaepfel et al., "CroCo: Self-Supervised Pre-training for 3D Vision Tasks by Cross-View
+  Completion", NeurIPS 2022.
+* Weinzaepfel et al., "CroCo v2: Improved Cross-view Completion Pre-training for Stereo Matching
+  and Optical Flow", ICCV 2023 (code: https://github.com/naver/croco).
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Recipes of the learned JBU upsamplers (methods.md §4).
+"""Recipes of the learned JBU upsamplers (FeatUp, Fu et al., ICLR 2024).
 
 * ``jbu`` — the shipped depth model: a ×4 JBU stack (:class:`edgegeo.models.jbu.DepthJBU`)
   trained to upsample ground-truth depth area-downsampled ×4 (invalid-aware, with a little
@@ -7,6 +7,12 @@
 * ``jbu-features`` — the FeatUp feature upsampler: a ×16 JBU stack over the tokens of a frozen
   ViT encoder, trained by multi-view reconstruction (jitter, attention downsampler,
   uncertainty-weighted MSE); see :mod:`edgegeo.training.jbu.features`.
+
+References:
+
+* Fu et al., "FeatUp: A Model-Agnostic Framework for Features at Any Resolution", ICLR 2024 (code:
+  https://github.com/mhamilton723/FeatUp).
+* Kopf et al., "Joint Bilateral Upsampling", SIGGRAPH 2007.
 """
 from __future__ import annotations
 

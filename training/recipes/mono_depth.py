@@ -1,5 +1,5 @@
-"""Depth Anything (methods.md §2) on edgegeo's synthetic scenes: a teacher trained on labelled
-frames, then a student trained from scratch on labelled + teacher-pseudo-labelled images.
+"""Depth Anything (Yang et al., CVPR 2024) on edgegeo's synthetic scenes: a teacher trained on
+labelled frames, then a student trained from scratch on labelled + teacher-pseudo-labelled images.
 
 Two recipes, one module:
 
@@ -17,6 +17,13 @@ Two recipes, one module:
     edgegeo train mono-depth-teacher --out runs/mono-depth-teacher
     edgegeo train mono-depth --out runs/mono-depth \\
         --set teacher=runs/mono-depth-teacher/mono-depth-teacher.safetensors
+
+References:
+
+* Yang et al., "Depth Anything: Unleashing the Power of Large-Scale Unlabeled Data", CVPR 2024
+  (code: https://github.com/LiheYoung/Depth-Anything).
+* Ranftl et al., "Towards Robust Monocular Depth Estimation: Mixing Datasets for Zero-shot
+  Cross-dataset Transfer", TPAMI 2022.
 """
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""SimpleRecon multi-view depth (methods.md §3) on posed synthetic walk-throughs: the ``mvs``
-recipe.
+"""SimpleRecon multi-view depth (Sayed et al., ECCV 2022) on posed synthetic walk-throughs: the
+``mvs`` recipe.
 
 Each sample is a reference frame, ``num_views − 1`` source frames of the same walk-through and
 their GT depth; the loss is SimpleRecon's (multi-scale log-L1 + gradient + normal + 0.2 ×
@@ -21,6 +21,9 @@ but the metadata MLP and the U-Net — most of the cost — run on a quarter of 
 2-core development machine (shared, load average ≈ 8) a default step (batch 4) took 4.6–7.1 s
 with one torch thread and ≈ 19 s with two (thread contention): prefer ``--set num_threads=1``
 on a busy machine. Rendering the 120 default walk-throughs takes about 10 minutes.
+
+Reference: Sayed et al., "SimpleRecon: 3D Reconstruction Without 3D Convolutions", ECCV 2022 (code:
+https://github.com/nianticlabs/simplerecon).
 """
 from __future__ import annotations
 

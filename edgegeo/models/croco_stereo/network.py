@@ -1,5 +1,6 @@
-"""CroCo-Stereo (methods.md §1): the CroCo backbone on (left, right) + a DPT head reading the
-last encoder block and three evenly spaced decoder blocks → disparity and confidence.
+"""CroCo-Stereo (CroCo v2, Weinzaepfel et al., ICCV 2023): the CroCo backbone on (left, right)
+with a DPT head reading the last encoder block and three evenly spaced decoder blocks →
+disparity and confidence.
 
 The left image is view 1 (all patches, nothing masked), the right image view 2. The head's two
 raw channels become
@@ -8,6 +9,12 @@ raw channels become
   dead zone at initialisation),
 * the bounded log-scale ``c = 6·(sigmoid(raw₁/3) − 0.5)`` ∈ (−3, 3) of CroCo-Stereo's
   Laplacian loss ``|d − d_gt|·exp(−c) + c``; ``exp(−c)`` is the confidence (larger = surer).
+
+References:
+
+* Weinzaepfel et al., "CroCo v2: Improved Cross-view Completion Pre-training for Stereo Matching
+  and Optical Flow", ICCV 2023 (code: https://github.com/naver/croco).
+* Ranftl et al., "Vision Transformers for Dense Prediction", ICCV 2021.
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Multi-view metric depth, SimpleRecon (methods.md §3), sized for the edge.
+"""Multi-view metric depth, SimpleRecon (Sayed et al., ECCV 2022), sized for the edge.
 
 - ``config``: :class:`MVSNetConfig` and its named sizes (``small`` = the shipped edge model).
 - ``features``: matching encoder (1/4 resolution, 16 channels) and image encoder (1/2 … 1/32).
@@ -15,6 +15,9 @@
     stream = MVSStream(predictor)
     for frame in frames:
         depth = stream.push(frame)        # (H, W) float32 metres for keyframes, else None
+
+Reference: Sayed et al., "SimpleRecon: 3D Reconstruction Without 3D Convolutions", ECCV 2022 (code:
+https://github.com/nianticlabs/simplerecon).
 """
 from .config import NAMED_CONFIGS, MVSNetConfig
 from .keyframes import KeyframeBuffer, pose_measures, select_sources, source_penalty

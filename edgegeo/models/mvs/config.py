@@ -1,4 +1,9 @@
-"""Architecture of the multi-view depth network (SimpleRecon, methods.md §3) and its named sizes."""
+"""Architecture of the multi-view depth network (SimpleRecon, Sayed et al., ECCV 2022) and its
+named sizes.
+
+Reference: Sayed et al., "SimpleRecon: 3D Reconstruction Without 3D Convolutions", ECCV 2022 (code:
+https://github.com/nianticlabs/simplerecon).
+"""
 from __future__ import annotations
 
 import dataclasses

@@ -1,4 +1,4 @@
-"""The two CNN encoders of SimpleRecon (methods.md §3), sized for the edge.
+"""The two CNN encoders of SimpleRecon (Sayed et al., ECCV 2022), sized for the edge.
 
 * :class:`MatchingEncoder` — per view, 16-channel features at 1/4 resolution: what the plane
   sweep warps and compares (shared by the reference and every source).
@@ -8,6 +8,9 @@
 Both take ``(B, 3, H, W)`` float RGB in [0, 1]; ImageNet normalisation is inside.
 Plain 3×3 convolutions with BatchNorm (folded into the convolutions by deployment engines)
 and ReLU, in residual blocks.
+
+Reference: Sayed et al., "SimpleRecon: 3D Reconstruction Without 3D Convolutions", ECCV 2022 (code:
+https://github.com/nianticlabs/simplerecon).
 """
 from __future__ import annotations
 

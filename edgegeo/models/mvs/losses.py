@@ -1,5 +1,5 @@
-"""SimpleRecon's training losses (methods.md §3), torch, batched, differentiable in the
-prediction.
+"""SimpleRecon's training losses (Sayed et al., ECCV 2022), torch, batched, differentiable in
+the prediction.
 
 ``total = ms_log_l1 + 1 · gradient + 1 · normal + 0.2 · multiview`` (:data:`LOSS_WEIGHTS`):
 
@@ -17,6 +17,9 @@ prediction.
 Ground truth: depth 0 (or NaN/inf) = no GT; GT beyond the model's range is clamped to
 ``[min_depth, max_depth]`` for the single-view losses (the best the model can say there) and
 left out of the multi-view loss.
+
+Reference: Sayed et al., "SimpleRecon: 3D Reconstruction Without 3D Convolutions", ECCV 2022 (code:
+https://github.com/nianticlabs/simplerecon).
 """
 from __future__ import annotations
 

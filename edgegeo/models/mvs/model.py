@@ -1,5 +1,10 @@
-"""``MVSNet``: SimpleRecon multi-view depth (methods.md §3) — matching encoder, plane sweep with
-the metadata cost volume (or the dot-product ablation), 2-D U-Net to depth at four scales."""
+"""``MVSNet``: SimpleRecon multi-view depth (Sayed et al., ECCV 2022) — matching encoder, plane
+sweep with the metadata cost volume (or the dot-product ablation), 2-D U-Net to depth at four
+scales.
+
+Reference: Sayed et al., "SimpleRecon: 3D Reconstruction Without 3D Convolutions", ECCV 2022 (code:
+https://github.com/nianticlabs/simplerecon).
+"""
 from __future__ import annotations
 
 from typing import Any
