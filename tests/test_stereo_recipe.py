@@ -116,3 +116,15 @@ def test_smoke_run_card_curve_and_load(smoke_weights, tmp_path):
                  str(tmp_path / "d.npy"), "--weights", str(smoke_weights),
                  "--no-rectification-check"]) == 0
     assert np.load(tmp_path / "d.npy").shape == (40, 60)
+
+
+def test_eval_stereo_runs_the_model_torch_and_exported_with_latency(smoke_weights, tmp_path,
+                                                                    capsys, monkeypatch):
+    monkeypatch.setenv("EDGEGEO_CACHE", str(tmp_path / "cache"))
+    assert main(["eval", "stereo", "--model", f"smoke={smoke_weights}", "--exported", "smoke",
+                 "--latency", "--repeats", "1", "--out", str(tmp_path / "out"),
+                 "--no-record"]) == 0
+    printed = capsys.readouterr().out
+    for row in ("| smoke |", "| smoke (ORT fp32) |", "| smoke (ORT int8) |", "741×500 (ms)",
+                "640×480 (ms)", "| SGBM (defaults) |"):
+        assert row in printed

@@ -32,14 +32,14 @@ def parse_model_args(values: list[str] | None) -> dict[str, Path]:
 
 
 EXPORTED_BACKENDS = (("onnxruntime", "fp32"), ("onnxruntime", "int8"))
-"""The exported variants ``--exported`` adds beside each learned model's torch row."""
+"""The exported variants ``--exported NAME`` adds beside that learned model's torch row."""
 
 
 def learned_methods(models: dict[str, Path], max_disparity: float | None,
-                    exported: bool = False) -> dict[str, Callable]:
-    """``{name: predictor}`` of the stereo models (torch on the CPU; with ``exported`` also
-    ``name (ORT fp32)`` and ``name (ORT int8)``), each shrinking pairs whose disparities reach
-    ``max_disparity`` into its range. The registry name (``stereo`` or ``croco-stereo``) is
+                    exported: tuple[str, ...] = ()) -> dict[str, Callable]:
+    """``{name: predictor}`` of the stereo models (torch on the CPU; for the names in
+    ``exported`` also ``name (ORT fp32)`` and ``name (ORT int8)``), each shrinking pairs whose
+    disparities reach ``max_disparity`` into its range. The registry name (``stereo`` or ``croco-stereo``) is
     the one of the recipe that trained the weights (their model card)."""
     import edgegeo
 
@@ -48,7 +48,7 @@ def learned_methods(models: dict[str, Path], max_disparity: float | None,
         model = model_name(path)
         methods[name] = edgegeo.load(model, weights=path, max_disparity=max_disparity,
                                      check_rectification=False)
-        for backend, precision in EXPORTED_BACKENDS if exported else ():
+        for backend, precision in EXPORTED_BACKENDS if name in exported else ():
             methods[f"{name} (ORT {precision})"] = edgegeo.load(
                 model, weights=path, backend=backend, precision=precision,
                 max_disparity=max_disparity, check_rectification=False)

@@ -26,6 +26,8 @@ STEREO_BASELINES = ("sgbm",)
 STEREO_COLUMNS = ["method", "EPE (px)", "bad-1 (%)", "bad-2 (%)", "bad-3 (%)", "D1 (%)",
                   "density (%)", "runtime (ms)"]
 ERROR_MAP_MAX_PX = 4.0
+SYNTHETIC_SEARCH_PX = 192
+"""SGBM's search on the held-out synthetic pairs: the range of the ``stereo`` model."""
 
 
 def register(subparsers) -> None:
@@ -57,8 +59,9 @@ def register(subparsers) -> None:
                         help="a learned stereo model to evaluate too (repeatable), e.g. "
                              "stereo=runs/stereo/stereo.safetensors "
                              "'no pre-training'=runs/stereo-scratch/stereo.safetensors")
-    stereo.add_argument("--exported", action="store_true",
-                        help="also run each --model exported to ONNX Runtime fp32 and int8")
+    stereo.add_argument("--exported", action="append", default=[], metavar="NAME",
+                        help="also run the --model NAME exported to ONNX Runtime fp32 and int8 "
+                             "(repeatable)")
     stereo.add_argument("--latency", action="store_true",
                         help="also time every method at 741x500 and 640x480 (median of "
                              "--repeats) into a latency table")
@@ -86,21 +89,21 @@ def _print_help(parser: argparse.ArgumentParser) -> int:
     return 2
 
 
-def stereo_methods(baselines: list[str], sample) -> dict[str, Callable]:
+def stereo_methods(baselines: list[str], max_disparity: float) -> dict[str, Callable]:
     """The stereo methods to evaluate, ``{row name: fn(left, right) -> disparity}``.
 
     Args:
         baselines: names from :data:`STEREO_BASELINES`.
-        sample: the :class:`~edgegeo.data.middlebury.MiddleburySample`; its ``ndisp`` (the
-            dataset's disparity bound, given to every method) sizes the SGBM search.
+        max_disparity: the data's disparity bound, pixels (Motorcycle's ``ndisp``; the learned
+            models' range on the synthetic pairs): it sizes the SGBM search.
     """
     from edgegeo.baselines.sgbm import TUNED_ON_MOTORCYCLE, sgbm_disparity
 
     methods = {}
     if "sgbm" in baselines:
-        methods["SGBM (defaults)"] = partial(sgbm_disparity, num_disparities=sample.ndisp)
+        methods["SGBM (defaults)"] = partial(sgbm_disparity, num_disparities=max_disparity)
         methods["SGBM (tuned on Motorcycle GT)"] = partial(
-            sgbm_disparity, num_disparities=sample.ndisp, **TUNED_ON_MOTORCYCLE)
+            sgbm_disparity, num_disparities=max_disparity, **TUNED_ON_MOTORCYCLE)
     return methods
 
 
@@ -138,10 +141,12 @@ def run_stereo(args) -> int:
 
     sample = load_motorcycle()
     models = parse_model_args(args.model)
-    methods = stereo_methods(args.baseline or list(STEREO_BASELINES), sample)
-    methods.update(learned_methods(models, max_disparity=sample.ndisp, exported=args.exported))
+    methods = stereo_methods(args.baseline or list(STEREO_BASELINES), sample.ndisp)
+    methods.update(learned_methods(models, max_disparity=sample.ndisp,
+                                   exported=tuple(args.exported)))
     # The synthetic test pairs share the training distribution: no shrinking there.
-    synthetic_methods = {**stereo_methods(args.baseline or list(STEREO_BASELINES), sample),
+    synthetic_methods = {**stereo_methods(args.baseline or list(STEREO_BASELINES),
+                                          SYNTHETIC_SEARCH_PX),
                          **learned_methods(models, max_disparity=None)}
     rows, disparities = [], {}
     for name, method in methods.items():

@@ -343,7 +343,7 @@ class CroCoCompleter:
 
     @torch.inference_mode()
     def __call__(self, view1, view2):
-        from .stereo_predictor import check_stereo_pair
+        from .stereo.pairs import check_stereo_pair
 
         view1, view2 = check_stereo_pair(view1, view2)
         patch = self.model.patch_size
