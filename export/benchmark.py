@@ -1,4 +1,5 @@
-"""``edgegeo export NAME --benchmark``: the measurements of issue 7, written to the ``export``
+"""``edgegeo export NAME --benchmark``: the measurements of issue 7, saved as JSON beside the
+artefacts and printed; with ``--record`` (``record=True``) also written to the ``export``
 section of ``docs/benchmarks.md``.
 
 Per model, at its deployment size: fp32 / fp16 / int8 exports with parity against torch on
@@ -28,6 +29,7 @@ LATENCY_ROUNDS = 12
 CALIB = {"mono-depth": "synthetic:32", "jbu": "synthetic:16", "stereo": "synthetic:16",
          "mvs": "synthetic:16"}
 HELDOUT_FRAMES = 8
+SECTION = "export"
 
 
 def _time_blocks(factories: dict[str, Any], rounds: int, passes: int = 2
@@ -330,10 +332,9 @@ def _latency(name: str, network, feeds, files: dict[str, str], rounds: int):
 
 
 def remeasure_latency(name: str, out_dir: str | os.PathLike, rounds: int = 20,
-                      command: str | None = None) -> dict[str, Any]:
+                      command: str | None = None, record: bool = False) -> dict[str, Any]:
     """Time the artefacts of an earlier :func:`run_benchmark` again (e.g. when the machine is
-    quieter), update its JSON and the docs section."""
-    from edgegeo.bench_report import write_section
+    quieter), update its JSON, print the table and, with ``record``, the docs section."""
 
     from .pipeline import load_network
     from .specs import get_spec
@@ -356,19 +357,31 @@ def remeasure_latency(name: str, out_dir: str | os.PathLike, rounds: int = 20,
     result["latency_rounds"] = rounds
     result["latency_input"] = label
     path.write_text(json.dumps(result, indent=2))
-    everything = [json.loads(p.read_text()) for p in sorted(out_dir.glob("*/benchmark.json"))]
-    write_section("export", "Export: ONNX fp32 / fp16 / int8 parity, int8 task metric, "
-                  "ONNX Runtime latency, sizes", render_markdown(everything), command=command)
+    _report(out_dir, record, command)
     return result
+
+
+def _report(out_dir: Path, record: bool, command: str | None) -> None:
+    """Print the table of every model benchmarked into ``out_dir`` so far (runs per model
+    accumulate there) and, with ``record``, write it as the ``export`` section."""
+    from edgegeo.bench_report import write_section
+
+    everything = [json.loads(p.read_text()) for p in sorted(out_dir.glob("*/benchmark.json"))]
+    body = render_markdown(everything)
+    print(body)
+    print(f"saved: {', '.join(str(out_dir / r['model'] / 'benchmark.json') for r in everything)}")
+    if record:
+        path = write_section(SECTION, "Export: ONNX fp32 / fp16 / int8 parity, int8 task "
+                             "metric, ONNX Runtime latency, sizes", body, command=command)
+        print(f"wrote {path}")
 
 
 def run_benchmark(names: list[str], out_dir: str | os.PathLike | None = None, weights=None,
                   config=None, random_init: bool = False, calib: str | None = None,
-                  calib_method: str = "minmax", write_docs: bool = True,
+                  calib_method: str = "minmax", record: bool = False,
                   command: str | None = None) -> list[dict]:
-    """Benchmark ``names``; write JSON beside the artefacts and the docs section."""
-    from edgegeo.bench_report import write_section
-
+    """Benchmark ``names``; write JSON beside the artefacts, print the table and, with
+    ``record``, write the docs section."""
     from .cache import cache_dir
 
     out_dir = Path(out_dir) if out_dir is not None else cache_dir() / "bench"
@@ -385,16 +398,26 @@ def run_benchmark(names: list[str], out_dir: str | os.PathLike | None = None, we
         results.append(result)
         (out_dir / name).mkdir(parents=True, exist_ok=True)
         (out_dir / name / "benchmark.json").write_text(json.dumps(result, indent=2))
-    if write_docs:
-        # every model benchmarked into this folder so far, so runs per model accumulate
-        everything = [json.loads(p.read_text()) for p in sorted(out_dir.glob("*/benchmark.json"))]
-        write_section("export", "Export: ONNX fp32 / fp16 / int8 parity, int8 task metric, "
-                      "ONNX Runtime latency, sizes", render_markdown(everything),
-                      command=command)
+    _report(out_dir, record, command)
     return results
 
 
-if __name__ == "__main__":      # python -m edgegeo.export.benchmark mono-depth jbu
-    run_benchmark(sys.argv[1:] or ["mono-depth", "jbu"],
+def main(argv: list[str] | None = None) -> None:
+    """``python -m edgegeo.export.benchmark [NAME ...] [--record]``."""
+    import argparse
+
+    from edgegeo.bench_report import add_record_argument
+
+    argv = sys.argv[1:] if argv is None else argv
+    parser = argparse.ArgumentParser(prog="python -m edgegeo.export.benchmark")
+    parser.add_argument("names", nargs="*", default=["mono-depth", "jbu"], metavar="NAME",
+                        help="models to benchmark (default: mono-depth jbu)")
+    add_record_argument(parser, SECTION)
+    args = parser.parse_args(argv)
+    run_benchmark(args.names, record=args.record,
                   command="python -m edgegeo.export.benchmark " + " ".join(
-                      shlex.quote(a) for a in sys.argv[1:]))
+                      shlex.quote(a) for a in argv))
+
+
+if __name__ == "__main__":
+    main()

@@ -58,7 +58,7 @@ def test_bench_writes_tables_pictures_and_sane_numbers(tmp_path, monkeypatch, ca
     assert main(["bench", "mvs", "--weights", f"metadata={runs['metadata']}",
                  f"dot={runs['dot']}", "--mono", str(runs["mono"]), "--scenes", "1",
                  "--frames", str(FRAMES), "--min-sources", "1", "--mesh-points", "5000",
-                 "--out", str(out)]) == 0
+                 "--out", str(out), "--record"]) == 0
     assert "| metadata |" in capsys.readouterr().out
     text = bench_file.read_text()
     section = text[text.index("<!-- bench:mvs -->"):text.index("<!-- /bench:mvs -->")]

@@ -56,7 +56,7 @@ def test_bench_writes_the_runtime_section(tmp_path, monkeypatch, capsys, weights
     monkeypatch.setenv("EDGEGEO_CACHE", str(tmp_path / "cache"))
     out = tmp_path / "stats"
     assert main(["bench", "runtime", *TINY, "--backends", "torch,onnxruntime-fp32",
-                 "--weights-dir", str(weights_dir), "--out", str(out)]) == 0
+                 "--weights-dir", str(weights_dir), "--out", str(out), "--record"]) == 0
     assert "| gt | — | ok |" in capsys.readouterr().out
     text = bench_file.read_text()
     section = text[text.index("<!-- bench:runtime -->"):text.index("<!-- /bench:runtime -->")]

@@ -89,7 +89,7 @@ def test_bench_upsample_writes_its_section(tmp_path, weights, monkeypatch, capsy
     assert main(["bench", "upsample", "--test-data", str(tmp_path / "test"),
                  "--train-data", str(tmp_path / "train"), "--weights", str(weights),
                  "--quick", "--tune-frames", "2", "--picture", str(picture),
-                 "--feature-weights", ""]) == 0
+                 "--feature-weights", "", "--record"]) == 0
     text = report.read_text()
     assert "<!-- bench:upsample-depth -->" in text and "4 held-out synthetic frames" in text
     rows = [line.split("|")[1].strip() for line in text.splitlines() if line.startswith("| ")]
@@ -105,5 +105,5 @@ def test_bench_upsample_refuses_training_seeds_as_test_data(tmp_path, weights, c
     _write_shards(tmp_path / "test", [5])
     assert main(["bench", "upsample", "--test-data", str(tmp_path / "test"),
                  "--train-data", str(tmp_path / "test"), "--weights", str(weights),
-                 "--no-report", "--no-render"]) == 2
+                 "--no-render"]) == 2
     assert "scene seeds in [1000, 2000)" in capsys.readouterr().err

@@ -112,7 +112,8 @@ def test_eval_mono_on_tiny_data(teacher_weights, student_weights, tmp_path, monk
     assert main(["eval", "mono", "--model", f"teacher={teacher_weights}",
                  "--model", f"student (smoke)={student_weights}",
                  "--test-data", str(tmp_path / "test"), "--test-scenes", "1",
-                 "--resolution", "32", "--repeats", "1", "--figure", str(figure)]) == 0
+                 "--resolution", "32", "--repeats", "1", "--figure", str(figure),
+                 "--record"]) == 0
     out = capsys.readouterr().out
     for row in ("teacher", "student (smoke)", "constant disparity", "row prior"):
         assert row in out
@@ -127,5 +128,5 @@ def test_eval_keeps_the_stereo_benchmark():
     from edgegeo.cli.eval import run_mono, run_stereo
 
     parser = build_parser()
-    assert parser.parse_args(["eval", "stereo", "--no-record"]).func is run_stereo
-    assert parser.parse_args(["eval", "mono", "--no-record"]).func is run_mono
+    assert parser.parse_args(["eval", "stereo", "--record"]).func is run_stereo
+    assert parser.parse_args(["eval", "mono", "--record"]).func is run_mono

@@ -7,7 +7,7 @@ def test_bench_op_writes_its_section(tmp_path, monkeypatch, capsys):
     report = tmp_path / "benchmarks.md"
     monkeypatch.setenv("EDGEGEO_BENCH_FILE", str(report))
     assert main(["bench", "op", "--channels", "2", "--size", "16", "--radius", "1",
-                 "--repeats", "1"]) == 0
+                 "--repeats", "1", "--record"]) == 0
     text = report.read_text()
     assert "<!-- bench:adaptive-conv-op -->" in text and "output 16x16, r = 1" in text
     rows = [line for line in text.splitlines() if line.startswith("| 2 |")]
@@ -16,7 +16,7 @@ def test_bench_op_writes_its_section(tmp_path, monkeypatch, capsys):
 
 
 def test_bench_op_rejects_zero_repeats(capsys):
-    assert main(["bench", "op", "--repeats", "0", "--no-report"]) == 2
+    assert main(["bench", "op", "--repeats", "0"]) == 2
     assert "--repeats must be >= 1" in capsys.readouterr().err
 
 

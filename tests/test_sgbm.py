@@ -59,7 +59,7 @@ def test_eval_stereo_cli_prints_saves_and_records(tmp_path, monkeypatch, capsys)
     bench = tmp_path / "benchmarks.md"
     monkeypatch.setenv("EDGEGEO_BENCH_FILE", str(bench))
     assert main(["eval", "stereo", "--baseline", "sgbm", "--out", str(tmp_path / "out"),
-                 "--repeats", "1"]) == 0
+                 "--repeats", "1", "--record"]) == 0
     printed = capsys.readouterr().out
     assert "SGBM (defaults)" in printed and "bad-2 (%)" in printed
     picture = tmp_path / "out" / "stereo-motorcycle.png"

@@ -122,8 +122,7 @@ def test_eval_stereo_runs_the_model_torch_and_exported_with_latency(smoke_weight
                                                                     capsys, monkeypatch):
     monkeypatch.setenv("EDGEGEO_CACHE", str(tmp_path / "cache"))
     assert main(["eval", "stereo", "--model", f"smoke={smoke_weights}", "--exported", "smoke",
-                 "--latency", "--repeats", "1", "--out", str(tmp_path / "out"),
-                 "--no-record"]) == 0
+                 "--latency", "--repeats", "1", "--out", str(tmp_path / "out")]) == 0
     printed = capsys.readouterr().out
     for row in ("| smoke |", "| smoke (ORT fp32) |", "| smoke (ORT int8) |", "741×500 (ms)",
                 "640×480 (ms)", "| SGBM (defaults) |"):

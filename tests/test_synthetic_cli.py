@@ -17,7 +17,8 @@ def test_data_render_stereo_writes_shard_and_sheet(tmp_path, capsys):
 def test_data_bench_writes_render_section(tmp_path, monkeypatch):
     bench_file = tmp_path / "benchmarks.md"
     monkeypatch.setenv("EDGEGEO_BENCH_FILE", str(bench_file))
-    assert main(["data", "bench", "--frames", "3", "--width", "32", "--height", "24"]) == 0
+    assert main(["data", "bench", "--frames", "3", "--width", "32", "--height", "24",
+                 "--record"]) == 0
     text = bench_file.read_text()
     assert "<!-- bench:render -->" in text and "frames/s" in text
 

@@ -1,11 +1,19 @@
-"""``edgegeo bench``: benchmarks that write their section of docs/benchmarks.md.
+"""``edgegeo bench``: benchmarks that print their tables (and save their files under ``--out``);
+with ``--record`` each also writes its section of docs/benchmarks.md.
 
 One sub-subcommand per benchmark. To add one, write ``_add_<name>(benchmarks)`` that adds its
-parser and ``set_defaults(func=...)``, and append it to ``BENCHMARKS``.
+parser, :func:`edgegeo.bench_report.add_record_argument` and ``set_defaults(func=...)``, calls
+``write_section`` only when ``args.record``, and append it to ``BENCHMARKS``.
 """
 from __future__ import annotations
 
 import argparse
+
+OP_SECTION = "adaptive-conv-op"
+UPSAMPLE_SECTION = "upsample-depth"
+UPSAMPLE_PICTURE = "jbu_depth_x4.png"
+MVS_SECTION = "mvs"
+RUNTIME_SECTION = "runtime"
 
 
 def _run_op(args: argparse.Namespace) -> int:
@@ -20,19 +28,21 @@ def _run_op(args: argparse.Namespace) -> int:
                          args.max_reference_gib)
     body = report_body(rows, args.size, args.radius, args.repeats, torch.get_num_threads())
     print(body)
-    if not args.no_report:
-        path = write_section("adaptive-conv-op", "adaptive_conv op: Cython vs unfold", body)
+    if args.record:
+        path = write_section(OP_SECTION, "adaptive_conv op: Cython vs unfold", body)
         print(f"wrote {path}")
     return 0
 
 
 def _add_op(benchmarks) -> None:
+    from edgegeo.bench_report import add_record_argument
+
     parser = benchmarks.add_parser(
         "op", help="adaptive_conv (Cython) vs unfold+einsum: time and peak memory",
         description="Time and peak memory of the per-pixel adaptive convolution "
                     "(edgegeo.ops.adaptive_conv) against the unfold+einsum reference, forward "
-                    "and forward+backward, B=1; writes section 'adaptive-conv-op' of "
-                    "docs/benchmarks.md.")
+                    "and forward+backward, B=1; prints the table (--record: also writes "
+                    f"section '{OP_SECTION}' of docs/benchmarks.md).")
     parser.add_argument("--repeats", type=int, default=5, help="timed runs per case (default 5)")
     parser.add_argument("--channels", type=int, nargs="+", default=[1, 3, 64, 384],
                         help="channel counts C (default 1 3 64 384)")
@@ -40,13 +50,12 @@ def _add_op(benchmarks) -> None:
     parser.add_argument("--radius", type=int, default=3, help="window radius r (default 3)")
     parser.add_argument("--max-reference-gib", type=float, default=8.0,
                         help="skip reference runs estimated to need more memory (default 8)")
-    parser.add_argument("--no-report", action="store_true",
-                        help="print the table only, leave docs/benchmarks.md alone")
+    add_record_argument(parser, OP_SECTION)
     parser.set_defaults(func=_run_op)
 
 
 def _run_upsample(args: argparse.Namespace) -> int:
-    from edgegeo.bench_report import write_section
+    from edgegeo.bench_report import link, picture_path, write_section
     from edgegeo.bench import jbu as jbu_bench
 
     for name in ("scale", "tune_frames", "test_frames", "feature_images"):
@@ -64,6 +73,8 @@ def _run_upsample(args: argparse.Namespace) -> int:
         args.test_data, args.train_data, args.scale, args.tune_frames, args.test_frames,
         args.weights, grids, render)
     picture = None
+    if args.picture is None:
+        args.picture = picture_path(UPSAMPLE_PICTURE, args.out, args.record)
     if args.picture:
         short = {"bicubic": "bicubic", "OpenCV ximgproc.jointBilateralFilter": "OpenCV JBF",
                  "OpenCV ximgproc.guidedFilter": "guided filter",
@@ -73,7 +84,7 @@ def _run_upsample(args: argparse.Namespace) -> int:
         path = jbu_bench.error_picture(args.picture, methods,
                                        info["samples"][args.picture_frame % len(info["samples"])])
         print(f"wrote {path} ({path.stat().st_size // 1024} KB)")
-        picture = _relative_to_docs(path)
+        picture = link(path)
     features = None
     if args.feature_weights:
         features = jbu_bench.feature_rows(args.feature_weights, args.feature_images,
@@ -81,29 +92,17 @@ def _run_upsample(args: argparse.Namespace) -> int:
     body = jbu_bench.report_body(rows, info, args.scale, features[0] if features else None,
                                  features[1] if features else "", picture)
     print(body)
-    if not args.no_report:
-        path = write_section("upsample-depth", f"Depth x{args.scale} upsampling: learned JBU "
+    if args.record:
+        path = write_section(UPSAMPLE_SECTION, f"Depth x{args.scale} upsampling: learned JBU "
                              "vs interpolation and bilateral/guided filters", body)
         print(f"wrote {path}")
     return 0
 
 
-def _relative_to_docs(path) -> str:
-    """The picture's path as the benchmarks page (docs/) links it."""
-    import os
-    from pathlib import Path
-
-    from edgegeo.bench_report import DEFAULT_PATH
-
-    bench_file = Path(os.environ.get("EDGEGEO_BENCH_FILE", DEFAULT_PATH)).resolve()
-    try:
-        return os.path.relpath(Path(path).resolve(), bench_file.parent)
-    except ValueError:
-        return str(path)
-
-
 def _add_upsample(benchmarks) -> None:
     from pathlib import Path
+
+    from edgegeo.bench_report import add_record_argument
 
     parser = benchmarks.add_parser(
         "upsample", help="depth upsampling: learned JBU vs bilinear/bicubic/OpenCV/fixed JBU",
@@ -111,9 +110,11 @@ def _add_upsample(benchmarks) -> None:
                     "into --test-data when missing): RMSE / AbsRel / a105 of bilinear, "
                     "bicubic, OpenCV ximgproc.jointBilateralFilter and guidedFilter (on the "
                     "bilinear upsampling), the fixed JBU op and the learned JBU; the filters' "
-                    "parameters are tuned on training frames (TRAIN seeds). Saves an error-map "
-                    "picture and writes section 'upsample-depth' of docs/benchmarks.md (with "
-                    "the feature-upsampling rows when a jbu-features run exists).")
+                    "parameters are tuned on training frames (TRAIN seeds). Prints the table "
+                    "and saves an error-map picture under --out; --record also writes section "
+                    f"'{UPSAMPLE_SECTION}' of docs/benchmarks.md (with the feature-upsampling "
+                    "rows when a jbu-features run exists) and saves the picture it links to in "
+                    "docs/images/.")
     parser.add_argument("--test-data", type=Path, default=Path("data/synth-test"),
                         help="held-out shards (default data/synth-test)")
     parser.add_argument("--train-data", type=Path, default=Path("data/synth-train"),
@@ -126,9 +127,12 @@ def _add_upsample(benchmarks) -> None:
                         help="test frames, evenly spaced (default 0 = all)")
     parser.add_argument("--weights", type=Path,
                         help="learned JBU weights (default: the shipped jbu)")
-    parser.add_argument("--picture", default="docs/images/jbu_depth_x4.png",
-                        help="error-map picture to write ('' = none; default "
-                             "docs/images/jbu_depth_x4.png)")
+    parser.add_argument("--out", type=Path, default=Path("out/bench-upsample"),
+                        help="folder for the picture (default out/bench-upsample)")
+    parser.add_argument("--picture",
+                        help=f"error-map picture to write ('' = none; default "
+                             f"OUT/{UPSAMPLE_PICTURE}, with --record "
+                             f"docs/images/{UPSAMPLE_PICTURE})")
     parser.add_argument("--picture-frame", type=int, default=5,
                         help="index of the test frame shown in the picture (default 5)")
     parser.add_argument("--feature-weights",
@@ -141,15 +145,14 @@ def _add_upsample(benchmarks) -> None:
                         help="tiny tuning grids (tests, quick looks; not for reported numbers)")
     parser.add_argument("--no-render", action="store_true",
                         help="fail instead of rendering missing test shards")
-    parser.add_argument("--no-report", action="store_true",
-                        help="print the table only, leave docs/benchmarks.md alone")
+    add_record_argument(parser, UPSAMPLE_SECTION)
     parser.set_defaults(func=_run_upsample)
 
 
 def _run_mvs(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from edgegeo.bench_report import write_section
+    from edgegeo.bench_report import link, write_section
     from edgegeo.bench import mvs as bench
     from edgegeo.bench.mvs_pictures import save_pictures
     from edgegeo.weights_io import WEIGHTS_DIR
@@ -169,14 +172,14 @@ def _run_mvs(args: argparse.Namespace) -> int:
                                                  args.mesh_points)
     written = save_pictures(outputs, args.out, bench.GT_LABEL)
     pictures = [(f"{label}: {path.stem.split('_')[0]} (scene {info['seeds'][0]})",
-                 _relative_to_docs(path)) for label, paths in written.items() for path in paths]
+                 link(path)) for label, paths in written.items() for path in paths]
     tables = bench.tables(results)
     print("\n\n".join(tables.values()))
     print(f"pictures: {', '.join(str(p) for paths in written.values() for p in paths)}")
-    if not args.no_report:
+    if args.record:
         body = bench.report_body(results, info, methods, pictures, args.min_sources,
                                  args.device)
-        path = write_section("mvs", "Multi-view depth (SimpleRecon) on held-out synthetic "
+        path = write_section(MVS_SECTION, "Multi-view depth (SimpleRecon) on held-out synthetic "
                              "walk-throughs", body)
         print(f"wrote {path}")
     return 0
@@ -184,6 +187,8 @@ def _run_mvs(args: argparse.Namespace) -> int:
 
 def _add_mvs(benchmarks) -> None:
     from pathlib import Path
+
+    from edgegeo.bench_report import add_record_argument
 
     parser = benchmarks.add_parser(
         "mvs", help="multi-view depth: depth and fused-mesh metrics, latency split",
@@ -193,9 +198,10 @@ def _add_mvs(benchmarks) -> None:
                     "first model's working resolution): AbsRel, δ<1.05, δ<1.25, RMSE; TSDF "
                     "fusion of GT and predicted depth scored against the GT surface the "
                     "cameras saw (accuracy, completeness, chamfer, F-score@5cm); latency split "
-                    "into cost volume / network / fusion; parameters. Saves depth/error strips "
-                    "and mesh renderings under --out and writes section 'mvs' of "
-                    "docs/benchmarks.md.")
+                    "into cost volume / network / fusion; parameters. Prints the tables and "
+                    "saves depth/error strips and mesh renderings under --out; --record also "
+                    f"writes section '{MVS_SECTION}' of docs/benchmarks.md, linking the "
+                    "pictures where --out has them.")
     parser.add_argument("--weights", action="extend", nargs="+", metavar="NAME=PATH",
                         help="mvs weights to evaluate, one row each (e.g. --weights "
                              "metadata=runs/mvs/mvs.safetensors dot=runs/mvs-dot/"
@@ -216,9 +222,9 @@ def _add_mvs(benchmarks) -> None:
                         help="GT surface points and samples per fused mesh (default 200000)")
     parser.add_argument("--device", default="cpu", help="torch device (default cpu)")
     parser.add_argument("--out", type=Path, default=Path("out/bench-mvs"),
-                        help="folder for the pictures (default out/bench-mvs)")
-    parser.add_argument("--no-report", action="store_true",
-                        help="print the tables only, leave docs/benchmarks.md alone")
+                        help="folder for the pictures (default out/bench-mvs; e.g. "
+                             "docs/images/mvs with --record, for pictures the docs keep)")
+    add_record_argument(parser, MVS_SECTION)
     parser.set_defaults(func=_run_mvs)
 
 
@@ -234,9 +240,10 @@ def _run_runtime(args: argparse.Namespace) -> int:
                          device_profile=args.device_profile, mesh_points=args.mesh_points)
     results = run_benchmark(config)
     print("\n\n".join(tables(results).values()))
-    path = write_section("runtime", "Streaming runtime: throughput, latency, overhead, fusion",
-                         report_body(results, args.out))
-    print(f"wrote {path}")
+    if args.record:
+        path = write_section(RUNTIME_SECTION, "Streaming runtime: throughput, latency, "
+                             "overhead, fusion", report_body(results, args.out))
+        print(f"wrote {path}")
     return 0
 
 
@@ -246,6 +253,7 @@ def _names(text: str) -> tuple[str, ...]:
 
 
 def _add_runtime(benchmarks) -> None:
+    from edgegeo.bench_report import add_record_argument
     from edgegeo.runtime.bench import BACKENDS, DEFAULT_BACKENDS, PIPELINES
 
     parser = benchmarks.add_parser(
@@ -259,7 +267,8 @@ def _add_runtime(benchmarks) -> None:
                     "same frames directly (F-score@5cm against the surface the cameras saw). "
                     "Models load, export (into the artefact cache, $EDGEGEO_CACHE) and warm "
                     "up before timing; a model without weights gets a 'not shipped' row. "
-                    "Writes section 'runtime' of docs/benchmarks.md.")
+                    "Prints the tables and saves each run's stats.json under --out; --record "
+                    f"also writes section '{RUNTIME_SECTION}' of docs/benchmarks.md.")
     parser.add_argument("--frames", type=int, default=60,
                         help="frames per pipeline and backend (default 60)")
     parser.add_argument("--pipelines", default=",".join(PIPELINES), metavar="LIST",
@@ -280,6 +289,7 @@ def _add_runtime(benchmarks) -> None:
                              "(default 100000)")
     parser.add_argument("--out", default="out/bench-runtime", metavar="DIR",
                         help="folder for each run's stats.json (default out/bench-runtime)")
+    add_record_argument(parser, RUNTIME_SECTION)
     parser.set_defaults(func=_run_runtime)
 
 
@@ -288,9 +298,10 @@ BENCHMARKS = [_add_op, _add_upsample, _add_mvs, _add_runtime]
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
-        "bench", help="run a benchmark and record it in docs/benchmarks.md",
-        description="Benchmarks; each writes its own section of docs/benchmarks.md, with the "
-                    "machine and the command.")
+        "bench", help="run a benchmark (--record: record it in docs/benchmarks.md)",
+        description="Benchmarks; each prints its tables and saves its files under its --out "
+                    "folder. With --record each also writes its own section of "
+                    "docs/benchmarks.md, with the machine and the command.")
     benchmarks = parser.add_subparsers(dest="benchmark", metavar="BENCHMARK", required=True)
     for add in BENCHMARKS:
         add(benchmarks)

@@ -1,12 +1,17 @@
-"""``edgegeo data``: render synthetic datasets, pack them into one file, benchmark the renderer."""
+"""``edgegeo data``: render synthetic datasets, pack them into one file, benchmark the renderer
+(``data bench`` prints its table; with ``--record`` it writes the ``render`` section of
+docs/benchmarks.md)."""
 from __future__ import annotations
 
 RIGS = ("walkthrough", "stereo", "pairs")
+BENCH_SECTION = "render"
 SHEET_ROWS = 4
 
 
 def register(subparsers) -> None:
     """Add ``data`` and its subcommands ``render``, ``pack`` and ``bench``."""
+    from edgegeo.bench_report import add_record_argument
+
     parser = subparsers.add_parser(
         "data", help="synthetic datasets: render procedural rooms, benchmark the renderer",
         description="Synthetic data from procedural furnished rooms (Open3D ray casting): every "
@@ -50,15 +55,16 @@ def register(subparsers) -> None:
     pack.set_defaults(func=_pack)
 
     bench = sub.add_parser(
-        "bench", help="measure rendering speed and write it to docs/benchmarks.md",
+        "bench", help="measure rendering speed (--record: write it to docs/benchmarks.md)",
         description="Render N frames (RGB + depth + normals + instances, shading with shadows and "
-                    "the camera model) from random views of a few scenes, report frames/s, and "
-                    "write the 'render' section of docs/benchmarks.md.")
+                    "the camera model) from random views of a few scenes and print frames/s; "
+                    f"--record also writes the '{BENCH_SECTION}' section of docs/benchmarks.md.")
     bench.add_argument("--frames", type=int, default=60, metavar="N", help="frames to time (default: %(default)s)")
     bench.add_argument("--width", type=int, default=256, help="image width in pixels (default: %(default)s)")
     bench.add_argument("--height", type=int, default=192, help="image height in pixels (default: %(default)s)")
     bench.add_argument("--scenes", type=int, default=3, help="scenes the frames are spread over (default: %(default)s)")
     bench.add_argument("--seed", type=int, default=0, help="first scene seed (default: %(default)s)")
+    add_record_argument(bench, BENCH_SECTION)
     bench.set_defaults(func=_bench)
 
 
@@ -212,7 +218,8 @@ def _bench(args) -> int:
             "with ray-cast shadows, bounce fill, camera model (exposure, white balance, vignetting, noise), "
             "plus depth, normals and instances; random views of several scenes. Single process; the "
             "machine may be shared with other work, so this is a lower bound.\n\n" + markdown_table([row]))
-    path = write_section("render", "Synthetic renderer speed", body)
     print(markdown_table([row]))
-    print(f"wrote section 'render' of {path}")
+    if args.record:
+        path = write_section(BENCH_SECTION, "Synthetic renderer speed", body)
+        print(f"wrote section '{BENCH_SECTION}' of {path}")
     return 0

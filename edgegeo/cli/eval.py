@@ -1,14 +1,17 @@
-"""``edgegeo eval``: evaluate methods against ground truth and record the results.
+"""``edgegeo eval``: evaluate methods against ground truth, print the results and, with
+``--record``, record them in ``docs/benchmarks.md``.
 
 ``edgegeo eval mono`` evaluates monocular relative-depth models (the Depth Anything teacher,
 student and ablation students, plus trivial baselines) on held-out synthetic scenes and on
 Motorcycle's left image: AbsRel and δ1 after per-image least-squares scale + shift in disparity
-space, parameters, CPU latency and training time; it saves a picture and writes the
-``mono-depth`` section of ``docs/benchmarks.md``.
+space, parameters, CPU latency and training time; it saves a picture under ``--out`` (with
+``--record``: in ``docs/images/``) and, with ``--record``, writes the ``mono-depth`` section of
+``docs/benchmarks.md``.
 
 ``edgegeo eval stereo`` runs stereo methods on Middlebury 2014 Motorcycle (¼ resolution, bundled
-with scikit-image), prints EPE / bad-1/2/3 / D1 / density / runtime, saves a picture and writes
-the ``stereo-motorcycle`` section of ``docs/benchmarks.md``. A stereo method is any function
+with scikit-image), prints EPE / bad-1/2/3 / D1 / density / runtime, saves a picture under
+``--out`` and, with ``--record``, writes the ``stereo-motorcycle`` section of
+``docs/benchmarks.md``. A stereo method is any function
 ``(left, right) -> disparity`` on ``(H, W, 3) uint8`` RGB images returning ``(H, W) float32``
 pixels with 0 = no match; :func:`stereo_methods` lists the ones to run.
 """
@@ -32,18 +35,21 @@ SYNTHETIC_SEARCH_PX = 192
 
 def register(subparsers) -> None:
     """Add ``eval`` and its benchmarks to the ``edgegeo`` command line."""
+    from edgegeo.bench_report import add_record_argument
+
     parser = subparsers.add_parser(
         "eval", help="evaluate methods against ground truth",
-        description="Evaluate methods against ground truth, print the metrics, save pictures and "
-                    "record the table in docs/benchmarks.md.")
+        description="Evaluate methods against ground truth, print the metrics and save pictures "
+                    "under --out; with --record, also record the table in docs/benchmarks.md.")
     parser.set_defaults(func=lambda args: _print_help(parser))
     benchmarks = parser.add_subparsers(dest="benchmark", metavar="BENCHMARK")
     stereo = benchmarks.add_parser(
         "stereo", help="stereo disparity on Middlebury 2014 Motorcycle",
         description="Run stereo methods on Middlebury 2014 Motorcycle at 1/4 resolution (741x500, "
                     "bundled with scikit-image): EPE, bad-1/2/3, KITTI D1, density and runtime. "
-                    "Invalid predictions count as errors. Saves OUT/stereo-motorcycle.png and "
-                    f"writes the '{STEREO_SECTION}' section of docs/benchmarks.md.")
+                    "Invalid predictions count as errors. Prints the table and saves "
+                    "OUT/stereo-motorcycle.png; --record also writes the "
+                    f"'{STEREO_SECTION}' section of docs/benchmarks.md.")
     stereo.add_argument("--baseline", action="append", choices=STEREO_BASELINES,
                         help="classical baseline to run (repeatable; default: all). 'sgbm' gives "
                              "two rows: OpenCV SGBM with a-priori defaults, and with the "
@@ -78,8 +84,7 @@ def register(subparsers) -> None:
     stereo.add_argument("--notes", type=Path, metavar="FILE",
                         help="markdown appended to the recorded section (how the models were "
                              "trained, what the numbers mean)")
-    stereo.add_argument("--no-record", action="store_true",
-                        help="do not write docs/benchmarks.md")
+    add_record_argument(stereo, STEREO_SECTION)
     stereo.set_defaults(func=run_stereo)
     _register_mono(benchmarks)
 
@@ -186,7 +191,7 @@ def run_stereo(args) -> int:
         extra += "\n\n" + text
     if args.notes:
         extra += "\n\n" + Path(args.notes).read_text().strip()
-    if not args.no_record:
+    if args.record:
         path = write_section(STEREO_SECTION, "Stereo: Middlebury 2014 Motorcycle (¼ res.)",
                              _stereo_section_body(sample, table) + extra)
         print(f"recorded: {path} [{STEREO_SECTION}]")
@@ -329,6 +334,7 @@ def error_map(pred, gt, valid):
 # ----------------------------------------------------------------------------------- mono
 
 MONO_SECTION = "mono-depth"
+MONO_FIGURE = "mono_motorcycle.png"
 MONO_TEST_DATA = Path("data/synth-test")
 MONO_TEST_SCENES = 20          # TEST_SEEDS[:20], as `edgegeo data render --seed 1000 --scenes 20`
 MONO_TEST_FRAMES = 4
@@ -351,6 +357,8 @@ MONO_MODELS = (
 
 
 def _register_mono(benchmarks) -> None:
+    from edgegeo.bench_report import add_record_argument
+
     mono = benchmarks.add_parser(
         "mono", help="monocular relative depth: synthetic test scenes + Motorcycle",
         description="Evaluate monocular relative-depth models (Depth Anything teacher, student, "
@@ -359,8 +367,10 @@ def _register_mono(benchmarks) -> None:
                     "rendered into --test-data if missing) and on Middlebury Motorcycle's left "
                     "image: AbsRel and δ1 after per-image least-squares scale + shift in "
                     "disparity space; parameters; median torch CPU latency at 256x320; "
-                    "training wall time from the model cards. Saves a picture and writes the "
-                    f"'{MONO_SECTION}' section of docs/benchmarks.md.")
+                    "training wall time from the model cards. Prints the table and saves a "
+                    f"picture (OUT/{MONO_FIGURE}); --record also writes the '{MONO_SECTION}' "
+                    f"section of docs/benchmarks.md and saves the picture it links to "
+                    f"(docs/images/{MONO_FIGURE}).")
     mono.add_argument("--weights", type=Path,
                       help="the student's .safetensors (default: the shipped "
                            "edgegeo/weights/mono-depth.safetensors)")
@@ -378,12 +388,14 @@ def _register_mono(benchmarks) -> None:
                            "crops; MonoDepthPredictor's own default is 256)")
     mono.add_argument("--repeats", type=int, default=10,
                       help="timed runs for the latency; the median is reported (default: 10)")
-    mono.add_argument("--figure", type=Path, default=Path("docs/images/mono_motorcycle.png"),
-                      help="picture path (default: docs/images/mono_motorcycle.png)")
+    mono.add_argument("--out", type=Path, default=Path("out/eval"),
+                      help="folder for the picture (default: out/eval)")
+    mono.add_argument("--figure", type=Path,
+                      help=f"picture path (default: OUT/{MONO_FIGURE}; with --record "
+                           f"docs/images/{MONO_FIGURE})")
     mono.add_argument("--notes", type=Path,
                       help="markdown file appended to the recorded section (analysis)")
-    mono.add_argument("--no-record", action="store_true",
-                      help="do not write docs/benchmarks.md")
+    add_record_argument(mono, MONO_SECTION)
     mono.set_defaults(func=run_mono)
 
 
@@ -476,7 +488,7 @@ def run_mono(args) -> int:
     """``edgegeo eval mono``: evaluate, print, save the picture, record the section."""
     import json
 
-    from edgegeo.bench_report import markdown_table, write_section
+    from edgegeo.bench_report import markdown_table, picture_path, write_section
     from edgegeo.data.middlebury import load_motorcycle
     from edgegeo.metrics.depth import relative_depth_metrics
     from edgegeo.models.predictor import MonoDepthPredictor
@@ -541,9 +553,10 @@ def run_mono(args) -> int:
           f"Motorcycle {sample.left.shape[1]}x{sample.left.shape[0]} "
           f"({int(moto_valid.sum())} GT pixels), predictor short side {args.resolution}\n\n"
           f"{table}")
-    figure = save_mono_figure(args.figure, sample, predictions)
+    figure = save_mono_figure(args.figure or picture_path(MONO_FIGURE, args.out, args.record),
+                              sample, predictions)
     print(f"\npicture: {figure} ({figure.stat().st_size // 1024} KB)")
-    if not args.no_record:
+    if args.record:
         notes = Path(args.notes).read_text() if args.notes else ""
         path = write_section(MONO_SECTION, "Monocular depth (Depth Anything teacher → student)",
                              _mono_section_body(args, len(test), sample, table, raw, figure,
@@ -586,6 +599,8 @@ def _mono_section_body(args, frame_count: int, sample, table: str, raw: dict, fi
                        notes: str) -> str:
     import os
 
+    from edgegeo.bench_report import link
+
     lines = [
         f"Held-out synthetic scenes: {frame_count} frames of the first {args.test_scenes} "
         f"`TEST_SEEDS` scenes ({MONO_TEST_SIZE[1]}×{MONO_TEST_SIZE[0]}, `{args.test_data}`); "
@@ -602,7 +617,7 @@ def _mono_section_body(args, frame_count: int, sample, table: str, raw: dict, fi
         table,
         "",
         f"![Motorcycle: left, GT disparity, teacher, student]"
-        f"({os.path.relpath(figure, Path('docs'))})",
+        f"({link(figure)})",
         "",
     ]
     for label, result in raw.items():

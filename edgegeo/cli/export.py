@@ -1,6 +1,6 @@
 """``edgegeo export NAME``: ONNX (fp32 / fp16 / int8) + JSON report, optionally a TensorRT
-engine; ``--benchmark`` measures parity, int8 task metric, ORT latency and sizes into
-docs/benchmarks.md."""
+engine; ``--benchmark`` measures parity, int8 task metric, ORT latency and sizes (JSON in the
+benchmark folder; with ``--record`` also the ``export`` section of docs/benchmarks.md)."""
 from __future__ import annotations
 
 import argparse
@@ -20,6 +20,8 @@ def _size(text: str) -> tuple[int, int]:
 
 
 def register(subparsers) -> None:
+    from edgegeo.bench_report import add_record_argument
+
     parser = subparsers.add_parser(
         "export", help="export a model to ONNX (fp32/fp16/int8) and TensorRT",
         description="Export a model to <out>/<name>.<precision>.onnx with a JSON report beside "
@@ -30,8 +32,8 @@ def register(subparsers) -> None:
                         help="model name (mono-depth, jbu, stereo, mvs)")
     parser.add_argument("--precision", choices=PRECISION_CHOICES, default="fp32",
                         help="graph precision (default fp32)")
-    parser.add_argument("--out", type=Path, default=Path("."), metavar="DIR",
-                        help="output folder (default: current folder)")
+    parser.add_argument("--out", type=Path, default=Path("out/export"), metavar="DIR",
+                        help="output folder (default: out/export)")
     parser.add_argument("--engine", action="store_true",
                         help="also build (or reuse from the cache) a TensorRT engine")
     parser.add_argument("--calib", default="synthetic:16", metavar="DIR|synthetic:N",
@@ -60,11 +62,12 @@ def register(subparsers) -> None:
                              "synthetic:N, random:N (default motorcycle,synthetic:2; mvs, "
                              "which has no real posed frames: synthetic:2)")
     parser.add_argument("--benchmark", action="store_true",
-                        help="export all precisions and write the 'export' section of "
-                             "docs/benchmarks.md (parity, int8 task metric, latency, sizes)")
+                        help="export all precisions and measure parity, int8 task metric, "
+                             "latency and sizes; print the table, JSON in --bench-dir")
     parser.add_argument("--bench-dir", dest="out_bench", type=Path, metavar="DIR",
                         help="--benchmark: artefacts and per-model JSON (default "
-                             "<cache>/bench; models benchmarked there accumulate in the docs)")
+                             "<cache>/bench; models benchmarked there accumulate in the table)")
+    add_record_argument(parser, "export", condition="with --benchmark")
     parser.set_defaults(func=run)
 
 
@@ -72,13 +75,15 @@ def run(args: argparse.Namespace) -> int:
     from edgegeo.export import ParityError, export_model, get_spec
 
     get_spec(args.name)                 # unknown names fail before anything else
+    if args.record and not args.benchmark:
+        raise ValueError("--record records the --benchmark measurements: add --benchmark")
     if args.benchmark:
         from edgegeo.export.benchmark import run_benchmark
 
         run_benchmark([args.name], out_dir=args.out_bench, weights=args.weights,
                       config=args.config,
                       random_init=args.random_init, calib=args.calib,
-                      calib_method=args.calib_method)
+                      calib_method=args.calib_method, record=args.record)
         return 0
     try:
         result = export_model(
