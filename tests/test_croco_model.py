@@ -4,7 +4,7 @@ import torch
 
 from edgegeo.models.croco import (CroCoConfig, CroCoNet, patchify, random_visible,
                                   unpatchify)
-from edgegeo.models.rope import Rope2D, apply_rope_2d
+from edgegeo.models.layers.rope import Rope2D, apply_rope_2d
 from edgegeo.training.croco.losses import masked_patch_loss, normalised_patches
 
 

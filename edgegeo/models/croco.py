@@ -29,9 +29,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .mono_depth import IMAGENET_MEAN, IMAGENET_STD
-from .rope import ROPE_BASE, Rope2D, apply_rope_2d, grid_positions
-from .vit import Attention, Block, init_vit_weights
+from .common import IMAGENET_MEAN, IMAGENET_STD
+from .layers.rope import ROPE_BASE, Rope2D, apply_rope_2d, grid_positions
+from .layers.vit import Attention, Block, init_vit_weights
 
 MASK_RATIO = 0.9
 

@@ -38,10 +38,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .common import IMAGENET_MEAN, IMAGENET_STD, check_rgb_image
 from .jbu_ops import adaptive_conv, local_correlation
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 def pool_guidance(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -386,8 +384,6 @@ class JBUPredictor:
 
     @torch.inference_mode()
     def __call__(self, depth_lowres: np.ndarray, image: np.ndarray) -> np.ndarray:
-        from .predictor import check_rgb_image
-
         image = check_rgb_image(image)
         depth = _check_depth(depth_lowres)
         (low_h, low_w), (height, width) = depth.shape, image.shape[:2]
