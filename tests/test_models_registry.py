@@ -9,8 +9,7 @@ import torch
 
 import edgegeo
 from edgegeo.models import registry
-from edgegeo.models.mono_depth import MonoDepthNet, MonoDepthNetConfig
-from edgegeo.models.predictor import MonoDepthPredictor
+from edgegeo.models.mono_depth import MonoDepthNet, MonoDepthNetConfig, MonoDepthPredictor
 from edgegeo.weights_io import load_weights, save_weights
 
 CARD = {"recipe": "test", "command": "pytest", "data": "none", "seed": 0, "wall_time_s": 0.0,

@@ -479,7 +479,7 @@ def run_mono(args) -> int:
     from edgegeo.bench_report import markdown_table, write_section
     from edgegeo.data.middlebury import load_motorcycle
     from edgegeo.metrics.depth import relative_depth_metrics
-    from edgegeo.models.predictor import MonoDepthPredictor
+    from edgegeo.models.mono_depth import MonoDepthPredictor
     from edgegeo.training.mono.model import load_network
 
     if args.repeats < 1:

@@ -2,7 +2,7 @@
 
 - ``layers``: shared layers (``vit``, ``dpt``, ``rope``, ``tiling``).
 - ``common``: helpers shared by several models (ImageNet normalisation, RGB input check).
-- ``mono_depth``: ``MonoDepthNet`` (ViT + DPT, relative disparity) and its named configs.
-- ``predictor``: ``MonoDepthPredictor``, numpy image → disparity at the image's size.
+- ``mono_depth``: ``MonoDepthNet`` (ViT + DPT, relative disparity), its named configs and
+  ``MonoDepthPredictor`` (numpy image → disparity at the image's size).
 - ``registry``: model names → (network, predictor), behind ``edgegeo.load``.
 """

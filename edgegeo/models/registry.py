@@ -21,9 +21,8 @@ from edgegeo.weights_io import WEIGHTS_DIR, load_weights
 
 from .croco import CroCoCompleter, CroCoConfig, CroCoNet
 from .jbu import DepthJBU, JBUConfig, JBUPredictor
-from .mono_depth import MonoDepthNet, MonoDepthNetConfig
+from .mono_depth import MonoDepthNet, MonoDepthNetConfig, MonoDepthPredictor
 from .mvs import MVSNet, MVSNetConfig, MVSPredictor
-from .predictor import MonoDepthPredictor
 from .croco_stereo import CroCoStereoConfig, CroCoStereoNet, CroCoStereoPredictor
 from .stereo import CostVolumeStereo, StereoConfig, StereoPredictor
 

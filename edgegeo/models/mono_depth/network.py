@@ -16,9 +16,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from .common import IMAGENET_MEAN, IMAGENET_STD
-from .layers.dpt import DPTDecoder
-from .layers.vit import ViTConfig, ViTEncoder
+from ..common import IMAGENET_MEAN, IMAGENET_STD
+from ..layers.dpt import DPTDecoder
+from ..layers.vit import ViTConfig, ViTEncoder
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .common import check_rgb_image
+from ..common import check_rgb_image
 
 DEFAULT_SHORT_SIDE = 256
 
