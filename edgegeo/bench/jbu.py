@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from edgegeo.data.splits import TEST_SEEDS, TRAIN_SEEDS
-from edgegeo.models import jbu_baselines as B
+from edgegeo.models.jbu import baselines as B
 
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -75,7 +75,7 @@ def run_depth_benchmark(test_dir: str | Path, train_dir: str | Path, scale: int 
         tune_frames, test_frames: frames used (evenly spaced; 0 = all test frames).
         weights: learned JBU weights (default: the shipped ``jbu``).
         grids: ``{"opencv_jbf": ..., "guided_filter": ..., "fixed_jbu": ...}`` parameter
-            grids (default the module's of :mod:`jbu_baselines`).
+            grids (default the module's of :mod:`edgegeo.models.jbu.baselines`).
     Returns:
         ``(rows, info)``: one row per method (method, parameters, rmse_m, abs_rel, a105,
         ms_per_frame) and ``info`` (frame counts and sizes, the learned model's card, the
