@@ -136,7 +136,7 @@ def test_load_croco_completes_a_view(tmp_path):
 
 
 def test_cross_attention_weights_are_the_ones_forward_uses():
-    from edgegeo.models.croco import CrossAttention
+    from edgegeo.models.croco.network import CrossAttention
 
     torch.manual_seed(0)
     attention = CrossAttention(16, 2)

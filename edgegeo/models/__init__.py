@@ -7,5 +7,8 @@
 - ``jbu``: ``DepthJBU`` (learned joint bilateral ×4 depth upsampling), ``JBUPredictor``, the
   exportable ``adaptive_conv`` wrapper (``jbu.ops``) and the non-learned baselines
   (``jbu.baselines``).
+- ``croco``: the CroCo v2 backbone, ``CroCoNet`` (cross-view completion pre-training) and
+  ``CroCoCompleter``.
+- ``mvs``, ``stereo``, ``croco_stereo``: multi-view depth, edge stereo, CroCo-Stereo.
 - ``registry``: model names → (network, predictor), behind ``edgegeo.load``.
 """
