@@ -156,14 +156,12 @@ def cross_view_rows(croco_weights: Path, stereo_dir: Path | None = None, count: 
     import torch
 
     from edgegeo.data.splits import TEST_SEEDS, VAL_SEEDS
-    from edgegeo.models.croco import CroCoConfig, CroCoNet, patchify, random_visible
+    from edgegeo.models.croco import patchify, random_visible
+    from edgegeo.models.registry import create_network
     from edgegeo.training.croco.data import generate_two_view, load_two_view_shards, pair_batch
     from edgegeo.training.croco.losses import masked_patch_loss
-    from edgegeo.weights_io import load_weights
 
-    card = _card(croco_weights)
-    model = CroCoNet(CroCoConfig.from_dict(card["model_config"])).eval()
-    model.load_state_dict(load_weights(croco_weights))
+    model = create_network("croco", croco_weights).eval()
     sets = [("CroCo-scored pairs (validation scenes)",
              generate_two_view("pairs", VAL_SEEDS[:8], 4, 128, 160, split=VAL_SEEDS,
                                purpose="croco cross-view check"))]
@@ -201,14 +199,10 @@ def attention_disparity_rows(croco_weights: Path, stereo_dir: Path, count: int =
     import torch.nn.functional as F
 
     from edgegeo.data.splits import TEST_SEEDS
-    from edgegeo.models.croco import CroCoConfig, CroCoNet
+    from edgegeo.models.registry import create_network
     from edgegeo.training.croco.data import load_two_view_shards, stereo_batch
-    from edgegeo.weights_io import load_weights
 
-    card = _card(croco_weights)
-    backbone = CroCoNet(CroCoConfig.from_dict(card["model_config"])).eval().backbone
-    backbone.load_state_dict({k[len("backbone."):]: v for k, v in
-                              load_weights(croco_weights).items() if k.startswith("backbone.")})
+    backbone = create_network("croco", croco_weights).eval().backbone
     pairs = load_two_view_shards(stereo_dir, "stereo", 0, TEST_SEEDS, "croco check")
     batch = stereo_batch(pairs, count, crop_hw, seed=3, jitter=0.0)
     patch = backbone.patch_size
@@ -257,15 +251,13 @@ def save_reconstruction_picture(croco_weights: Path, path: Path, pairs: int = 4,
     import torch
 
     from edgegeo.data.splits import VAL_SEEDS
-    from edgegeo.models.croco import CroCoConfig, CroCoNet, random_visible
+    from edgegeo.models.croco import random_visible
+    from edgegeo.models.registry import create_network
     from edgegeo.training.croco.data import generate_two_view
     from edgegeo.training.recipes.croco import reconstruction_images
     from edgegeo.viz import image_grid, save_png
-    from edgegeo.weights_io import load_weights
 
-    card = _card(croco_weights)
-    model = CroCoNet(CroCoConfig.from_dict(card["model_config"]))
-    model.load_state_dict(load_weights(croco_weights))
+    model = create_network("croco", croco_weights)
     data = generate_two_view("pairs", VAL_SEEDS[:pairs], 1, 128, 160, split=VAL_SEEDS,
                              purpose="croco pictures")
     top, left = ((size - crop) // 2 for size, crop in zip(data.first.shape[1:3], crop_hw))

@@ -8,3 +8,10 @@ from .predictor import CroCoCompleter
 
 __all__ = ["CroCoBackbone", "CroCoCompleter", "CroCoConfig", "CroCoNet", "MASK_RATIO",
            "NAMED_CONFIGS", "patchify", "random_visible", "reconstruct", "unpatchify"]
+
+# After the imports above: the registry imports every model folder, this one included.
+from ..registry import register_model  # noqa: E402
+
+register_model("croco", build=CroCoNet, predictor=CroCoCompleter,
+               config_from_name=CroCoConfig.named, config_from_dict=CroCoConfig.from_dict,
+               default_config="small")

@@ -7,3 +7,10 @@ from .predictor import JBUPredictor
 
 __all__ = ["DepthJBU", "JBUConfig", "JBUPredictor", "JBUStack", "JBUStage",
            "area_downsample_depth"]
+
+# After the imports above: the registry imports every model folder, this one included.
+from ..registry import register_model  # noqa: E402
+
+register_model("jbu", build=DepthJBU, predictor=JBUPredictor,
+               config_from_name=JBUConfig.named, config_from_dict=JBUConfig.from_dict,
+               default_config="x4")
