@@ -199,20 +199,16 @@ def feature_rows(weights: str | Path, images: int = 16, test_dir: str | Path = "
     """Held-out multi-view reconstruction MSE of bilinear / bicubic / learned JBU for a
     trained ``jbu-features`` run (``weights``: its ``.safetensors``, card beside it); None when
     there is no such run."""
-    import json
+    from edgegeo.weights_io import load_model_card, load_weights
 
     weights = _resolve(weights)
-    card_path = weights.with_suffix(".json")
-    if not weights.is_file() or not card_path.is_file():
-        return None
-    card = json.loads(card_path.read_text())
-    if card.get("smoke"):
+    card = load_model_card(weights, missing_ok=True) if weights.is_file() else {}
+    if not card or card.get("smoke"):
         return None
     from edgegeo.training.config import make_config
     from edgegeo.training.jbu.data import load_frames
     from edgegeo.training.jbu.features import reconstruction_losses
     from edgegeo.training.recipes import get_recipe
-    from edgegeo.weights_io import load_weights
 
     recipe = get_recipe("jbu-features")
     overrides = [f"{k}={','.join(map(str, v)) if isinstance(v, list) else v}"

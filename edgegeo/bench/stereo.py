@@ -6,7 +6,6 @@ A stereo method is ``fn(left, right) -> (H, W) float32`` disparity on ``(H, W, 3
 """
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -57,7 +56,9 @@ def learned_methods(models: dict[str, Path], max_disparity: float | None,
 
 def model_name(weights: Path) -> str:
     """The registry name of stereo weights: their card's recipe (``stereo`` without a card)."""
-    return _card(weights).get("recipe", "stereo")
+    from edgegeo.weights_io import load_model_card
+
+    return load_model_card(weights, missing_ok=True).get("recipe", "stereo")
 
 
 def latency_rows(methods: dict[str, Callable], sizes: list[tuple[int, int]], left, right,
@@ -86,18 +87,18 @@ def latency_rows(methods: dict[str, Callable], sizes: list[tuple[int, int]], lef
 def model_rows(models: dict[str, Path]) -> list[dict]:
     """Per model: parameters, initialisation and the training time of each stage (the
     stereo card's wall time, plus the CroCo card's when initialised from one)."""
-    from edgegeo.weights_io import load_weights
+    from edgegeo.weights_io import load_model_card, load_weights
 
     rows = []
     for name, path in models.items():
-        card = _card(path)
+        card = load_model_card(path, missing_ok=True)
         params = sum(t.numel() for t in load_weights(path).values())
         init = card.get("init", "none")
         minutes = card.get("wall_time_s", 0) / 60
         stages = [f"{card.get('recipe', 'stereo')} {card.get('steps', '?')} steps "
                   f"{minutes:.0f} min"]
         if init not in ("none", "") and Path(init).is_file():
-            croco = _card(Path(init))
+            croco = load_model_card(init, missing_ok=True)
             stages.insert(0, f"croco {croco.get('steps', '?')} steps "
                              f"{croco.get('wall_time_s', 0) / 60:.0f} min")
         rows.append({"model": name, "architecture": model_name(path),
@@ -106,11 +107,6 @@ def model_rows(models: dict[str, Path]) -> list[dict]:
                      else "random (no pre-training)",
                      "training on this machine": "; ".join(stages)})
     return rows
-
-
-def _card(weights: Path) -> dict:
-    path = weights.with_suffix(".json")
-    return json.loads(path.read_text()) if path.is_file() else {}
 
 
 def synthetic_rows(methods: dict[str, Callable], root: Path = SYNTHETIC_TEST_DATA,

@@ -14,7 +14,6 @@ config's ``to_dict()``), or the model's default named config.
 from __future__ import annotations
 
 import importlib
-import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from typing import Any
 
 from torch import nn
 
-from edgegeo.weights_io import WEIGHTS_DIR, load_weights
+from edgegeo.weights_io import WEIGHTS_DIR, load_model_card, load_weights
 
 
 @dataclass(frozen=True)
@@ -101,7 +100,7 @@ def create_network(name: str, weights: str | os.PathLike | None = None,
         FileNotFoundError: ``weights`` given but missing.
     """
     entry = get_entry(name)
-    card = _model_card(Path(weights)) if weights is not None else {}
+    card = load_model_card(weights, missing_ok=True) if weights is not None else {}
     network = entry.build(_resolve_config(entry, card, config))
     if weights is not None:
         try:
@@ -139,13 +138,8 @@ def trained_network(name: str, weights: str | os.PathLike | None = None,
             f"no weights for {name!r}: {weights_path} does not exist. Train them with "
             f"`edgegeo train {name}` and copy the resulting {name}.safetensors and {name}.json "
             f"into {WEIGHTS_DIR}, or pass a weights file")
-    return create_network(name, weights_path, config), _model_card(weights_path), weights_path
-
-
-def _model_card(weights_path: Path) -> dict:
-    """The model card beside ``weights_path`` (``.json``), or ``{}`` if there is none."""
-    card_path = weights_path.with_suffix(".json")
-    return json.loads(card_path.read_text()) if card_path.is_file() else {}
+    return (create_network(name, weights_path, config),
+            load_model_card(weights_path, missing_ok=True), weights_path)
 
 
 def _resolve_config(entry: ModelEntry, card: dict, config: str | Any | None) -> Any:
