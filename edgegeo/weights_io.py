@@ -95,17 +95,26 @@ def load_weights(name_or_path: str | os.PathLike, weights_dir: str | os.PathLike
 
 
 def load_model_card(name_or_path: str | os.PathLike,
-                    weights_dir: str | os.PathLike = WEIGHTS_DIR) -> dict[str, Any]:
-    """The model card (``.json`` beside the ``.safetensors``) of a weights name or file.
+                    weights_dir: str | os.PathLike = WEIGHTS_DIR, *,
+                    missing_ok: bool = False) -> dict[str, Any]:
+    """The model card (``.json`` beside the ``.safetensors``) of a weights name or file: the one
+    reader of model cards.
 
+    Args:
+        name_or_path: a weights name (looked up in ``weights_dir``) or a ``.safetensors`` path.
+        missing_ok: ``{}`` when there is no card (nor need the weights exist) instead of an
+            error.
     Raises:
-        FileNotFoundError: no such weights or no card beside them.
+        FileNotFoundError: no such weights or no card beside them (unless ``missing_ok``).
     """
-    card_path = _weights_path(name_or_path, weights_dir).with_suffix(".json")
-    if not card_path.is_file():
-        raise FileNotFoundError(f"weights {card_path.with_suffix('.safetensors')} have no model "
-                                f"card {card_path.name}")
-    return json.loads(card_path.read_text())
+    path = _named_path(name_or_path, weights_dir) if missing_ok else \
+        _weights_path(name_or_path, weights_dir)
+    card_path = path.with_suffix(".json")
+    if card_path.is_file():
+        return json.loads(card_path.read_text())
+    if missing_ok:
+        return {}
+    raise FileNotFoundError(f"weights {path} have no model card {card_path.name}")
 
 
 def available_weights(weights_dir: str | os.PathLike = WEIGHTS_DIR) -> list[str]:
@@ -114,12 +123,18 @@ def available_weights(weights_dir: str | os.PathLike = WEIGHTS_DIR) -> list[str]
     return sorted(p.stem for p in folder.glob("*.safetensors")) if folder.is_dir() else []
 
 
-def _weights_path(name_or_path: str | os.PathLike, weights_dir: str | os.PathLike) -> Path:
+def _named_path(name_or_path: str | os.PathLike, weights_dir: str | os.PathLike) -> Path:
+    """``weights_dir/<name>.safetensors`` for a weights name, else the path itself."""
     text = os.fspath(name_or_path)
     if NAME_PATTERN.match(text) and not text.endswith(".safetensors"):
-        path = Path(weights_dir) / f"{text}.safetensors"
-    else:
-        path = Path(text)
+        return Path(weights_dir) / f"{text}.safetensors"
+    return Path(text)
+
+
+def _weights_path(name_or_path: str | os.PathLike, weights_dir: str | os.PathLike) -> Path:
+    """:func:`_named_path`, which must exist."""
+    path = _named_path(name_or_path, weights_dir)
+    text = os.fspath(name_or_path)
     if not path.is_file():
         names = ", ".join(available_weights(weights_dir)) or "none"
         raise FileNotFoundError(f"no weights {text!r} (looked for {path}); available in "

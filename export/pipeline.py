@@ -72,11 +72,9 @@ def load_network(name: str, weights: str | os.PathLike | None = None, config: An
     if name not in registry.MODELS:
         raise ValueError(f"model {name!r} has an export spec but is not in "
                          f"edgegeo.models.registry yet; pass the network explicitly")
-    entry = registry.MODELS[name]
     if random_init:
         torch.manual_seed(seed)
-        chosen = config if config is not None else entry.default_config
-        built = entry.build(entry.config_from_name(chosen) if isinstance(chosen, str) else chosen)
+        built = registry.create_network(name, config=config)
         return built.eval(), {"source": "random-init", "seed": seed,
                               "config": _config_dict(built)}
     network, _, path = registry.trained_network(name, weights=weights, config=config)

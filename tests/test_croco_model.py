@@ -4,7 +4,7 @@ import torch
 
 from edgegeo.models.croco import (CroCoConfig, CroCoNet, patchify, random_visible,
                                   unpatchify)
-from edgegeo.models.rope import Rope2D, apply_rope_2d
+from edgegeo.models.layers.rope import Rope2D, apply_rope_2d
 from edgegeo.training.croco.losses import masked_patch_loss, normalised_patches
 
 
@@ -136,7 +136,7 @@ def test_load_croco_completes_a_view(tmp_path):
 
 
 def test_cross_attention_weights_are_the_ones_forward_uses():
-    from edgegeo.models.croco import CrossAttention
+    from edgegeo.models.croco.network import CrossAttention
 
     torch.manual_seed(0)
     attention = CrossAttention(16, 2)

@@ -8,8 +8,8 @@ from edgegeo.models.croco import CroCoConfig, CroCoNet
 from edgegeo.models.croco_stereo import (CroCoStereoNet, CroCoStereoConfig, bounded_log_scale,
                                    load_backbone_weights)
 from edgegeo.models.croco_stereo import CroCoStereoPredictor
+from edgegeo.models.layers.tiling import tile_starts, tiled_prediction
 from edgegeo.models.stereo import rectification_problem
-from edgegeo.models.tiling import tile_starts, tiled_prediction
 
 
 @pytest.fixture(scope="module")

@@ -16,8 +16,7 @@ from edgegeo.export.int8 import activations_to_uint8, quantization_summary
 from edgegeo.export.ort_runner import OrtRunner
 from edgegeo.export.parity import relative_error
 from edgegeo.export.specs import get_spec
-from edgegeo.models.mono_depth import MonoDepthNet, MonoDepthNetConfig
-from edgegeo.models.predictor import MonoDepthPredictor
+from edgegeo.models.mono_depth import MonoDepthNet, MonoDepthNetConfig, MonoDepthPredictor
 
 SIZE = (32, 48)
 CHECK_SIZE = (48, 64)          # not the export size: the graph is dynamic in H and W

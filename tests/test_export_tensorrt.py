@@ -31,8 +31,8 @@ from edgegeo.export import export_model, get_spec, runtime_network  # noqa: E402
 from edgegeo.export.parity import relative_error  # noqa: E402
 from edgegeo.export.tensorrt_engine import TensorRTRunner, build_engine  # noqa: E402
 from edgegeo.models.jbu import DepthJBU, JBUConfig  # noqa: E402
-from edgegeo.models.mono_depth import MonoDepthNet, MonoDepthNetConfig  # noqa: E402
-from edgegeo.models.predictor import MonoDepthPredictor  # noqa: E402
+from edgegeo.models.mono_depth import (MonoDepthNet, MonoDepthNetConfig,  # noqa: E402
+                                       MonoDepthPredictor)
 
 SIZE = (64, 96)
 PROFILE = ((32, 32), (64, 96), (128, 128))

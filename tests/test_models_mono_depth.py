@@ -4,10 +4,11 @@ import json
 import pytest
 import torch
 
-from edgegeo.models.dpt import DPTDecoder
-from edgegeo.models.mono_depth import (IMAGENET_MEAN, IMAGENET_STD, NAMED_CONFIGS, MonoDepthNet,
-                                       MonoDepthNetConfig, count_parameters)
-from edgegeo.models.vit import ViTConfig, ViTEncoder
+from edgegeo.models.common import IMAGENET_MEAN, IMAGENET_STD
+from edgegeo.models.layers.dpt import DPTDecoder
+from edgegeo.models.layers.vit import ViTConfig, ViTEncoder
+from edgegeo.models.mono_depth import (NAMED_CONFIGS, MonoDepthNet, MonoDepthNetConfig,
+                                       count_parameters)
 
 SIZES = [(32, 32), (48, 80), (80, 48), (112, 16)]      # multiples of 16, odd and even grids
 

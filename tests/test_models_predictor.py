@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from edgegeo.models.mono_depth import MonoDepthNet, MonoDepthNetConfig
-from edgegeo.models.predictor import MonoDepthPredictor, working_size
+from edgegeo.models.mono_depth import (MonoDepthNet, MonoDepthNetConfig, MonoDepthPredictor,
+                                       working_size)
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,7 @@ import torch
 
 import edgegeo
 from edgegeo.models import registry
-from edgegeo.models.mono_depth import MonoDepthNet, MonoDepthNetConfig
-from edgegeo.models.predictor import MonoDepthPredictor
+from edgegeo.models.mono_depth import MonoDepthNet, MonoDepthNetConfig, MonoDepthPredictor
 from edgegeo.weights_io import load_weights, save_weights
 
 CARD = {"recipe": "test", "command": "pytest", "data": "none", "seed": 0, "wall_time_s": 0.0,
@@ -65,6 +64,24 @@ def test_weights_that_do_not_fit_the_config(saved_tiny):
         edgegeo.load("mono-depth", weights=path, config="medium")
     with pytest.raises(ValueError, match="device"):
         edgegeo.load("mono-depth", weights=path, device="tpu")
+
+
+def test_every_model_folder_registers_itself():
+    assert registry.available_models() == ["croco", "croco-stereo", "jbu", "mono-depth", "mvs",
+                                           "stereo"]
+    assert registry.get_entry("jbu").predictor.__name__ == "JBUPredictor"
+    with pytest.raises(ValueError, match="'jbu' is registered twice"):
+        registry.register_model("jbu", **vars(registry.get_entry("jbu")))
+
+
+def test_create_network_from_the_config_the_card_or_the_default(saved_tiny):
+    _, path = saved_tiny
+    assert registry.create_network("mono-depth").config == MonoDepthNetConfig.named("small")
+    assert registry.create_network("mono-depth", config="tiny").config == MonoDepthNetConfig.tiny()
+    loaded = registry.create_network("mono-depth", weights=path)       # config from the card
+    assert loaded.config == MonoDepthNetConfig.tiny()
+    for key, value in load_weights(path).items():
+        torch.testing.assert_close(loaded.state_dict()[key], value)
 
 
 def test_import_edgegeo_does_not_import_torch():

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from edgegeo.models.rope import Rope2D, apply_rope_2d, grid_positions
+from edgegeo.models.layers.rope import Rope2D, apply_rope_2d, grid_positions
 
 
 def rotate(x: torch.Tensor, positions: torch.Tensor, base: float = 100.0) -> torch.Tensor:

@@ -184,8 +184,7 @@ def test_max_frames_and_progress_and_stats_file(tmp_path):
 
 # ----------------------------------------------------------------------- inference
 def test_mono_pipeline_with_a_random_tiny_model():
-    from edgegeo.models.mono_depth import MonoDepthNet, MonoDepthNetConfig
-    from edgegeo.models.predictor import MonoDepthPredictor
+    from edgegeo.models.mono_depth import MonoDepthNet, MonoDepthNetConfig, MonoDepthPredictor
     from edgegeo.fusion import FusionConfig, TSDFFusion
 
     import torch

@@ -88,6 +88,9 @@ def test_missing_weights_name_what_is_available(tmp_path):
     (tmp_path / "stereo.json").unlink()
     with pytest.raises(FileNotFoundError, match="no model card"):
         load_model_card("stereo", weights_dir=tmp_path)
+    assert load_model_card("stereo", weights_dir=tmp_path, missing_ok=True) == {}
+    assert load_model_card(tmp_path / "mvs.safetensors", missing_ok=True) == {}
+    assert load_model_card(tmp_path / "mono-depth.safetensors", missing_ok=True)["seed"] == 3
 
 
 def test_commit_and_machine_descriptions(tmp_path):

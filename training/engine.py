@@ -210,7 +210,9 @@ class _Run:
                 if ctx.is_main and cfg.image_every and self.step % cfg.image_every == 0:
                     logger.images(self.step, self._images(batch))
                 if ctx.is_main and cfg.val_every and self.step % cfg.val_every == 0:
-                    logger.scalars(self.step, self._validate())
+                    curve_point = self._validate()
+                    if curve_point:
+                        logger.scalars(self.step, curve_point)
                 if self.step % cfg.checkpoint_every == 0 or self.step == end_step:
                     self.checkpoint()
         finally:

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from edgegeo.data.splits import TEST_SEEDS, TRAIN_SEEDS
-from edgegeo.models import jbu_baselines as B
+from edgegeo.models.jbu import baselines as B
 
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -75,7 +75,7 @@ def run_depth_benchmark(test_dir: str | Path, train_dir: str | Path, scale: int 
         tune_frames, test_frames: frames used (evenly spaced; 0 = all test frames).
         weights: learned JBU weights (default: the shipped ``jbu``).
         grids: ``{"opencv_jbf": ..., "guided_filter": ..., "fixed_jbu": ...}`` parameter
-            grids (default the module's of :mod:`jbu_baselines`).
+            grids (default the module's of :mod:`edgegeo.models.jbu.baselines`).
     Returns:
         ``(rows, info)``: one row per method (method, parameters, rmse_m, abs_rel, a105,
         ms_per_frame) and ``info`` (frame counts and sizes, the learned model's card, the
@@ -199,20 +199,16 @@ def feature_rows(weights: str | Path, images: int = 16, test_dir: str | Path = "
     """Held-out multi-view reconstruction MSE of bilinear / bicubic / learned JBU for a
     trained ``jbu-features`` run (``weights``: its ``.safetensors``, card beside it); None when
     there is no such run."""
-    import json
+    from edgegeo.weights_io import load_model_card, load_weights
 
     weights = _resolve(weights)
-    card_path = weights.with_suffix(".json")
-    if not weights.is_file() or not card_path.is_file():
-        return None
-    card = json.loads(card_path.read_text())
-    if card.get("smoke"):
+    card = load_model_card(weights, missing_ok=True) if weights.is_file() else {}
+    if not card or card.get("smoke"):
         return None
     from edgegeo.training.config import make_config
     from edgegeo.training.jbu.data import load_frames
     from edgegeo.training.jbu.features import reconstruction_losses
     from edgegeo.training.recipes import get_recipe
-    from edgegeo.weights_io import load_weights
 
     recipe = get_recipe("jbu-features")
     overrides = [f"{k}={','.join(map(str, v)) if isinstance(v, list) else v}"

@@ -143,9 +143,8 @@ def load_methods(weights: list[tuple[str, Path]], mono: Path | None = None,
     Raises:
         ValueError: no ``mvs`` weights, repeated labels; FileNotFoundError: a missing file.
     """
-    import json
-
     import edgegeo
+    from edgegeo.weights_io import load_model_card
 
     if not weights:
         raise ValueError("the mvs benchmark needs at least one mvs weights file")
@@ -164,8 +163,7 @@ def load_methods(weights: list[tuple[str, Path]], mono: Path | None = None,
                    else {})
         predictor = edgegeo.load("mvs" if kind == "mvs" else "mono-depth", weights=path,
                                  device=device, **options)
-        card_path = path.with_suffix(".json")
-        card = json.loads(card_path.read_text()) if card_path.is_file() else {}
+        card = load_model_card(path, missing_ok=True)
         params = sum(p.numel() for p in predictor.model.parameters())
         methods.append(Method(label, kind, path, predictor, card, params))
     return methods

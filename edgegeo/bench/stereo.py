@@ -6,7 +6,6 @@ A stereo method is ``fn(left, right) -> (H, W) float32`` disparity on ``(H, W, 3
 """
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -57,7 +56,9 @@ def learned_methods(models: dict[str, Path], max_disparity: float | None,
 
 def model_name(weights: Path) -> str:
     """The registry name of stereo weights: their card's recipe (``stereo`` without a card)."""
-    return _card(weights).get("recipe", "stereo")
+    from edgegeo.weights_io import load_model_card
+
+    return load_model_card(weights, missing_ok=True).get("recipe", "stereo")
 
 
 def latency_rows(methods: dict[str, Callable], sizes: list[tuple[int, int]], left, right,
@@ -86,18 +87,18 @@ def latency_rows(methods: dict[str, Callable], sizes: list[tuple[int, int]], lef
 def model_rows(models: dict[str, Path]) -> list[dict]:
     """Per model: parameters, initialisation and the training time of each stage (the
     stereo card's wall time, plus the CroCo card's when initialised from one)."""
-    from edgegeo.weights_io import load_weights
+    from edgegeo.weights_io import load_model_card, load_weights
 
     rows = []
     for name, path in models.items():
-        card = _card(path)
+        card = load_model_card(path, missing_ok=True)
         params = sum(t.numel() for t in load_weights(path).values())
         init = card.get("init", "none")
         minutes = card.get("wall_time_s", 0) / 60
         stages = [f"{card.get('recipe', 'stereo')} {card.get('steps', '?')} steps "
                   f"{minutes:.0f} min"]
         if init not in ("none", "") and Path(init).is_file():
-            croco = _card(Path(init))
+            croco = load_model_card(init, missing_ok=True)
             stages.insert(0, f"croco {croco.get('steps', '?')} steps "
                              f"{croco.get('wall_time_s', 0) / 60:.0f} min")
         rows.append({"model": name, "architecture": model_name(path),
@@ -106,11 +107,6 @@ def model_rows(models: dict[str, Path]) -> list[dict]:
                      else "random (no pre-training)",
                      "training on this machine": "; ".join(stages)})
     return rows
-
-
-def _card(weights: Path) -> dict:
-    path = weights.with_suffix(".json")
-    return json.loads(path.read_text()) if path.is_file() else {}
 
 
 def synthetic_rows(methods: dict[str, Callable], root: Path = SYNTHETIC_TEST_DATA,
@@ -156,14 +152,12 @@ def cross_view_rows(croco_weights: Path, stereo_dir: Path | None = None, count: 
     import torch
 
     from edgegeo.data.splits import TEST_SEEDS, VAL_SEEDS
-    from edgegeo.models.croco import CroCoConfig, CroCoNet, patchify, random_visible
+    from edgegeo.models.croco import patchify, random_visible
+    from edgegeo.models.registry import create_network
     from edgegeo.training.croco.data import generate_two_view, load_two_view_shards, pair_batch
     from edgegeo.training.croco.losses import masked_patch_loss
-    from edgegeo.weights_io import load_weights
 
-    card = _card(croco_weights)
-    model = CroCoNet(CroCoConfig.from_dict(card["model_config"])).eval()
-    model.load_state_dict(load_weights(croco_weights))
+    model = create_network("croco", croco_weights).eval()
     sets = [("CroCo-scored pairs (validation scenes)",
              generate_two_view("pairs", VAL_SEEDS[:8], 4, 128, 160, split=VAL_SEEDS,
                                purpose="croco cross-view check"))]
@@ -201,14 +195,10 @@ def attention_disparity_rows(croco_weights: Path, stereo_dir: Path, count: int =
     import torch.nn.functional as F
 
     from edgegeo.data.splits import TEST_SEEDS
-    from edgegeo.models.croco import CroCoConfig, CroCoNet
+    from edgegeo.models.registry import create_network
     from edgegeo.training.croco.data import load_two_view_shards, stereo_batch
-    from edgegeo.weights_io import load_weights
 
-    card = _card(croco_weights)
-    backbone = CroCoNet(CroCoConfig.from_dict(card["model_config"])).eval().backbone
-    backbone.load_state_dict({k[len("backbone."):]: v for k, v in
-                              load_weights(croco_weights).items() if k.startswith("backbone.")})
+    backbone = create_network("croco", croco_weights).eval().backbone
     pairs = load_two_view_shards(stereo_dir, "stereo", 0, TEST_SEEDS, "croco check")
     batch = stereo_batch(pairs, count, crop_hw, seed=3, jitter=0.0)
     patch = backbone.patch_size
@@ -257,15 +247,13 @@ def save_reconstruction_picture(croco_weights: Path, path: Path, pairs: int = 4,
     import torch
 
     from edgegeo.data.splits import VAL_SEEDS
-    from edgegeo.models.croco import CroCoConfig, CroCoNet, random_visible
+    from edgegeo.models.croco import random_visible
+    from edgegeo.models.registry import create_network
     from edgegeo.training.croco.data import generate_two_view
     from edgegeo.training.recipes.croco import reconstruction_images
     from edgegeo.viz import image_grid, save_png
-    from edgegeo.weights_io import load_weights
 
-    card = _card(croco_weights)
-    model = CroCoNet(CroCoConfig.from_dict(card["model_config"]))
-    model.load_state_dict(load_weights(croco_weights))
+    model = create_network("croco", croco_weights)
     data = generate_two_view("pairs", VAL_SEEDS[:pairs], 1, 128, 160, split=VAL_SEEDS,
                              purpose="croco pictures")
     top, left = ((size - crop) // 2 for size, crop in zip(data.first.shape[1:3], crop_hw))

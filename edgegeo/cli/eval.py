@@ -486,13 +486,12 @@ def _mean(results: list[dict], key: str) -> float:
 
 def run_mono(args) -> int:
     """``edgegeo eval mono``: evaluate, print, save the picture, record the section."""
-    import json
-
     from edgegeo.bench_report import markdown_table, picture_path, write_section
     from edgegeo.data.middlebury import load_motorcycle
     from edgegeo.metrics.depth import relative_depth_metrics
-    from edgegeo.models.predictor import MonoDepthPredictor
+    from edgegeo.models.mono_depth import MonoDepthPredictor
     from edgegeo.training.mono.model import load_network
+    from edgegeo.weights_io import load_model_card
 
     if args.repeats < 1:
         raise ValueError(f"--repeats must be >= 1, got {args.repeats}")
@@ -516,7 +515,7 @@ def run_mono(args) -> int:
         network = load_network(path)
         predictor = MonoDepthPredictor(network, resolution=args.resolution)
         result = evaluate(predictor)
-        card = json.loads(path.with_suffix(".json").read_text())
+        card = load_model_card(path)
         predictions[label] = result.pop("_motorcycle")
         result.update({"params (M)": sum(p.numel() for p in network.parameters()) / 1e6,
                        "CPU latency 256×320 (ms)": _median_latency_ms(network, args.repeats),

@@ -70,14 +70,14 @@ def upsample(depth, image, method: str, *, weights=None, device: str = "cpu",
 
     import numpy as np
 
-    from edgegeo.models import jbu_baselines
+    from edgegeo.models.jbu import baselines
 
     if method == "jbu":
         import edgegeo
 
         return edgegeo.load("jbu", device=device, weights=weights)(depth, image)
     if method == "bilinear":
-        return jbu_baselines.bilinear(depth, image)
+        return baselines.bilinear(depth, image)
     if method != "fixed":
         raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
     from edgegeo.ops import joint_bilateral_upsample

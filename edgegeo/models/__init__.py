@@ -1,9 +1,14 @@
-"""Networks and their predictors.
+"""Networks and their predictors, one folder a model.
 
-- ``rope``: 2-D rotary position embedding (CroCo v2).
-- ``vit``: ViT encoder (learned or RoPE positions) returning the tokens of chosen blocks.
-- ``dpt``: DPT decoder, four token sets → dense non-negative map.
-- ``mono_depth``: ``MonoDepthNet`` (ViT + DPT, relative disparity) and its named configs.
-- ``predictor``: ``MonoDepthPredictor``, numpy image → disparity at the image's size.
+- ``layers``: shared layers (``vit``, ``dpt``, ``rope``, ``tiling``).
+- ``common``: helpers shared by several models (ImageNet normalisation, RGB input check).
+- ``mono_depth``: ``MonoDepthNet`` (ViT + DPT, relative disparity), its named configs and
+  ``MonoDepthPredictor`` (numpy image → disparity at the image's size).
+- ``jbu``: ``DepthJBU`` (learned joint bilateral ×4 depth upsampling), ``JBUPredictor``, the
+  exportable ``adaptive_conv`` wrapper (``jbu.ops``) and the non-learned baselines
+  (``jbu.baselines``).
+- ``croco``: the CroCo v2 backbone, ``CroCoNet`` (cross-view completion pre-training) and
+  ``CroCoCompleter``.
+- ``mvs``, ``stereo``, ``croco_stereo``: multi-view depth, edge stereo, CroCo-Stereo.
 - ``registry``: model names → (network, predictor), behind ``edgegeo.load``.
 """

@@ -1,14 +1,19 @@
-"""The model registry behind ``edgegeo.load``: model name → (network builder, predictor class),
-and :func:`trained_network`, a registered network with its trained weights.
+"""The model registry behind ``edgegeo.load``: model name → (network builder, configs,
+predictor class), :func:`create_network` (a registered network, optionally with weights) and
+:func:`trained_network` (with its trained weights, the default ones unless told otherwise).
+
+Each model folder registers itself beside its definition: its ``__init__.py`` calls
+:func:`register_model`. This module imports the model folders listed in
+:data:`MODEL_PACKAGES`, so importing it registers every model.
 
 Weights come from ``edgegeo/weights/<name>.safetensors`` (or a path given by the caller). The
 network's architecture comes, in this order, from the ``config`` argument, the
-``model_config`` entry of the model card (``<name>.json`` beside the weights, a dict of
-:meth:`MonoDepthNetConfig.to_dict`), or the model's default named config.
+``model_config`` entry of the model card (``<name>.json`` beside the weights, a dict of the
+config's ``to_dict()``), or the model's default named config.
 """
 from __future__ import annotations
 
-import json
+import importlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,15 +22,7 @@ from typing import Any
 
 from torch import nn
 
-from edgegeo.weights_io import WEIGHTS_DIR, load_weights
-
-from .croco import CroCoCompleter, CroCoConfig, CroCoNet
-from .jbu import DepthJBU, JBUConfig, JBUPredictor
-from .mono_depth import MonoDepthNet, MonoDepthNetConfig
-from .mvs import MVSNet, MVSNetConfig, MVSPredictor
-from .predictor import MonoDepthPredictor
-from .croco_stereo import CroCoStereoConfig, CroCoStereoNet, CroCoStereoPredictor
-from .stereo import CostVolumeStereo, StereoConfig, StereoPredictor
+from edgegeo.weights_io import WEIGHTS_DIR, load_model_card, load_weights
 
 
 @dataclass(frozen=True)
@@ -47,26 +44,29 @@ class ModelEntry:
     predictor: type
 
 
-MODELS: dict[str, ModelEntry] = {
-    "mono-depth": ModelEntry(build=MonoDepthNet, config_from_name=MonoDepthNetConfig.named,
-                             config_from_dict=MonoDepthNetConfig.from_dict,
-                             default_config="small", predictor=MonoDepthPredictor),
-    "jbu": ModelEntry(build=DepthJBU, config_from_name=JBUConfig.named,
-                      config_from_dict=JBUConfig.from_dict, default_config="x4",
-                      predictor=JBUPredictor),
-    "mvs": ModelEntry(build=MVSNet, config_from_name=MVSNetConfig.named,
-                      config_from_dict=MVSNetConfig.from_dict, default_config="small",
-                      predictor=MVSPredictor),
-    "croco": ModelEntry(build=CroCoNet, config_from_name=CroCoConfig.named,
-                        config_from_dict=CroCoConfig.from_dict, default_config="small",
-                        predictor=CroCoCompleter),
-    "stereo": ModelEntry(build=CostVolumeStereo, config_from_name=StereoConfig.named,
-                         config_from_dict=StereoConfig.from_dict, default_config="small",
-                         predictor=StereoPredictor),
-    "croco-stereo": ModelEntry(build=CroCoStereoNet, config_from_name=CroCoStereoConfig.named,
-                               config_from_dict=CroCoStereoConfig.from_dict,
-                               default_config="small", predictor=CroCoStereoPredictor),
-}
+MODELS: dict[str, ModelEntry] = {}
+
+# The model folders (packages of edgegeo.models), the one list of them: importing one registers
+# it. A new model adds its folder here.
+MODEL_PACKAGES = ("mono_depth", "jbu", "mvs", "croco", "stereo", "croco_stereo")
+
+
+def register_model(name: str, *, build: Callable[[Any], nn.Module],
+                   config_from_name: Callable[[str], Any], config_from_dict: Callable[[dict], Any],
+                   default_config: str, predictor: type) -> ModelEntry:
+    """Register a model under ``name`` (what :func:`edgegeo.load` and the CLI take); called by
+    the model folder's ``__init__.py``. The keyword arguments are the :class:`ModelEntry`
+    fields.
+
+    Raises:
+        ValueError: ``name`` is registered already.
+    """
+    if name in MODELS:
+        raise ValueError(f"model {name!r} is registered twice")
+    MODELS[name] = ModelEntry(build=build, config_from_name=config_from_name,
+                              config_from_dict=config_from_dict, default_config=default_config,
+                              predictor=predictor)
+    return MODELS[name]
 
 
 def available_models() -> list[str]:
@@ -83,6 +83,33 @@ def get_entry(name: str) -> ModelEntry:
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; available: {', '.join(available_models())}")
     return MODELS[name]
+
+
+def create_network(name: str, weights: str | os.PathLike | None = None,
+                   config: str | Any | None = None) -> nn.Module:
+    """A registered model's network (on CPU, as built), with ``weights`` loaded if given.
+
+    Args:
+        name: model name (see :func:`available_models`).
+        weights: a ``.safetensors`` file; None: freshly initialised.
+        config: the architecture: a named config (``"small"``, ``"x4"``) or a config object;
+            default the ``model_config`` of the weights' model card, else the model's default
+            named config.
+    Raises:
+        ValueError: unknown name or config; weights that do not fit the config.
+        FileNotFoundError: ``weights`` given but missing.
+    """
+    entry = get_entry(name)
+    card = load_model_card(weights, missing_ok=True) if weights is not None else {}
+    network = entry.build(_resolve_config(entry, card, config))
+    if weights is not None:
+        try:
+            network.load_state_dict(load_weights(weights))
+        except RuntimeError as exc:
+            raise ValueError(f"weights {weights} do not fit the {name!r} config "
+                             f"{network.config}: {str(exc).splitlines()[0]} (pass the config "
+                             f"they were trained with)") from None
+    return network
 
 
 def trained_network(name: str, weights: str | os.PathLike | None = None,
@@ -104,29 +131,15 @@ def trained_network(name: str, weights: str | os.PathLike | None = None,
         ValueError: unknown name or config; weights that do not fit the config.
         FileNotFoundError: no weights; says which command trains them.
     """
-    entry = get_entry(name)
+    get_entry(name)
     weights_path = Path(weights) if weights is not None else Path(WEIGHTS_DIR) / f"{name}.safetensors"
     if not weights_path.is_file():
         raise FileNotFoundError(
             f"no weights for {name!r}: {weights_path} does not exist. Train them with "
             f"`edgegeo train {name}` and copy the resulting {name}.safetensors and {name}.json "
             f"into {WEIGHTS_DIR}, or pass a weights file")
-    card = _model_card(weights_path)
-    network = entry.build(_resolve_config(entry, card, config))
-    state = load_weights(weights_path)
-    try:
-        network.load_state_dict(state)
-    except RuntimeError as exc:
-        raise ValueError(f"weights {weights_path} do not fit the {name!r} config "
-                         f"{network.config}: {str(exc).splitlines()[0]} (pass the config they "
-                         f"were trained with)") from None
-    return network, card, weights_path
-
-
-def _model_card(weights_path: Path) -> dict:
-    """The model card beside ``weights_path`` (``.json``), or ``{}`` if there is none."""
-    card_path = weights_path.with_suffix(".json")
-    return json.loads(card_path.read_text()) if card_path.is_file() else {}
+    return (create_network(name, weights_path, config),
+            load_model_card(weights_path, missing_ok=True), weights_path)
 
 
 def _resolve_config(entry: ModelEntry, card: dict, config: str | Any | None) -> Any:
@@ -137,3 +150,7 @@ def _resolve_config(entry: ModelEntry, card: dict, config: str | Any | None) -> 
     if "model_config" in card:
         return entry.config_from_dict(card["model_config"])
     return entry.config_from_name(entry.default_config)
+
+
+for _package in MODEL_PACKAGES:
+    importlib.import_module(f"{__package__}.{_package}")

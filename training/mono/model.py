@@ -6,13 +6,13 @@
 """
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 import torch
 
 from edgegeo.models.mono_depth import NAMED_CONFIGS, MonoDepthNet, MonoDepthNetConfig
+from edgegeo.weights_io import load_model_card
 
 
 def parse_model_spec(spec: str) -> MonoDepthNetConfig:
@@ -39,12 +39,9 @@ def card_network_config(weights: str | os.PathLike) -> MonoDepthNetConfig:
     Raises:
         FileNotFoundError: no card; ValueError: a card without ``model_config``.
     """
-    path = Path(weights).with_suffix(".json")
-    if not path.is_file():
-        raise FileNotFoundError(f"weights {weights} have no model card {path.name}")
-    card = json.loads(path.read_text())
+    card = load_model_card(weights)
     if "model_config" not in card:
-        raise ValueError(f"model card {path} has no model_config")
+        raise ValueError(f"model card {Path(weights).with_suffix('.json')} has no model_config")
     return MonoDepthNetConfig.from_dict(card["model_config"])
 
 

@@ -162,15 +162,15 @@ class JBUDepthRecipe(Recipe):
                 "abs_error_x10": ((pred - target).abs() / scale * 10).clamp(0, 1)}
 
     def evaluate(self, model, cfg: JBUDepthConfig):
-        from edgegeo.models import jbu_baselines
+        from edgegeo.models.jbu import baselines
 
         frames, _ = load_frames(cfg.eval_dir, TEST_SEEDS, "jbu evaluation",
                                 fallback_size=cfg.fallback_size,
                                 max_frames_per_scene=cfg.eval_frames if cfg.eval_frames < 4 else 0)
-        samples = jbu_baselines.make_samples(frames, 2 ** cfg.num_stages, cfg.eval_frames)
+        samples = baselines.make_samples(frames, 2 ** cfg.num_stages, cfg.eval_frames)
         device = next(model.parameters()).device
-        learned = jbu_baselines.evaluate(JBUPredictor(model, device=device), samples)
-        cubic = jbu_baselines.evaluate(jbu_baselines.bicubic, samples)
+        learned = baselines.evaluate(JBUPredictor(model, device=device), samples)
+        cubic = baselines.evaluate(baselines.bicubic, samples)
         model.eval()
         return {"test_frames": float(len(samples)), "rmse_m": learned["rmse"],
                 "abs_rel": learned["abs_rel"], "a125": learned["a125"],

@@ -228,7 +228,7 @@ class MonoDepthTeacherRecipe(Recipe):
         import numpy as np
 
         from edgegeo.metrics.depth import relative_depth_metrics
-        from edgegeo.models.predictor import MonoDepthPredictor
+        from edgegeo.models.mono_depth import MonoDepthPredictor
 
         frames = generate_frames(VAL_SEEDS[:cfg.val_scenes], 2, *cfg.generate_size,
                                  split=VAL_SEEDS, purpose="mono-depth validation")

@@ -8,3 +8,11 @@ from .predictor import CroCoStereoPredictor
 
 __all__ = ["CroCoStereoConfig", "CroCoStereoNet", "CroCoStereoPredictor", "bounded_log_scale",
            "load_backbone_weights"]
+
+# After the imports above: the registry imports every model folder, this one included.
+from ..registry import register_model  # noqa: E402
+
+register_model("croco-stereo", build=CroCoStereoNet, predictor=CroCoStereoPredictor,
+               config_from_name=CroCoStereoConfig.named,
+               config_from_dict=CroCoStereoConfig.from_dict,
+               default_config="small")

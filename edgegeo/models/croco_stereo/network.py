@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..croco import CroCoBackbone, CroCoConfig
-from ..dpt import DPTDecoder
+from ..layers.dpt import DPTDecoder
 
 CONFIDENCE_BOUND = 3.0
 

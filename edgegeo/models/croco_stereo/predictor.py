@@ -7,7 +7,7 @@ left image in its own pixels out.
 2. Working scale ``s = min(1, trained_max_disparity / max_disparity)``: a pair whose
    disparities exceed what the model was trained on is shrunk until they fit.
 3. Padding (edge replication) to the patch multiple; images larger than the training crop go
-   through :func:`~edgegeo.models.tiling.tiled_prediction` with overlapping windows merged by
+   through :func:`~edgegeo.models.layers.tiling.tiled_prediction` with overlapping windows merged by
    confidence.
 4. Disparity divided by ``s`` and resized back to ``H × W``.
 """
@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..stereo.pairs import check_stereo_pair, rectification_problem
-from ..tiling import tiled_prediction
+from ..layers.tiling import tiled_prediction
 
 
 class CroCoStereoPredictor:

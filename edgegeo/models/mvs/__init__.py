@@ -26,3 +26,10 @@ from .predictor import MVSPredictor, MVSStream
 
 __all__ = ["MVSNetConfig", "NAMED_CONFIGS", "MVSNet", "MVSPredictor", "MVSStream",
            "KeyframeBuffer", "pose_measures", "select_sources", "source_penalty"]
+
+# After the imports above: the registry imports every model folder, this one included.
+from ..registry import register_model  # noqa: E402
+
+register_model("mvs", build=MVSNet, predictor=MVSPredictor,
+               config_from_name=MVSNetConfig.named, config_from_dict=MVSNetConfig.from_dict,
+               default_config="small")

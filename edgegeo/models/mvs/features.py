@@ -17,8 +17,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from ..common import IMAGENET_MEAN, IMAGENET_STD
 
 
 def conv_bn_relu(in_channels: int, out_channels: int, stride: int = 1,

@@ -9,7 +9,7 @@ from torch import nn
 
 from edgegeo.geometry.intrinsics import resize_K, validate_K
 from edgegeo.geometry.poses import relative_pose, validate_pose
-from edgegeo.models.predictor import check_rgb_image
+from edgegeo.models.common import check_rgb_image
 
 from .config import SIZE_MULTIPLE
 from .keyframes import KeyframeBuffer, select_sources

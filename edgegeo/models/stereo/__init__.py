@@ -7,3 +7,10 @@ from .predictor import StereoPredictor
 
 __all__ = ["CostVolumeStereo", "StereoConfig", "check_stereo_pair", "padded_size",
            "rectification_problem", "StereoPredictor"]
+
+# After the imports above: the registry imports every model folder, this one included.
+from ..registry import register_model  # noqa: E402
+
+register_model("stereo", build=CostVolumeStereo, predictor=StereoPredictor,
+               config_from_name=StereoConfig.named, config_from_dict=StereoConfig.from_dict,
+               default_config="small")

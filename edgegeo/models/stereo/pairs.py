@@ -6,7 +6,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ..predictor import check_rgb_image
+from ..common import check_rgb_image
 
 MIN_RECTIFICATION_MATCHES = 20
 

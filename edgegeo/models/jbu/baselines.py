@@ -26,6 +26,8 @@ import torch.nn.functional as F
 
 from edgegeo.metrics.depth import depth_metrics
 
+from .network import area_downsample_depth
+
 Upsampler = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 # Search grids of the filters' parameters (tuned on training frames).
@@ -128,8 +130,6 @@ def make_samples(frames, scale: int, limit: int = 0
     """``(depth_lowres, image, gt)`` triples of indexable ``(rgb, depth)`` frames: the frame
     cropped to a multiple of ``scale`` and its depth area-downsampled (invalid-aware); frames
     taken evenly spaced when ``limit`` is smaller than their number."""
-    from edgegeo.models.jbu import area_downsample_depth
-
     count = len(frames)
     picks = range(count) if not limit or limit >= count else \
         np.linspace(0, count - 1, limit).round().astype(int)

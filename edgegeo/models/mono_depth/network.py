@@ -16,11 +16,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from .dpt import DPTDecoder
-from .vit import ViTConfig, ViTEncoder
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from ..common import IMAGENET_MEAN, IMAGENET_STD
+from ..layers.dpt import DPTDecoder
+from ..layers.vit import ViTConfig, ViTEncoder
 
 
 @dataclass(frozen=True)
