@@ -253,12 +253,8 @@ class StereoRecipe(Recipe):
         """The held-out curve's last point (model and baselines) for the card."""
         return self.validate(model, cfg)
 
-    def predictor_options(self, cfg: StereoTrainConfig) -> dict[str, Any]:
-        return {}
-
     def model_card(self, model, cfg: StereoTrainConfig) -> dict[str, Any]:
-        return {"model_config": StereoConfig.named(cfg.model).to_dict(),
-                "predictor_options": self.predictor_options(cfg)}
+        return {"model_config": StereoConfig.named(cfg.model).to_dict(), "init": cfg.init}
 
 
 def _scores(prefix: str, predictions: list[np.ndarray], samples: list) -> dict[str, float]:
