@@ -3,8 +3,8 @@
 Every pipeline (``gt``, ``mono``, ``stereo``, ``mvs``) runs at its default resolution (the
 synthetic sources' 256×192, the model options ``edgegeo run`` uses) with TSDF fusion, on each
 inference backend asked for (``torch``, ``onnxruntime-fp32``, ``onnxruntime-int8``, ...), built
-as ``edgegeo run --fuse`` builds it: :func:`~edgegeo.runtime.pipeline.standard_stages`, the
-device profile's queue size, fusion parameters and memory budget. Frames are rendered before
+as ``edgegeo run --fuse`` builds it (:func:`~edgegeo.runtime.assembly.assemble_run`: the
+device profile's queue size, fusion parameters and memory budget). Frames are rendered before
 any timing (a walk-through of the held-out scene ``TEST_SEEDS[0]``; rectified pairs of the same
 room for ``stereo``) and replayed as fast as the pipeline takes them, so the renderer is not
 what is measured. Per pipeline and backend:
@@ -40,7 +40,8 @@ from pathlib import Path
 from edgegeo.data.splits import TEST_SEEDS
 
 from .backends import PIPELINE_MODELS, pipeline_model_options
-from .pipeline import PIPELINES, BadFrame, Packet, Pipeline, standard_stages
+from .assembly import PIPELINES, RunSpec, assemble_run
+from .packet import BadFrame, Packet
 from .sources.base import Source, SourceRecord
 
 BACKENDS = ("torch",) + tuple(f"{backend}-{precision}" for backend in ("onnxruntime", "tensorrt")
@@ -57,7 +58,7 @@ class BenchConfig:
 
     Attributes:
         frames: frames streamed per pipeline and backend (≥ 2).
-        pipelines: of :data:`~edgegeo.runtime.pipeline.PIPELINES`, in order.
+        pipelines: of :data:`~edgegeo.runtime.assembly.PIPELINES`, in order.
         backends: of :data:`BACKENDS` (``torch``, ``<onnxruntime|tensorrt>-<precision>``);
             the model pipelines run on each, ``gt`` has no model.
         size: ``(width, height)`` of the rendered frames, pixels.
@@ -249,19 +250,13 @@ def _files(folder: Path) -> set[Path]:
     return {path for path in folder.rglob("*") if path.is_file()}
 
 
-def _stages(pipeline: str, predictor, profile) -> tuple[list, object]:
-    """Fresh stages of ``pipeline`` into a fresh TSDF volume, as ``edgegeo run --fuse`` builds
-    them on ``profile``: ``(stages, fusion)``."""
-    import open3d as o3d
-
-    from edgegeo.fusion import TSDFFusion
-
-    device = profile.fusion_device
-    if device.startswith("CUDA") and not o3d.core.cuda.is_available():
-        device = "CPU:0"                                  # as edgegeo run falls back
-    fusion = TSDFFusion(profile.fusion_config(), device=device)
-    return standard_stages(pipeline, fusion=fusion, predictor=predictor,
-                           max_depth=fusion.config.max_depth), fusion
+def _assemble(pipeline: str, predictor, recording: tuple[Source, list[SourceRecord]],
+              profile, sinks: tuple = ()):
+    """A fresh run of ``pipeline`` over a replay of ``recording`` into a fresh map, as
+    ``edgegeo run --fuse`` builds it on ``profile``."""
+    like, records = recording
+    return assemble_run(RunSpec(Replay(records, like), pipeline, fuse=True, sinks=sinks,
+                                profile=profile, predictor=predictor))
 
 
 def measure(pipeline: str, predictor, recording: tuple[Source, list[SourceRecord]], profile,
@@ -269,7 +264,7 @@ def measure(pipeline: str, predictor, recording: tuple[Source, list[SourceRecord
     """Warm up, run the stages back to back, then stream (see the module docstring).
 
     Args:
-        pipeline: of :data:`~edgegeo.runtime.pipeline.PIPELINES`.
+        pipeline: of :data:`~edgegeo.runtime.assembly.PIPELINES`.
         predictor: its model (None for ``gt``).
         recording: ``(source, records)`` of :class:`Recordings`.
         profile: the device profile.
@@ -285,18 +280,17 @@ def measure(pipeline: str, predictor, recording: tuple[Source, list[SourceRecord
         ``handoff_ms`` (the runtime's own time per frame outside stages and queue waits,
         mean), ``peak_rss_mib``, ``stats`` (the ``stats.json`` path).
     """
-    like, records = recording
-    _back_to_back(_stages(pipeline, predictor, profile)[0], records[:WARMUP_FRAMES])
-    serial_ms = _steady_ms(_back_to_back(_stages(pipeline, predictor, profile)[0], records))
-    stages, fusion = _stages(pipeline, predictor, profile)
+    records = recording[1]
+    _back_to_back(_assemble(pipeline, predictor, recording, profile).stages,
+                  records[:WARMUP_FRAMES])
+    serial_ms = _steady_ms(_back_to_back(_assemble(pipeline, predictor, recording,
+                                                   profile).stages, records))
     done = _Completions()
-    stats = Pipeline(Replay(records, like), stages, [done], max_queue=profile.max_queue,
-                     memory_budget_mib=profile.memory_budget_mib, stats_path=stats_path,
-                     info=dict(bench="runtime", pipeline=pipeline, fuse=True,
-                               profile=profile.as_dict())
-                     ).run(handle_signals=False).snapshot()
+    run = _assemble(pipeline, predictor, recording, profile, sinks=(done,))
+    stats = run.pipeline(info=dict(bench="runtime"), stats_path=stats_path
+                         ).run(handle_signals=False).snapshot()
     streamed_ms = _steady_ms(done.times)
-    names = [stage.name for stage in stages]
+    names = [stage.name for stage in run.stages]
     latency = {name: stats["stages"][name] for name in names}
     row = dict(frames=stats["frames_out"], depth_frames=done.with_depth, fps=stats["fps"],
                e2e_ms=_median_p95(stats["end_to_end"]),
@@ -307,7 +301,7 @@ def measure(pipeline: str, predictor, recording: tuple[Source, list[SourceRecord
                overhead_pct=100.0 * (streamed_ms - serial_ms) / serial_ms,
                handoff_ms=stats["runtime_overhead"]["mean_ms"],
                peak_rss_mib=stats["memory"]["peak_rss_mib"], stats=str(stats_path))
-    return row, fusion
+    return row, run.live_map.fusion
 
 
 def _back_to_back(stages: list, records: list[SourceRecord]) -> list[float]:

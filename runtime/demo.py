@@ -132,15 +132,19 @@ def _fuse(source, kind: str, predictor, visible_gt, config: DemoConfig, mesh_pat
     """
     import open3d as o3d
 
+    from edgegeo.fusion import FusionConfig
     from edgegeo.metrics.depth import depth_metrics
     from edgegeo.metrics.mesh import mesh_metrics
-    from edgegeo.fusion import FusionConfig, TSDFFusion
-    from edgegeo.runtime.pipeline import Pipeline, standard_stages
 
-    fusion = TSDFFusion(FusionConfig(max_depth=config.max_depth))
+    from .assembly import RunSpec, assemble_run
+    from .pipeline import Pipeline
+
     collector = _DepthCollector()
-    stats = Pipeline(source.replay(), standard_stages(kind, fusion=fusion, predictor=predictor),
-                     [collector]).run(handle_signals=False).snapshot()
+    with assemble_run(RunSpec(source.replay(), kind, fuse=True, sinks=(collector,),
+                              profile="cpu", predictor=predictor,   # cpu: fusion on CPU:0
+                              fusion_config=FusionConfig(max_depth=config.max_depth))) as run:
+        stats = Pipeline(run.source, run.stages, run.sinks).run(handle_signals=False).snapshot()
+    fusion = run.live_map.fusion
     label = "ground truth" if kind == "gt" else kind
     depths = collector.depths
     row = {"depth": label, "status": "ok", "frames with depth": len(depths),

@@ -1,9 +1,8 @@
 """What travels through the runtime's pipeline: :class:`Packet` (one frame and what the stages
 made of it) and :class:`BadFrame` (a stage's rejection of a frame).
 
-Its own module so that the pipeline (:mod:`edgegeo.runtime.pipeline`) and the depth stages
-that live beside it (:mod:`~edgegeo.runtime.stereo_stage`, :mod:`~edgegeo.runtime.mvs_stage`)
-both import it, and neither imports the other's module back.
+Its own module so that the engine (:mod:`edgegeo.runtime.pipeline`), the stages
+(:mod:`edgegeo.runtime.stages`) and the sinks all import it, and none imports another back.
 """
 from __future__ import annotations
 
@@ -76,3 +75,11 @@ class Packet:
         if self.depth is None or self.depth.shape == hw:
             return self.frame.K
         return resize_K(self.frame.K, hw, self.depth.shape)
+
+    def pass_without_depth(self, stage: str, verb: str) -> Packet:
+        """For a stage that needs depth and finds none: a packet an earlier stage skipped (no
+        depth on purpose) goes on, skipped by ``stage`` too; a packet that lost its depth
+        otherwise is a :class:`BadFrame` ("no depth to ``verb``")."""
+        if not self.skipped:
+            raise BadFrame(f"no depth to {verb}")
+        return self.skip(stage, "no depth")

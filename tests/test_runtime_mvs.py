@@ -10,8 +10,10 @@ import pytest
 import edgegeo
 from edgegeo.cli import main
 from edgegeo.models.mvs import KeyframeBuffer, MVSStream
-from edgegeo.runtime.mvs_stage import NOT_KEYFRAME, TOO_FEW_SOURCES
-from edgegeo.runtime.pipeline import Pipeline, standard_stages
+from edgegeo.runtime.assembly import standard_stages
+from edgegeo.runtime.map import LiveMap
+from edgegeo.runtime.pipeline import Pipeline
+from edgegeo.runtime.stages.mvs import NOT_KEYFRAME, TOO_FEW_SOURCES
 from edgegeo.runtime.sources import Source, SourceRecord, SyntheticSource
 
 from _smoke_weights import smoke_weights
@@ -72,7 +74,7 @@ def test_keyframes_get_depth_and_the_other_frames_pass_on(walk, weights):
     assert sources + 2 <= len(keyframes) < FRAMES      # both skip reasons show up
     predictor = edgegeo.load("mvs", weights=weights, min_sources=sources)
     fusion = TSDFFusion(FusionConfig(voxel_size=0.05, trunc=0.15, max_depth=8.0))
-    stages = standard_stages("mvs", fusion=fusion, predictor=predictor)
+    stages = standard_stages("mvs", live_map=LiveMap(fusion), predictor=predictor)
     assert [s.name for s in stages] == ["check", "mvs", "fuse"]
     sink = Collect()
     snapshot = Pipeline(walk.replay(), stages, [sink]).run(handle_signals=False).snapshot()

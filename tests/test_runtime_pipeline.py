@@ -8,9 +8,14 @@ import numpy as np
 import pytest
 
 from edgegeo.data.frame import Frame
-from edgegeo.runtime.pipeline import (BadFrame, BoundedQueue, CheckFrame, DepthStage, FuseStage,
-                                      Pipeline, ScaleToReference, Stage, UpsampleStage,
-                                      standard_stages)
+from edgegeo.runtime.assembly import standard_stages
+from edgegeo.runtime.map import LiveMap
+from edgegeo.runtime.packet import BadFrame
+from edgegeo.runtime.pipeline import BoundedQueue, Pipeline, Stage
+from edgegeo.runtime.stages.check import CheckFrame
+from edgegeo.runtime.stages.depth import DepthStage, ScaleToReference
+from edgegeo.runtime.stages.fuse import FuseStage
+from edgegeo.runtime.stages.upsample import UpsampleStage
 from edgegeo.runtime.sources import Source, SourceError, SourceRecord
 
 W, H = 32, 24
@@ -121,7 +126,8 @@ def test_bad_frames_are_reported_and_the_stream_goes_on():
         return packet
 
     fusion = TSDFFusion(FusionConfig(voxel_size=0.05, trunc=0.15, color=False))
-    stages = [CheckFrame(use_source_depth=True), Stage("infer", explode_on_6), FuseStage(fusion)]
+    stages = [CheckFrame(use_source_depth=True), Stage("infer", explode_on_6),
+              FuseStage(LiveMap(fusion))]
     stats = Pipeline(FakeSource(frames), stages).run(handle_signals=False)
     snapshot = stats.snapshot()
     assert snapshot["frames_out"] == 6
@@ -143,9 +149,10 @@ def test_source_failure_stops_cleanly_and_saves(tmp_path):
     from edgegeo.runtime.sinks import MapSink
 
     fusion = TSDFFusion(FusionConfig(voxel_size=0.05, trunc=0.15, color=False))
-    stages = standard_stages("gt", fusion=fusion)
+    live_map = LiveMap(fusion)
+    stages = standard_stages("gt", live_map=live_map)
     source = FakeSource([_frame(i) for i in range(10)], fail_at=5)
-    stats = Pipeline(source, stages, [MapSink(stages[-1], tmp_path, every_s=0)],
+    stats = Pipeline(source, stages, [MapSink(live_map, tmp_path, every_s=0)],
                      stats_path=tmp_path / "stats.json").run(handle_signals=False)
     assert stats.frames_out == 5 and "camera unplugged" in stats.stop_reason
     assert (tmp_path / "mesh.ply").is_file()
@@ -158,9 +165,10 @@ def test_stop_from_another_thread_drains_and_flushes(tmp_path):
     from edgegeo.runtime.sinks import MapSink
 
     fusion = TSDFFusion(FusionConfig(voxel_size=0.05, trunc=0.15, color=False))
-    stages = standard_stages("gt", fusion=fusion)
+    live_map = LiveMap(fusion)
+    stages = standard_stages("gt", live_map=live_map)
     source = FakeSource([_frame(i) for i in range(1000)], live=True, interval=0.01)
-    pipeline = Pipeline(source, stages, [MapSink(stages[-1], tmp_path, every_s=0)])
+    pipeline = Pipeline(source, stages, [MapSink(live_map, tmp_path, every_s=0)])
     threading.Timer(0.3, pipeline.stop).start()
     stats = pipeline.run(handle_signals=False)
     assert 5 < stats.frames_in < 1000 and stats.stop_reason == "stop requested"
@@ -192,7 +200,7 @@ def test_mono_pipeline_with_a_random_tiny_model():
     torch.manual_seed(0)
     predictor = MonoDepthPredictor(MonoDepthNet(MonoDepthNetConfig.tiny()), resolution=32)
     fusion = TSDFFusion(FusionConfig(voxel_size=0.05, trunc=0.15, color=True))
-    stages = standard_stages("mono", fusion=fusion, predictor=predictor, max_depth=3.0)
+    stages = standard_stages("mono", live_map=LiveMap(fusion), predictor=predictor, max_depth=3.0)
     assert [s.name for s in stages] == ["check", "mono", "scale", "fuse"]
     frames = [_frame(i) for i in range(4)]
     frames[3].depth = None                       # no reference depth: no metric scale
@@ -206,7 +214,7 @@ def test_scale_to_reference_recovers_metric_depth():
     rng = np.random.default_rng(0)
     depth = rng.uniform(0.5, 4.0, (H, W)).astype(np.float32)
     disparity = (2.0 / depth + 0.3).astype(np.float32)          # affine in inverse depth
-    from edgegeo.runtime.pipeline import Packet
+    from edgegeo.runtime.packet import Packet
 
     packet = Packet(0, SourceRecord(Frame(rgb=np.zeros((H, W, 3), np.uint8), K=K, depth=depth),
                                     0), 0.0, disparity=disparity)
@@ -216,7 +224,7 @@ def test_scale_to_reference_recovers_metric_depth():
 
 
 def test_depth_stage_rejects_bad_predictions():
-    from edgegeo.runtime.pipeline import Packet
+    from edgegeo.runtime.packet import Packet
 
     packet = Packet(0, SourceRecord(_frame(0), 0), 0.0)
     with pytest.raises(BadFrame, match="NaN"):
@@ -226,7 +234,7 @@ def test_depth_stage_rejects_bad_predictions():
 
 
 def test_upsample_stage_brings_low_res_depth_to_full_res():
-    from edgegeo.runtime.pipeline import Packet
+    from edgegeo.runtime.packet import Packet
 
     frame = _frame(0)
     packet = Packet(0, SourceRecord(frame, 0), 0.0, depth=np.full((H // 4, W // 4), 2.0,
@@ -267,7 +275,7 @@ def test_skipped_packets_pass_on_counted_per_reason_not_as_errors():
 
     fusion = TSDFFusion(FusionConfig(voxel_size=0.05, trunc=0.15, color=False))
     stages = [CheckFrame(use_source_depth=True), Stage("every-third", every_third),
-              Stage("lose", lose_depth_of_9), UpsampleStage(), FuseStage(fusion)]
+              Stage("lose", lose_depth_of_9), UpsampleStage(), FuseStage(LiveMap(fusion))]
     seen = []
     sink = type("Sink", (), {"write": lambda self, packet: seen.append(packet.index)})()
     snapshot = Pipeline(FakeSource([_frame(i) for i in range(10)]), stages,

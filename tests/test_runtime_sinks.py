@@ -7,7 +7,9 @@ import pytest
 
 from edgegeo.data.images import read_depth_png
 from edgegeo.fusion import FusionConfig, TSDFFusion
-from edgegeo.runtime.pipeline import Pipeline, standard_stages
+from edgegeo.runtime.assembly import standard_stages
+from edgegeo.runtime.map import LiveMap
+from edgegeo.runtime.pipeline import Pipeline
 from edgegeo.runtime.sinks import DepthFramesSink, DepthVideoSink, MapSink, RosBagSink
 from edgegeo.runtime.sources import SyntheticSource
 
@@ -24,8 +26,9 @@ def walk():
 
 def _run(walk, sinks_for, frames=None):
     fusion = TSDFFusion(FUSION)
-    stages = standard_stages("gt", fusion=fusion)
-    sinks = sinks_for(stages[-1])
+    live_map = LiveMap(fusion)
+    stages = standard_stages("gt", live_map=live_map)
+    sinks = sinks_for(live_map)
     stats = Pipeline(walk.replay(frames), stages, sinks).run(handle_signals=False)
     return fusion, sinks, stats
 
@@ -37,7 +40,7 @@ def test_streamed_fusion_scores_like_the_offline_loop(walk):
     offline = TSDFFusion(FUSION)
     for frame in walk.frames:
         offline.integrate(frame.depth, frame.K, frame.world_T_cam, frame.rgb)
-    streamed, _, stats = _run(walk, lambda fuse: [])
+    streamed, _, stats = _run(walk, lambda live_map: [])
     assert stats.frames_out == 16 and stats.dropped() == 0
     assert streamed.frames_integrated == offline.frames_integrated == 16
     offline_mesh, streamed_mesh = offline.extract_mesh(), streamed.extract_mesh()
@@ -59,7 +62,7 @@ def test_streamed_fusion_scores_like_the_offline_loop(walk):
 
 
 def test_map_sink_saves_periodically_and_on_close(walk, tmp_path):
-    fusion, (sink,), _ = _run(walk, lambda fuse: [MapSink(fuse, tmp_path, every_s=1e-6)])
+    fusion, (sink,), _ = _run(walk, lambda live_map: [MapSink(live_map, tmp_path, every_s=1e-6)])
     assert sink.saves >= 2                      # while streaming, and the final save
     mesh = o3d.io.read_triangle_mesh(str(tmp_path / "mesh.ply"))
     cloud = o3d.io.read_point_cloud(str(tmp_path / "cloud.ply"))
@@ -72,7 +75,7 @@ def test_map_sink_saves_periodically_and_on_close(walk, tmp_path):
 def test_map_sink_waits_for_a_surface(walk, tmp_path):
     """A single fused frame gives no surface yet (a voxel seen once is not meshed): nothing is
     saved, and that is not a sink error."""
-    fusion, (sink,), stats = _run(walk, lambda fuse: [MapSink(fuse, tmp_path, every_s=1e-6)],
+    fusion, (sink,), stats = _run(walk, lambda live_map: [MapSink(live_map, tmp_path, every_s=1e-6)],
                                   frames=walk.render()[:1])
     assert fusion.frames_integrated == 1 and len(fusion.extract_mesh().triangles) == 0
     assert sink.saves == 0 and not (tmp_path / "mesh.ply").exists()
@@ -81,7 +84,7 @@ def test_map_sink_waits_for_a_surface(walk, tmp_path):
 
 def test_depth_frames_round_trip(walk, tmp_path):
     frames = walk.frames[:3]
-    _, (png, npy), _ = _run(walk, lambda fuse: [DepthFramesSink(tmp_path / "png"),
+    _, (png, npy), _ = _run(walk, lambda live_map: [DepthFramesSink(tmp_path / "png"),
                                                 DepthFramesSink(tmp_path / "npy", "npy")],
                             frames)
     assert png.written == npy.written == 3
@@ -98,7 +101,7 @@ def test_depth_frames_round_trip(walk, tmp_path):
 
 def test_depth_video_has_every_frame(walk, tmp_path):
     path = tmp_path / "depth.mp4"
-    _, (sink,), _ = _run(walk, lambda fuse: [DepthVideoSink(path, fps=10, max_depth=5.0)],
+    _, (sink,), _ = _run(walk, lambda live_map: [DepthVideoSink(path, fps=10, max_depth=5.0)],
                          walk.frames[:7])
     capture = cv2.VideoCapture(str(path))
     assert capture.isOpened()
@@ -116,7 +119,7 @@ def test_ros2_bag_reads_back(walk, tmp_path):
     from rosbags.typesys import Stores, get_typestore
 
     frames = walk.frames[:5]
-    fusion, (sink,), _ = _run(walk, lambda fuse: [RosBagSink(tmp_path / "bag", fuse=fuse,
+    fusion, (sink,), _ = _run(walk, lambda live_map: [RosBagSink(tmp_path / "bag", live_map=live_map,
                                                              map_every_s=0)], frames)
     assert len(list((tmp_path / "bag").glob("*.mcap"))) == 1
     store = get_typestore(Stores.ROS2_HUMBLE)

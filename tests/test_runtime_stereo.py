@@ -8,9 +8,12 @@ import pytest
 
 import edgegeo
 from edgegeo.cli import main
-from edgegeo.runtime.pipeline import BadFrame, Packet, Pipeline, standard_stages
+from edgegeo.runtime.assembly import standard_stages
+from edgegeo.runtime.map import LiveMap
+from edgegeo.runtime.packet import BadFrame, Packet
+from edgegeo.runtime.pipeline import Pipeline
 from edgegeo.runtime.sources import Source, SourceRecord, open_source
-from edgegeo.runtime.stereo_stage import StereoStage
+from edgegeo.runtime.stages.stereo import StereoStage
 
 from _smoke_weights import smoke_weights
 
@@ -160,7 +163,7 @@ def test_stereo_pipeline_fuses_pairs_and_survives_a_frame_without_a_pair(pairs, 
                for r in pairs[1]]
     records[1].right = None                                 # a frame that lost its pair
     fusion = TSDFFusion(FusionConfig(voxel_size=0.05, trunc=0.15, max_depth=5.0))
-    stages = standard_stages("stereo", fusion=fusion, predictor=predictor)
+    stages = standard_stages("stereo", live_map=LiveMap(fusion), predictor=predictor)
     assert [s.name for s in stages] == ["check", "stereo", "fuse"]
     snapshot = Pipeline(ListSource(records), stages).run(handle_signals=False).snapshot()
     assert snapshot["frames_out"] == 3 and snapshot["errors"] == 1

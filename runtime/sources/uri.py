@@ -33,10 +33,10 @@ A path without a scheme is taken as ``file://``.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import unquote
 
+from ..uri import URI, bool_option, check_options, float_option, int_option
+from ..uri import parse_uri as _parse
 from .base import Source
 
 SCHEMES = ("realsense", "file", "synthetic", "v4l2", "csi")
@@ -56,94 +56,26 @@ _OPTIONS = {
 }
 
 
-@dataclass(frozen=True)
-class SourceURI:
+class SourceURI(URI):
     """A parsed source URI: ``scheme://target?options``."""
-
-    scheme: str
-    target: str
-    options: dict = field(default_factory=dict)
-    text: str = ""
 
 
 def parse_uri(uri: str) -> SourceURI:
-    """Split a source URI into scheme, target and options (no I/O).
+    """Split a source URI into scheme, target and options (no I/O); a text without a scheme
+    is a ``file://`` path.
 
     Raises:
         ValueError: empty URI, unknown scheme (the message lists the known ones), an option
         without ``=``, or an option given twice.
     """
-    if not isinstance(uri, str) or not uri.strip():
-        raise ValueError("empty source URI; e.g. realsense://, file://video.mp4, "
-                         "synthetic://walkthrough?seed=0&frames=60")
-    text = uri.strip()
-    if "://" in text:
-        scheme, rest = text.split("://", 1)
-        scheme = scheme.lower()
-    else:
-        scheme, rest = "file", text
-    if scheme not in SCHEMES:
-        raise ValueError(f"unknown source scheme {scheme!r} in {uri!r}; known: "
-                         f"{', '.join(s + '://' for s in SCHEMES)}")
-    target, _, query = rest.partition("?")
-    options: dict[str, str] = {}
-    if query:
-        for part in query.split("&"):
-            if not part:
-                continue
-            if "=" not in part:
-                raise ValueError(f"{uri}: option {part!r} must be key=value")
-            key, value = (unquote(v) for v in part.split("=", 1))
-            if key in options:
-                raise ValueError(f"{uri}: option {key!r} given twice")
-            options[key] = value
-    return SourceURI(scheme, unquote(target), options, text)
+    return _parse(uri, SCHEMES, "source", "realsense://, file://video.mp4, "
+                  "synthetic://walkthrough?seed=0&frames=60", default_scheme="file",
+                  cls=SourceURI)
 
 
 # --------------------------------------------------------------------------- option values
 def _check_options(parsed: SourceURI, kind: str) -> None:
-    allowed = _OPTIONS[kind]
-    unknown = sorted(set(parsed.options) - allowed)
-    if unknown:
-        raise ValueError(f"{parsed.text}: unknown option(s) {', '.join(unknown)} for a {kind} "
-                         f"source; allowed: {', '.join(sorted(allowed)) or 'none'}")
-
-
-def _int(parsed: SourceURI, key: str, default=None, minimum: int = 1):
-    if key not in parsed.options:
-        return default
-    try:
-        value = int(parsed.options[key])
-    except ValueError:
-        raise ValueError(f"{parsed.text}: {key} must be an integer, got "
-                         f"{parsed.options[key]!r}") from None
-    if value < minimum:
-        raise ValueError(f"{parsed.text}: {key} must be >= {minimum}, got {value}")
-    return value
-
-
-def _float(parsed: SourceURI, key: str, default=None):
-    if key not in parsed.options:
-        return default
-    try:
-        value = float(parsed.options[key])
-    except ValueError:
-        value = float("nan")
-    if not value > 0 or value == float("inf"):
-        raise ValueError(f"{parsed.text}: {key} must be a positive number, got "
-                         f"{parsed.options[key]!r}")
-    return value
-
-
-def _bool(parsed: SourceURI, key: str, default: bool) -> bool:
-    if key not in parsed.options:
-        return default
-    value = parsed.options[key].lower()
-    if value in ("1", "true", "yes", "on", ""):
-        return True
-    if value in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(f"{parsed.text}: {key} must be 0 or 1, got {parsed.options[key]!r}")
+    check_options(parsed, _OPTIONS[kind], f"{kind} source")
 
 
 def _size(parsed: SourceURI, default: tuple[int, int]) -> tuple[int, int]:
@@ -200,10 +132,10 @@ def _open_realsense(parsed: SourceURI) -> Source:
     serial = parsed.target.strip("/")
     if serial and not serial.replace("-", "").replace("_", "").isalnum():
         raise ValueError(f"{parsed.text}: {serial!r} is not a serial number")
-    return open_realsense(serial, uri=parsed.text, width=_int(parsed, "width", 640),
-                          height=_int(parsed, "height", 480), fps=_int(parsed, "fps", 30),
-                          infrared=_bool(parsed, "ir", True), align=_bool(parsed, "align", True),
-                          timeout_s=_float(parsed, "timeout", 5.0))
+    return open_realsense(serial, uri=parsed.text, width=int_option(parsed, "width", 640),
+                          height=int_option(parsed, "height", 480), fps=int_option(parsed, "fps", 30),
+                          infrared=bool_option(parsed, "ir", True), align=bool_option(parsed, "align", True),
+                          timeout_s=float_option(parsed, "timeout", 5.0))
 
 
 def _open_file(parsed: SourceURI) -> Source:
@@ -215,23 +147,23 @@ def _open_file(parsed: SourceURI) -> Source:
         from .files import open_folder
 
         _check_options(parsed, "folder")
-        return open_folder(path, parsed.text, realtime=_bool(parsed, "realtime", False),
-                           K=_camera_K(parsed), hfov_deg=_float(parsed, "hfov"),
-                           fps=_float(parsed, "fps"))
+        return open_folder(path, parsed.text, realtime=bool_option(parsed, "realtime", False),
+                           K=_camera_K(parsed), hfov_deg=float_option(parsed, "hfov"),
+                           fps=float_option(parsed, "fps"))
     if suffix in RECORDING_SUFFIXES:
         from .realsense import open_recording
 
         _check_options(parsed, "recording")
-        return open_recording(path, uri=parsed.text, realtime=_bool(parsed, "realtime", False),
-                              align=_bool(parsed, "align", True))
+        return open_recording(path, uri=parsed.text, realtime=bool_option(parsed, "realtime", False),
+                              align=bool_option(parsed, "align", True))
     if suffix in VIDEO_SUFFIXES:
         from .files import VideoSource
 
         _check_options(parsed, "video")
         if not path.is_file():
             raise FileNotFoundError(f"video file not found: {path}")
-        return VideoSource(path, K=_camera_K(parsed), hfov_deg=_float(parsed, "hfov"),
-                           fps=_float(parsed, "fps"), realtime=_bool(parsed, "realtime", False),
+        return VideoSource(path, K=_camera_K(parsed), hfov_deg=float_option(parsed, "hfov"),
+                           fps=float_option(parsed, "fps"), realtime=bool_option(parsed, "realtime", False),
                            uri=parsed.text)
     if not path.exists():
         raise FileNotFoundError(f"{parsed.text}: no such file or folder: {path}")
@@ -250,22 +182,22 @@ def _open_synthetic(parsed: SourceURI) -> Source:
     width, height = _size(parsed, (256, 192))
     if sequence == "stereo":
         _check_options(parsed, "synthetic-stereo")
-        return SyntheticStereoSource(seed=_int(parsed, "seed", 0, minimum=0),
-                                     frames=_int(parsed, "frames", 30), width=width,
-                                     height=height, baseline_m=_float(parsed, "baseline", 0.1),
-                                     fps=_float(parsed, "fps", 10.0),
-                                     hfov_deg=_float(parsed, "hfov", 70.0),
-                                     realtime=_bool(parsed, "realtime", False), uri=parsed.text)
+        return SyntheticStereoSource(seed=int_option(parsed, "seed", 0, minimum=0),
+                                     frames=int_option(parsed, "frames", 30), width=width,
+                                     height=height, baseline_m=float_option(parsed, "baseline", 0.1),
+                                     fps=float_option(parsed, "fps", 10.0),
+                                     hfov_deg=float_option(parsed, "hfov", 70.0),
+                                     realtime=bool_option(parsed, "realtime", False), uri=parsed.text)
     _check_options(parsed, "synthetic")
-    return SyntheticSource(seed=_int(parsed, "seed", 0, minimum=0),
-                           frames=_int(parsed, "frames", 60), width=width, height=height,
-                           fps=_float(parsed, "fps", 10.0), hfov_deg=_float(parsed, "hfov"),
-                           realtime=_bool(parsed, "realtime", False), uri=parsed.text)
+    return SyntheticSource(seed=int_option(parsed, "seed", 0, minimum=0),
+                           frames=int_option(parsed, "frames", 60), width=width, height=height,
+                           fps=float_option(parsed, "fps", 10.0), hfov_deg=float_option(parsed, "hfov"),
+                           realtime=bool_option(parsed, "realtime", False), uri=parsed.text)
 
 
 def _capture_options(parsed: SourceURI) -> dict:
-    return dict(width=_int(parsed, "width"), height=_int(parsed, "height"),
-                fps=_float(parsed, "fps"), K=_camera_K(parsed), hfov_deg=_float(parsed, "hfov"))
+    return dict(width=int_option(parsed, "width"), height=int_option(parsed, "height"),
+                fps=float_option(parsed, "fps"), K=_camera_K(parsed), hfov_deg=float_option(parsed, "hfov"))
 
 
 def _open_v4l2(parsed: SourceURI) -> Source:
@@ -281,5 +213,5 @@ def _open_csi(parsed: SourceURI) -> Source:
     from .capture import open_csi
 
     _check_options(parsed, "csi")
-    return open_csi(parsed.target.strip("/"), parsed.text, flip=_int(parsed, "flip", 0, 0),
+    return open_csi(parsed.target.strip("/"), parsed.text, flip=int_option(parsed, "flip", 0, 0),
                     **_capture_options(parsed))

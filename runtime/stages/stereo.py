@@ -8,7 +8,7 @@ import numpy as np
 
 from edgegeo.geometry import disparity_to_depth
 
-from .packet import BadFrame, Packet
+from ..packet import BadFrame, Packet
 
 NO_PAIR_HELP = ("the stereo pipeline needs rectified pairs: synthetic://stereo, or a RealSense "
                 "camera / recording with its infrared pair, opened with align=0")

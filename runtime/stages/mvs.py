@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .packet import BadFrame, Packet
+from ..packet import BadFrame, Packet
 
 NOT_KEYFRAME = "not a keyframe"
 TOO_FEW_SOURCES = "too few keyframe sources yet"

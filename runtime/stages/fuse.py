@@ -1,0 +1,46 @@
+"""The fusion stage: each frame's depth into the run's map."""
+from __future__ import annotations
+
+from ..map import LiveMap
+from ..packet import BadFrame, Packet
+
+
+class FuseStage:
+    """Integrate ``packet.depth`` (metres) into a :class:`~edgegeo.runtime.map.LiveMap`.
+
+    Frames without depth or pose are rejected (:class:`BadFrame`), except those an earlier
+    stage skipped on purpose (no depth, see :meth:`Packet.skip`), which pass on unfused;
+    ``integrate`` validates before it changes the volume, so a rejected frame never damages
+    the map. Sinks read the map while streaming, under its lock. Sets
+    ``packet.info["fused"]``.
+
+    Args:
+        live_map: the run's map.
+        pass_unposed: a source without poses at all (a RealSense until odometry ships): pass
+            its frames on unfused (for the depth / video / bag sinks) instead of rejecting them.
+    """
+
+    name = "fuse"
+
+    def __init__(self, live_map: LiveMap, pass_unposed: bool = False):
+        self.live_map = live_map
+        self.pass_unposed = pass_unposed
+
+    def __call__(self, packet: Packet) -> Packet:
+        depth = packet.depth
+        if depth is None:
+            return packet.pass_without_depth(self.name, "fuse")
+        pose = packet.frame.world_T_cam
+        if pose is None:
+            if self.pass_unposed:
+                packet.info["fused"] = False
+                return packet
+            raise BadFrame("no camera pose: fusion needs world_T_cam (a posed source)")
+        rgb = packet.frame.rgb
+        if depth.shape != rgb.shape[:2]:
+            import cv2
+
+            rgb = cv2.resize(rgb, depth.shape[::-1], interpolation=cv2.INTER_AREA)
+        seconds = self.live_map.integrate(depth, packet.depth_K(), pose, rgb)
+        packet.info["fused"] = seconds > 0
+        return packet
