@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from edgegeo.models.stereo import CostVolumeStereo, StereoConfig, StereoPredictor, padded_size
+from edgegeo.models.stereo import CostVolumeStereo, StereoConfig, StereoPredictor
 from edgegeo.models.stereo.network import group_cosine_volume, sample_along_rows
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -96,11 +96,6 @@ def test_bad_inputs_and_configs_name_the_problem():
         StereoConfig.from_dict({"max_disparity": 64, "depth": 3})
     config = StereoConfig.named("small")
     assert StereoConfig.from_dict(config.to_dict()) == config
-
-
-def test_padded_size():
-    assert padded_size(500, 741) == (512, 768)
-    assert padded_size(64, 96) == (64, 96)
 
 
 def test_predictor_takes_any_size_and_shrinks_wide_ranges():

@@ -13,15 +13,12 @@ left image in its own pixels out.
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from ..stereo.pairs import check_stereo_pair, rectification_problem
 from ..layers.tiling import tiled_prediction
+from ..stereo.pairs import predict_pair
 
 
 class CroCoStereoPredictor:
@@ -79,31 +76,8 @@ class CroCoStereoPredictor:
 
     @torch.inference_mode()
     def __call__(self, left: np.ndarray, right: np.ndarray, return_confidence: bool = False):
-        left, right = check_stereo_pair(left, right)
-        if self.check_rectification:
-            problem = rectification_problem(left, right)
-            if problem:
-                raise ValueError(f"{problem} (or pass check_rectification=False)")
-        height, width = left.shape[:2]
-        scale = self.working_scale()
-        size = (max(1, round(height * scale)), max(1, round(width * scale)))
-        patch = self.patch_size
-        padded = (math.ceil(size[0] / patch) * patch, math.ceil(size[1] / patch) * patch)
-        views = []
-        for image in (left, right):
-            rgb = torch.from_numpy(np.ascontiguousarray(image)).to(self.device)
-            rgb = rgb.permute(2, 0, 1).unsqueeze(0).float() / 255.0
-            if size != (height, width):
-                rgb = F.interpolate(rgb, size=size, mode="bilinear", align_corners=False,
-                                    antialias=True).clamp(0.0, 1.0)
-            views.append(F.pad(rgb, (0, padded[1] - size[1], 0, padded[0] - size[0]),
-                               mode="replicate"))
-        merged = tiled_prediction(self.model, *views, self.tile_size, self.overlap)
-        merged = merged[..., :size[0], :size[1]]
-        if size != (height, width):
-            merged = F.interpolate(merged, size=(height, width), mode="bilinear",
-                                   align_corners=False)
-        disparity = (merged[0, 0] / scale).clamp_min(0.0).cpu().numpy().astype(np.float32)
-        if not return_confidence:
-            return disparity
-        return disparity, torch.exp(-merged[0, 1]).cpu().numpy().astype(np.float32)
+        return predict_pair(
+            lambda l, r: tiled_prediction(self.model, l, r, self.tile_size, self.overlap),
+            left, right, scale=self.working_scale(), multiple=self.patch_size,
+            device=self.device, check_rectification=self.check_rectification,
+            return_confidence=return_confidence)

@@ -1,12 +1,12 @@
 """``stereo``: the edge stereo network with explicit cost volumes (:mod:`.network`), its
 predictor (:mod:`.predictor`) and the rectified-pair checks every stereo predictor shares
 (:mod:`.pairs`)."""
-from .network import CostVolumeStereo, StereoConfig, padded_size
+from .network import CostVolumeStereo, StereoConfig
 from .pairs import check_stereo_pair, rectification_problem
 from .predictor import StereoPredictor
 
-__all__ = ["CostVolumeStereo", "StereoConfig", "check_stereo_pair", "padded_size",
-           "rectification_problem", "StereoPredictor"]
+__all__ = ["CostVolumeStereo", "StereoConfig", "check_stereo_pair", "rectification_problem",
+           "StereoPredictor"]
 
 # After the imports above: the registry imports every model folder, this one included.
 from ..registry import register_model  # noqa: E402

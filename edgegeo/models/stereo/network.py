@@ -35,7 +35,6 @@ and a bounded log-scale ``c`` ∈ (−3, 3) (confidence ``exp(−c)``, larger = 
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -379,10 +378,3 @@ def _check_inputs(left: torch.Tensor, right: torch.Tensor) -> None:
     if height % SIZE_MULTIPLE or width % SIZE_MULTIPLE:
         raise ValueError(f"stereo input sides must be multiples of {SIZE_MULTIPLE}, got "
                          f"{height}x{width} (StereoPredictor pads any size)")
-
-
-def padded_size(height: int, width: int) -> tuple[int, int]:
-    """The smallest ``(H, W)`` ≥ the given one with both sides multiples of
-    :data:`SIZE_MULTIPLE`."""
-    return (math.ceil(height / SIZE_MULTIPLE) * SIZE_MULTIPLE,
-            math.ceil(width / SIZE_MULTIPLE) * SIZE_MULTIPLE)

@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from .network import padded_size
-from .pairs import check_stereo_pair, rectification_problem
+from .network import SIZE_MULTIPLE
+from .pairs import predict_pair
 
 
 class StereoPredictor:
@@ -58,29 +57,7 @@ class StereoPredictor:
 
     @torch.inference_mode()
     def __call__(self, left: np.ndarray, right: np.ndarray, return_confidence: bool = False):
-        left, right = check_stereo_pair(left, right)
-        if self.check_rectification:
-            problem = rectification_problem(left, right)
-            if problem:
-                raise ValueError(f"{problem} (or pass check_rectification=False)")
-        height, width = left.shape[:2]
-        scale = self.working_scale()
-        size = (max(1, round(height * scale)), max(1, round(width * scale)))
-        padded = padded_size(*size)
-        views = []
-        for image in (left, right):
-            rgb = torch.from_numpy(np.ascontiguousarray(image)).to(self.device)
-            rgb = rgb.permute(2, 0, 1).unsqueeze(0)
-            rgb = rgb.float() / 255.0
-            if size != (height, width):
-                rgb = F.interpolate(rgb, size=size, mode="bilinear", align_corners=False,
-                                    antialias=True).clamp(0.0, 1.0)
-            views.append(F.pad(rgb, (0, padded[1] - size[1], 0, padded[0] - size[0]),
-                               mode="replicate"))
-        out = self.model(*views).float()[..., :size[0], :size[1]]
-        if size != (height, width):
-            out = F.interpolate(out, size=(height, width), mode="bilinear", align_corners=False)
-        disparity = (out[0, 0] / scale).clamp_min(0.0).cpu().numpy().astype(np.float32)
-        if not return_confidence:
-            return disparity
-        return disparity, torch.exp(-out[0, 1]).cpu().numpy().astype(np.float32)
+        return predict_pair(self.model, left, right, scale=self.working_scale(),
+                            multiple=SIZE_MULTIPLE, device=self.device,
+                            check_rectification=self.check_rectification,
+                            return_confidence=return_confidence)
