@@ -93,7 +93,7 @@ def model_rows(models: dict[str, Path]) -> list[dict]:
     for name, path in models.items():
         card = load_model_card(path, missing_ok=True)
         params = sum(t.numel() for t in load_weights(path).values())
-        init = card.get("init", "none")
+        init = card.get("init", card.get("config", {}).get("init", "none"))
         minutes = card.get("wall_time_s", 0) / 60
         stages = [f"{card.get('recipe', 'stereo')} {card.get('steps', '?')} steps "
                   f"{minutes:.0f} min"]
