@@ -7,7 +7,7 @@ Two forms (chosen at export, ``plugins=True`` / ``--no-plugins``):
   (the CUDA kernel of ``edgegeo/ops/adaptive_conv.cu``); ONNX Runtime runs it through a
   registered custom op backed by our Cython kernel (below).
 - **decomposed** into standard ops (one-hot ``Conv`` unfold, ``Mul``, ``ReduceSum``; written by
-  ``edgegeo.models.jbu.ops``): runs on any ONNX runtime.
+  ``edgegeo.ops.exportable``): runs on any ONNX runtime.
 
 ONNX Runtime side. ``onnxruntime-extensions`` lets Python functions serve as ORT kernels
 (``@onnx_op``), loaded into a session with ``SessionOptions.register_custom_ops_library``. Its
@@ -25,8 +25,8 @@ import functools
 import numpy as np
 import onnx
 
-PLUGIN_DOMAIN = "edgegeo"
-PLUGIN_OP = "AdaptiveConv"
+from edgegeo.ops.exportable import PLUGIN_DOMAIN, PLUGIN_OP
+
 ORT_PY_DOMAIN = "ai.onnx.contrib"
 
 

@@ -2,7 +2,7 @@
 
 Exporter: torch's TorchScript-based exporter (``dynamo=False``). It needs no extra package
 (the ``torch.export`` one needs ``onnxscript``), exports these models in about a second, runs
-the custom ``symbolic`` of the bilateral-upsample op (``edgegeo.models.jbu.ops``), and its
+the custom ``symbolic`` of the bilateral-upsample op (``edgegeo.ops.exportable``), and its
 opset-17 graphs (``LayerNormalization``, Erf-GELU, ``Resize``) parse in TensorRT 8.6 and 10.
 
 The graph: batch 1, dynamic H and W (named axes, see the model's :class:`ExportSpec`; fixed
@@ -27,9 +27,9 @@ import torch
 from .cache import atomic_output
 from .specs import ExportSpec
 
+from edgegeo.ops.exportable import PLUGIN_DOMAIN
+
 DEFAULT_OPSET = 17
-PLUGIN_DOMAIN = "edgegeo"
-PLUGIN_OP = "AdaptiveConv"
 # Bump when the export recipe changes (invalidates cached artefacts); 2: bilinear sampling as
 # gathers instead of GridSample.
 FORMAT_VERSION = "2"
@@ -38,7 +38,7 @@ FORMAT_VERSION = "2"
 def _adaptive_conv_mode(plugins: bool):
     """Context choosing how ``adaptive_conv`` is written (custom node or standard ops)."""
     try:
-        from edgegeo.models.jbu.ops import onnx_adaptive_conv_mode
+        from edgegeo.ops.exportable import onnx_adaptive_conv_mode
     except ImportError:          # no model uses the op yet
         return contextlib.nullcontext()
     return onnx_adaptive_conv_mode("plugin" if plugins else "decompose")

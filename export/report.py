@@ -21,6 +21,8 @@ from typing import Any
 
 import onnx
 
+from edgegeo.ops.exportable import PLUGIN_ID
+
 from .cache import file_sha256, write_json_atomic
 from .onnx_export import opset_imports
 from .ort_runner import describe_io
@@ -61,7 +63,7 @@ def build_report(spec, precision: str, onnx_file: str | os.PathLike, model: onnx
                  "opset": opset_imports(model), "ir_version": model.ir_version,
                  "nodes": len(model.graph.node), **describe_io(model)},
         "plugins": {"custom_nodes": custom,
-                    "mode": "edgegeo::AdaptiveConv" if plugins and custom else
+                    "mode": PLUGIN_ID if plugins and custom else
                     ("decomposed" if spec.uses_adaptive_conv else "none")},
         "weights": weights,
         "attributes": attributes,

@@ -27,8 +27,10 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-PLUGIN_ID = "edgegeo::AdaptiveConv"
-PLUGIN_NAMESPACE, PLUGIN_NAME = PLUGIN_ID.split("::")
+from edgegeo.ops.exportable import PLUGIN_DOMAIN as PLUGIN_NAMESPACE
+from edgegeo.ops.exportable import PLUGIN_ID
+from edgegeo.ops.exportable import PLUGIN_OP as PLUGIN_NAME
+
 PLUGIN_VERSION = "1"
 KERNEL_NAME = "edgegeo_adaptive_conv_trt_f32"
 THREADS_PER_BLOCK = 256

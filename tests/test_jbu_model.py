@@ -8,7 +8,7 @@ import torch
 import edgegeo
 from edgegeo.models.jbu import (DepthJBU, JBUConfig, JBUPredictor, JBUStack, JBUStage,
                                 area_downsample_depth)
-from edgegeo.models.jbu.ops import local_correlation
+from edgegeo.ops.exportable import local_correlation
 from edgegeo.weights_io import save_weights
 
 

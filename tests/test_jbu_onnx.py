@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from edgegeo.models.jbu import DepthJBU, JBUConfig, JBUStack
-from edgegeo.models.jbu.ops import onnx_adaptive_conv_mode
+from edgegeo.ops.exportable import onnx_adaptive_conv_mode
 
 OPSET = 17
 

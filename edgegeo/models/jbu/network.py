@@ -39,7 +39,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..common import IMAGENET_MEAN, IMAGENET_STD
-from .ops import adaptive_conv, local_correlation
+from edgegeo.ops.exportable import adaptive_conv, local_correlation
 
 
 def pool_guidance(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

@@ -1,5 +1,7 @@
-"""``adaptive_conv`` as the JBU models call it: the op of ``edgegeo.ops`` (Cython on CPU, CUDA
-kernel on GPU, same autograd) plus an ONNX ``symbolic``, so models built on it export.
+"""The op's export: ``adaptive_conv`` as models call it (the JBU stages of ``jbu`` and
+``stereo``): the op of ``edgegeo.ops`` (Cython on CPU, CUDA kernel on GPU, same autograd) plus
+its ONNX ``symbolic``, so models built on it export. The custom node's domain and name
+(:data:`PLUGIN_DOMAIN`, :data:`PLUGIN_OP`) are defined here, once, for ``export/``.
 
 Two ways the op can appear in an exported graph (pick with :func:`onnx_adaptive_conv_mode`):
 
@@ -29,12 +31,13 @@ import torch
 from torch.autograd.function import once_differentiable
 
 # _backend: the op's own per-device dispatch (Cython on CPU, CUDA kernels on GPU).
-from edgegeo.ops.adaptive import AdaptiveConvFunction, _backend
-from edgegeo.ops.validation import check_adaptive_conv_inputs
+from .adaptive import AdaptiveConvFunction, _backend
+from .validation import check_adaptive_conv_inputs
 
 ONNX_MODES = ("decompose", "plugin")
 PLUGIN_DOMAIN = "edgegeo"
 PLUGIN_OP = "AdaptiveConv"
+PLUGIN_ID = f"{PLUGIN_DOMAIN}::{PLUGIN_OP}"
 
 _onnx_mode = "decompose"
 
@@ -104,7 +107,7 @@ class ExportableAdaptiveConv(AdaptiveConvFunction):
     def symbolic(g, x, kernels, check_finite):
         size = _static_kernel_size(kernels)
         if _onnx_mode == "plugin":
-            out = g.op(f"{PLUGIN_DOMAIN}::{PLUGIN_OP}", x, kernels, radius_i=(size - 1) // 2)
+            out = g.op(PLUGIN_ID, x, kernels, radius_i=(size - 1) // 2)
             out.setType(x.type())
             return out
         return _decomposed(g, x, kernels, size)
