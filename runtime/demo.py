@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from edgegeo.timing import median_time
+
 from .demo_report import (save_frame_sheet, save_mesh_views, save_mono, save_mvs_depth,
                           save_stereo, write_report)
 
@@ -191,7 +193,7 @@ def _motorcycle(out: Path, stereo_weights: Path | None, mono_weights: Path | Non
     from edgegeo.metrics.depth import relative_depth_metrics
 
     sample = load_motorcycle()
-    disparity, seconds = _timed(lambda: sgbm_disparity(sample.left, sample.right,
+    disparity, seconds = median_time(lambda: sgbm_disparity(sample.left, sample.right,
                                                        num_disparities=sample.ndisp))
     disparities = {"SGBM": disparity}
     stereo = {"sgbm": _stereo_row("OpenCV StereoSGBM", disparity, seconds, sample)}
@@ -200,25 +202,18 @@ def _motorcycle(out: Path, stereo_weights: Path | None, mono_weights: Path | Non
     else:
         model = edgegeo.load("stereo", weights=stereo_weights, max_disparity=sample.ndisp,
                              check_rectification=False)
-        disparity, seconds = _timed(lambda: model(sample.left, sample.right))
+        disparity, seconds = median_time(lambda: model(sample.left, sample.right))
         disparities["stereo model"] = disparity
         stereo["stereo"] = _stereo_row("stereo model", disparity, seconds, sample)
     save_stereo(out / "stereo.png", sample, disparities)
     if mono_weights is None:
         return {"stereo": stereo, "mono": _not_shipped("method", "mono-depth", "mono-depth")}
     model = edgegeo.load("mono-depth", weights=mono_weights)
-    disparity, seconds = _timed(lambda: model(sample.left))
+    disparity, seconds = median_time(lambda: model(sample.left))
     mono = {"method": "mono-depth", "status": "ok", "seconds": seconds,
             **relative_depth_metrics(disparity, sample.depth(), sample.valid)}
     save_mono(out / "mono.png", sample, disparity)
     return {"stereo": stereo, "mono": mono}
-
-
-def _timed(run):
-    """``(run(), seconds it took)``."""
-    start = time.perf_counter()
-    result = run()
-    return result, time.perf_counter() - start
 
 
 def _stereo_row(method: str, disparity: np.ndarray, seconds: float, sample) -> dict:

@@ -14,11 +14,11 @@ another; a tiny run first keeps one-time set-up (autograd engine threads, OpenMP
 from __future__ import annotations
 
 import json
-import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
+
+from edgegeo.timing import median_time
 
 IMPLEMENTATIONS = ("cython", "unfold")
 MODES = ("forward", "forward+backward")
@@ -64,13 +64,8 @@ def run_once(implementation: str, mode: str, x, kernels, grad_out) -> None:
 
 def time_ms(implementation: str, mode: str, inputs, repeats: int) -> float:
     """Median milliseconds of ``repeats`` runs after a warm-up run."""
-    run_once(implementation, mode, *inputs)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run_once(implementation, mode, *inputs)
-        times.append(time.perf_counter() - start)
-    return 1e3 * statistics.median(times)
+    _, seconds = median_time(lambda: run_once(implementation, mode, *inputs), repeats, warmup=1)
+    return 1e3 * seconds
 
 
 def _status_bytes(field: str) -> int:

@@ -6,11 +6,12 @@ A stereo method is ``fn(left, right) -> (H, W) float32`` disparity on ``(H, W, 3
 """
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+
+from edgegeo.timing import median_time
 
 SYNTHETIC_TEST_DATA = Path("data/stereo-test")
 
@@ -73,13 +74,8 @@ def latency_rows(methods: dict[str, Callable], sizes: list[tuple[int, int]], lef
         for height, width in sizes:
             pair = [cv2.resize(view, (width, height), interpolation=cv2.INTER_AREA)
                     for view in (left, right)]
-            method(*pair)                                           # warm-up (graph builds)
-            seconds = []
-            for _ in range(repeats):
-                start = time.perf_counter()
-                method(*pair)
-                seconds.append(time.perf_counter() - start)
-            row[f"{width}×{height} (ms)"] = f"{1000 * float(np.median(seconds)):.0f}"
+            _, seconds = median_time(lambda: method(*pair), repeats, warmup=1)   # graph builds
+            row[f"{width}×{height} (ms)"] = f"{1000 * seconds:.0f}"
         rows.append(row)
     return rows
 

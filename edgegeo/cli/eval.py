@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
+
+from edgegeo.timing import median_time
 
 STEREO_SECTION = "stereo-motorcycle"
 STEREO_BASELINES = ("sgbm",)
@@ -112,18 +113,6 @@ def stereo_methods(baselines: list[str], max_disparity: float) -> dict[str, Call
     return methods
 
 
-def time_method(method: Callable, left, right, repeats: int):
-    """Run ``method(left, right)`` ``repeats`` times; return (last output, median seconds)."""
-    import numpy as np
-
-    seconds = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        disparity = method(left, right)
-        seconds.append(time.perf_counter() - start)
-    return disparity, float(np.median(seconds))
-
-
 def stereo_row(name: str, metrics: dict, seconds: float) -> dict:
     """One table row (formatted strings) from :func:`~edgegeo.metrics.stereo.stereo_metrics`."""
     return {"method": name, "EPE (px)": f"{metrics['epe']:.3f}",
@@ -155,7 +144,8 @@ def run_stereo(args) -> int:
                          **learned_methods(models, max_disparity=None)}
     rows, disparities = [], {}
     for name, method in methods.items():
-        disparity, seconds = time_method(method, sample.left, sample.right, args.repeats)
+        disparity, seconds = median_time(lambda: method(sample.left, sample.right),
+                                         args.repeats)
         disparity = np.asarray(disparity)
         if disparity.shape != sample.disparity.shape or disparity.dtype != np.float32:
             raise ValueError(f"{name} returned {disparity.shape} {disparity.dtype}, expected "
@@ -464,18 +454,12 @@ def _mono_models(args) -> list[tuple[str, Path]]:
 
 
 def _median_latency_ms(network, repeats: int) -> float:
-    import numpy as np
     import torch
 
     images = torch.rand(1, 3, *MONO_LATENCY_HW)
-    seconds = []
     with torch.inference_mode():
-        network(images)                                   # warm-up
-        for _ in range(repeats):
-            start = time.perf_counter()
-            network(images)
-            seconds.append(time.perf_counter() - start)
-    return 1000 * float(np.median(seconds))
+        _, seconds = median_time(lambda: network(images), repeats, warmup=1)
+    return 1000 * seconds
 
 
 def _mean(results: list[dict], key: str) -> float:
