@@ -153,3 +153,31 @@ def save_png(path, rgb) -> Path:
     if not cv2.imwrite(str(path), np.ascontiguousarray(image[..., ::-1])):
         raise OSError(f"could not write PNG {path}")
     return path
+
+
+def trajectory_plot(true_xy, tracked_xy, title: str, size: int = 480) -> np.ndarray:
+    """Top view of two camera paths: ``true_xy`` (grey) and ``tracked_xy`` (orange), ``(N,2)``
+    metres (world x, y; y up in the picture), with a 1 m scale bar and ``title``; returns
+    ``(size, size, 3) uint8`` RGB."""
+    import cv2
+
+    true_xy, tracked_xy = np.asarray(true_xy, float), np.asarray(tracked_xy, float)
+    both = np.concatenate([true_xy, tracked_xy])
+    low, span = both.min(0), max(float(np.ptp(both, axis=0).max()), 0.1)
+    margin = 30
+
+    def pixels(points):
+        scaled = (points - low) / span * (size - 2 * margin) + margin
+        return np.round(np.stack([scaled[:, 0], size - scaled[:, 1]], 1)).astype(np.int32)
+
+    image = np.full((size, size, 3), 255, np.uint8)
+    cv2.polylines(image, [pixels(true_xy)], False, (150, 150, 150), 4, cv2.LINE_AA)
+    cv2.polylines(image, [pixels(tracked_xy)], False, (230, 120, 20), 2, cv2.LINE_AA)
+    cv2.putText(image, title, (10, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1,
+                cv2.LINE_AA)
+    metre = int(round((size - 2 * margin) / span))
+    if metre < size - 40:
+        cv2.line(image, (10, size - 12), (10 + metre, size - 12), (0, 0, 0), 2)
+        cv2.putText(image, "1 m", (14 + metre, size - 8), cv2.FONT_HERSHEY_SIMPLEX, 0.4,
+                    (0, 0, 0), 1, cv2.LINE_AA)
+    return image

@@ -22,9 +22,19 @@ from .stages.depth import DepthStage, ScaleToReference
 from .stages.fuse import FuseStage
 from .stages.mvs import MVSStage
 from .stages.stereo import NO_PAIR_HELP, StereoStage
+from .stages.track import TrackStage
 from .stages.upsample import UpsampleStage
 
 PIPELINES = ("gt", "mono", "stereo", "mvs")
+TRACKED_PIPELINES = ("gt", "stereo")
+"""Pipelines whose depth is metric frame by frame, so that camera tracking can use it."""
+NO_TRACKING_HELP = {
+    "mono": "camera tracking needs metric depth, and mono depth has none: the mono pipeline "
+            "only fits its scale to the source's depth frame by frame, so a track built on it "
+            "would drift in scale. Use --pipeline gt (the camera's own depth) or stereo",
+    "mvs": "the mvs pipeline needs the source's camera poses (it cannot run on tracked "
+           "ones); use a posed source, or --pipeline gt / stereo to track",
+}
 STEREO_MAX_ERROR_PX = 2.0
 """The stereo pipeline leaves out of fusion pixels whose expected disparity error (the
 model's confidence) exceeds this, pixels."""
@@ -32,7 +42,7 @@ model's confidence) exceeds this, pixels."""
 
 def standard_stages(kind: str, live_map: LiveMap | None = None, predictor=None,
                     max_depth: float = 10.0, upsample: bool = False,
-                    pass_unposed: bool = False) -> list:
+                    pass_unposed: bool = False, tracker=None) -> list:
     """The stages of a named pipeline.
 
     Args:
@@ -48,6 +58,8 @@ def standard_stages(kind: str, live_map: LiveMap | None = None, predictor=None,
             output as 0.
         upsample: add a bilateral-upsampling stage after inference.
         pass_unposed: see :class:`~edgegeo.runtime.stages.fuse.FuseStage`.
+        tracker: an :class:`~edgegeo.fusion.tracking.RGBDTracker`: add a tracking stage
+            (before fusion) that estimates each frame's pose from its depth.
     """
     if kind not in PIPELINES:
         raise ValueError(f"unknown pipeline {kind!r}; use {', '.join(PIPELINES)}")
@@ -65,6 +77,8 @@ def standard_stages(kind: str, live_map: LiveMap | None = None, predictor=None,
         stages = [CheckFrame(), MVSStage(predictor)]
     if upsample:
         stages.append(UpsampleStage())
+    if tracker is not None:
+        stages.append(TrackStage(tracker))
     if live_map is not None:
         stages.append(FuseStage(live_map, pass_unposed=pass_unposed))
     return stages
@@ -97,6 +111,10 @@ class RunSpec:
         voxel, max_depth: fusion voxel size / depth range in metres (None: the profile's).
         fusion_config: a whole :class:`~edgegeo.fusion.FusionConfig` instead of the
             profile's (``voxel`` and ``max_depth`` are then ignored).
+        track: estimate camera poses from depth (:mod:`edgegeo.fusion.tracking`): None =
+            when fusing a source without poses; True also on a posed source (its poses are then
+            only compared against, not used); False never (an unposed source is not fused).
+        tracking: the :class:`~edgegeo.fusion.tracking.TrackingConfig` (None: the defaults).
     Raises:
         ValueError: an unknown pipeline, or an option that does not apply to the pipeline
             (the message names the ``edgegeo run`` option).
@@ -116,6 +134,8 @@ class RunSpec:
     voxel: float | None = None
     max_depth: float | None = None
     fusion_config: object | None = None
+    track: bool | None = None
+    tracking: object | None = None
 
     def __post_init__(self):
         if self.pipeline not in PIPELINES:
@@ -129,6 +149,8 @@ class RunSpec:
         if self.pipeline == "gt" and self.backend != "auto":
             raise ValueError("--backend applies to the model pipelines (mono, stereo, mvs), "
                              "not gt")
+        if self.track and self.pipeline not in TRACKED_PIPELINES:
+            raise ValueError(NO_TRACKING_HELP[self.pipeline])
 
 
 @dataclass
@@ -160,7 +182,9 @@ class AssembledRun:
     @property
     def info(self) -> dict:
         """JSON-able facts for ``stats.json``."""
-        return dict(pipeline=self.spec.pipeline, fuse=self.spec.fuse,
+        tracking = next((vars(stage.tracker.config) for stage in self.stages
+                         if isinstance(stage, TrackStage)), None)
+        return dict(pipeline=self.spec.pipeline, fuse=self.spec.fuse, tracking=tracking,
                     profile=self.profile.as_dict(), backend=self.inference.get("backend"),
                     inference=self.inference or None,
                     fusion=vars(self.live_map.config) if self.live_map else None,
@@ -212,14 +236,12 @@ def assemble_run(spec: RunSpec) -> AssembledRun:
             notes.append(f"{inference['model']} on {inference['backend']} "
                          f"{inference['precision']} ({inference['reason']})")
         unposed = source.has_pose is False
-        if spec.fuse and unposed:
-            notes.append(f"{_source_name(spec, source)} gives no camera poses: frames are not "
-                         "fused (they still reach the other outputs); fusion needs a posed "
-                         "source until odometry ships")
+        track = _tracking_on(spec, source, unposed, notes)
         live_map = _live_map(spec, profile, notes) if spec.fuse else None
+        tracker = _tracker(spec, live_map, notes) if track else None
         stages = standard_stages(spec.pipeline, live_map=live_map, predictor=predictor,
                                  max_depth=live_map.config.max_depth if live_map else 10.0,
-                                 pass_unposed=unposed)
+                                 pass_unposed=unposed and not track, tracker=tracker)
         sinks = [_sink(item, live_map, source) for item in spec.sinks]
     except BaseException:
         if owns_source:
@@ -227,6 +249,35 @@ def assemble_run(spec: RunSpec) -> AssembledRun:
         raise
     return AssembledRun(source, stages, sinks, live_map, profile, inference, notes, spec,
                         owns_source)
+
+
+def _tracking_on(spec: RunSpec, source: Source, unposed: bool, notes: list[str]) -> bool:
+    """Whether the run tracks the camera (see :attr:`RunSpec.track`)."""
+    name = _source_name(spec, source)
+    if spec.track is False:
+        if spec.fuse and unposed:
+            notes.append(f"{name} gives no camera poses and tracking is off (--no-track): "
+                         "frames are not fused (they still reach the other outputs)")
+        return False
+    if spec.track is None and not (spec.fuse and unposed):
+        return False
+    if spec.pipeline not in TRACKED_PIPELINES:
+        raise ValueError(f"{name} gives no camera poses, so fusing it needs camera tracking; "
+                         + NO_TRACKING_HELP[spec.pipeline])
+    return True
+
+
+def _tracker(spec: RunSpec, live_map: LiveMap | None, notes: list[str]):
+    """The run's :class:`~edgegeo.fusion.tracking.RGBDTracker`."""
+    from edgegeo.fusion.tracking import RGBDTracker, TrackingConfig
+
+    config = spec.tracking or TrackingConfig()
+    if config.reference == "model" and live_map is None:
+        raise ValueError("frame-to-model tracking (--track-reference model) registers frames "
+                         "to the fused map: add --fuse")
+    notes.append(f"camera tracking on: {config.method.replace('_', '-')} registration to the "
+                 f"{config.reference}; the first frame is the world frame")
+    return RGBDTracker(config, raycast=live_map.raycast if live_map is not None else None)
 
 
 def _source_name(spec: RunSpec, source: Source) -> str:

@@ -78,7 +78,8 @@ def _not_shipped(key: str, name: str, label: str) -> dict:
 
 # ---------------------------------------------------------------- walk-through → fusion
 def _walkthrough(out: Path, config: DemoConfig, mvs_weights: Path | None) -> dict:
-    """Steps 1–2; saves frames.png, mesh.png, mesh.ply (+ mesh_mvs.ply, mvs_depth.png)."""
+    """Steps 1–2; saves frames.png, mesh.png, mesh.ply, mesh_tracked.ply, trajectory.txt,
+    trajectory.png (+ mesh_mvs.ply, mvs_depth.png)."""
     import edgegeo
     from edgegeo.data.visibility import visible_surface_points
     from edgegeo.runtime.sources import SyntheticSource
@@ -92,6 +93,9 @@ def _walkthrough(out: Path, config: DemoConfig, mvs_weights: Path | None) -> dic
     fusion, runtime = {}, {}
     fusion["gt"], runtime["gt"], gt_mesh, _ = _fuse(source, "gt", None, visible_gt, config,
                                                     out / "mesh.ply")
+    fusion["tracked"], runtime["tracked"], _, _ = _fuse(source, "gt", None, visible_gt, config,
+                                                        out / "mesh_tracked.ply", track=True,
+                                                        trajectory_png=out / "trajectory.png")
     meshes = [("fused from GT depth", gt_mesh)]
     if mvs_weights is None:
         fusion["mvs"] = _not_shipped("depth", "mvs", "mvs")
@@ -123,8 +127,11 @@ class _DepthCollector:
             self.depths[packet.index] = packet.depth
 
 
-def _fuse(source, kind: str, predictor, visible_gt, config: DemoConfig, mesh_path: Path):
-    """Stream ``source`` (replayed) through the ``kind`` pipeline into TSDF fusion.
+def _fuse(source, kind: str, predictor, visible_gt, config: DemoConfig, mesh_path: Path,
+          track: bool = False, trajectory_png: Path | None = None):
+    """Stream ``source`` (replayed) through the ``kind`` pipeline into TSDF fusion; with
+    ``track``, on poses the tracking stage estimates from the depth instead of the true ones
+    (the row gets the ATE, ``trajectory_png`` the top view of both paths).
 
     Returns:
         ``(row, runtime, mesh, depths)``: the metrics row (mesh metrics against
@@ -141,16 +148,26 @@ def _fuse(source, kind: str, predictor, visible_gt, config: DemoConfig, mesh_pat
     from .assembly import RunSpec, assemble_run
     from .pipeline import Pipeline
 
+    from .sinks import TrajectorySink
+
     collector = _DepthCollector()
-    with assemble_run(RunSpec(source.replay(), kind, fuse=True, sinks=(collector,),
+    trajectory = TrajectorySink(mesh_path.with_name("trajectory.txt"), every_s=0)
+    sinks = (collector, trajectory) if track else (collector,)
+    with assemble_run(RunSpec(source.replay(), kind, fuse=True, sinks=sinks,
                               profile="cpu", predictor=predictor,   # cpu: fusion on CPU:0
-                              fusion_config=FusionConfig(max_depth=config.max_depth))) as run:
+                              fusion_config=FusionConfig(max_depth=config.max_depth),
+                              track=track or None)) as run:
         stats = Pipeline(run.source, run.stages, run.sinks).run(handle_signals=False).snapshot()
     fusion = run.live_map.fusion
     label = "ground truth" if kind == "gt" else kind
+    tracked = {}
+    if track:
+        label += ", tracked poses"
+        tracked = _tracking_scores(trajectory, source.render(), trajectory_png)
+        tracked["lost"] = stats["stages"]["track"]["state"]["lost_frames"]
     depths = collector.depths
     row = {"depth": label, "status": "ok", "frames with depth": len(depths),
-           "frames fused": fusion.frames_integrated}
+           "frames fused": fusion.frames_integrated, **tracked}
     runtime = _runtime_row(label, stats)
     if kind != "gt" and depths:
         frames = source.render()
@@ -158,6 +175,8 @@ def _fuse(source, kind: str, predictor, visible_gt, config: DemoConfig, mesh_pat
                   for i, depth in depths.items()]
         row["abs_rel"] = float(np.mean([s["abs_rel"] for s in scores]))
     mesh = fusion.extract_mesh()
+    if track:        # the tracked map's world is the first camera: put it in the true world
+        mesh.transform(source.render()[0].world_T_cam)
     if len(mesh.triangles) == 0:
         row["status"] = "empty mesh"
         return row, runtime, None, depths
@@ -168,6 +187,25 @@ def _fuse(source, kind: str, predictor, visible_gt, config: DemoConfig, mesh_pat
                mesh_triangles=len(mesh.triangles),
                **mesh_metrics(mesh, visible_gt, n_points=config.mesh_samples))
     return row, runtime, mesh, depths
+
+
+def _tracking_scores(trajectory, frames, picture: Path | None) -> dict:
+    """ATE (cm) of the tracked poses a :class:`TrajectorySink` collected against the frames'
+    true poses; saves the top view of both paths to ``picture``."""
+    from edgegeo.metrics.trajectory import absolute_trajectory_error, associate_poses
+    from edgegeo.viz import save_png, trajectory_plot
+
+    stamps = np.array([f.timestamp for f in frames])
+    est_index, true_index = associate_poses(trajectory.timestamps, stamps)
+    est = np.stack(trajectory.poses)[est_index]
+    true = np.stack([frames[i].world_T_cam for i in true_index])
+    ate = absolute_trajectory_error(est, true)
+    if picture is not None:
+        aligned = est[:, :3, 3] @ ate.alignment[:3, :3].T + ate.alignment[:3, 3]
+        true_path = np.stack([f.world_T_cam[:3, 3] for f in frames])[:, :2]
+        save_png(picture, trajectory_plot(true_path, aligned[:, :2], "true (grey) vs tracked "
+                                          f"(orange): ATE {ate.rmse * 100:.2f} cm"))
+    return {"ATE cm": ate.rmse * 100}
 
 
 def _runtime_row(label: str, stats: dict) -> dict:

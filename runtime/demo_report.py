@@ -7,7 +7,8 @@ import numpy as np
 
 from edgegeo.bench_report import markdown_table
 
-FUSION_COLUMNS = ["depth", "status", "frames with depth", "frames fused", "abs_rel",
+FUSION_COLUMNS = ["depth", "status", "frames with depth", "frames fused", "ATE cm", "lost",
+                  "abs_rel",
                   "accuracy", "completeness", "chamfer", "precision", "recall", "fscore",
                   "integrate_ms_median"]
 RUNTIME_COLUMNS = ["pipeline", "frames", "fps", "stage median/p95 (ms)", "skipped", "errors",
@@ -114,7 +115,10 @@ def write_report(out: Path, results: dict) -> None:
 Scene seed {cfg['seed']} (held out), {walk['frames']} frames at {cfg['width']}×{cfg['height']},
 rendered in {walk['render_s']:.1f} s ({walk['render_fps']:.1f} frames/s). Streamed through the
 runtime as `edgegeo run` does (threaded stages, bounded queues): the `gt` pipeline fuses the
-ground-truth depth (the reference row), the `mvs` pipeline fuses the multi-view model's depth
+ground-truth depth (the reference row); the "tracked poses" row fuses the same depth on the
+poses camera tracking estimated from it (`--track`: keyframe point-to-plane registration; `ATE
+cm` against the true poses, `lost` frames; trajectory.txt and trajectory.png), the map put in
+the true world by the first frame's pose; the `mvs` pipeline fuses the multi-view model's depth
 of the keyframes (other frames pass on without depth). TSDF with 4 cm voxels, 12 cm truncation,
 {cfg['max_depth']:g} m max depth. Meshes scored against the ground-truth surface the camera saw
 within {cfg['max_depth']:g} m (ray-cast from every camera, 1 cm uniform samples, at most
@@ -127,6 +131,8 @@ per fused frame.
 ![frames](frames.png)
 
 ![mesh](mesh.png){mvs_pictures}
+
+![tracked vs true camera path](trajectory.png)
 
 ### Runtime
 

@@ -45,6 +45,13 @@ class LiveMap:
             return self.fusion.integrate(depth, K, world_T_cam,
                                          rgb if self.fusion.config.color else None)
 
+    def raycast(self, K: np.ndarray, world_T_cam: np.ndarray, hw: tuple[int, int],
+                frustum_depth: np.ndarray | None = None):
+        """The map rendered from a camera (see :meth:`~edgegeo.fusion.TSDFFusion.raycast`):
+        ``depth (h,w) float32`` metres, ``color (h,w,3) float32`` in [0, 1]."""
+        with self._lock:
+            return self.fusion.raycast(K, world_T_cam, hw, frustum_depth)
+
     def mesh(self):
         """The fused mesh so far (legacy Open3D ``TriangleMesh``, metres, world frame)."""
         with self._lock:

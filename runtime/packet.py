@@ -36,6 +36,9 @@ class Packet:
             (mono-depth, larger = nearer) or pixels of the left view (stereo).
         confidence: ``(H,W) float32`` the stereo model's confidence ``exp(−c)`` (1 / expected
             disparity error in pixels), if the stage asked for it.
+        world_T_cam: ``(4,4) float64`` camera-to-world pose the tracking stage estimated
+            (metres; the first tracked frame is the world), None when tracking is off or lost
+            the frame. :attr:`pose` is the one fusion and the sinks use.
         timings: seconds each stage spent on it; waits: seconds it queued before each stage.
         info: per-packet notes stages leave for later stages and sinks.
         skipped: ``{stage name: reason}`` for the stages that passed it on without doing their
@@ -48,6 +51,7 @@ class Packet:
     depth: np.ndarray | None = None
     disparity: np.ndarray | None = None
     confidence: np.ndarray | None = None
+    world_T_cam: np.ndarray | None = None
     timings: dict = field(default_factory=dict)
     waits: dict = field(default_factory=dict)
     info: dict = field(default_factory=dict)
@@ -62,6 +66,12 @@ class Packet:
     def index(self) -> int:
         """The frame's index at the source."""
         return self.record.index
+
+    @property
+    def pose(self) -> np.ndarray | None:
+        """The frame's camera-to-world pose: the tracked one when a tracking stage ran, else
+        the source's (None when neither exists)."""
+        return self.world_T_cam if self.world_T_cam is not None else self.frame.world_T_cam
 
     def skip(self, stage: str, reason: str) -> Packet:
         """Mark that ``stage`` passes this packet on without doing its work, because of

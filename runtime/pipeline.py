@@ -295,13 +295,13 @@ class Pipeline:
                 self.abort(f"{self._stop_reason}; drain took over {self.drain_timeout_s:g} s")
             if self.progress is not None and now >= next_progress:
                 next_progress = now + self.progress_every_s
-                self._refresh_source_stats()
+                self._refresh_reports()
                 self.progress(self.stats.progress_line())
             if now >= next_stats:
                 next_stats = now + self.stats_every_s
                 self._check_memory()
                 if self.stats_path is not None:
-                    self._refresh_source_stats()
+                    self._refresh_reports()
                     self._write_stats()
 
     def _finish(self) -> None:
@@ -328,7 +328,7 @@ class Pipeline:
             self.source.close()
         except Exception as exc:
             self._event("source-error", f"close failed: {exc}", "source")
-        self._refresh_source_stats()
+        self._refresh_reports()
         self.stats.finish(self._stop_reason or "end of stream")
         self._check_memory()
         if self.stats_path is not None:
@@ -485,11 +485,19 @@ class Pipeline:
     def _source_event(self, kind: str, index: int | None, message: str) -> None:
         self.stats.event(f"source-{kind}", message, "source", index)
 
-    def _refresh_source_stats(self) -> None:
+    def _refresh_reports(self) -> None:
+        """The source's description and each reporting stage's ``status()`` into the stats."""
         try:
             self.stats.source = self.source.describe()
         except Exception:                                  # describe must never kill a run
             pass
+        for stage in self.stages:
+            status = getattr(stage.fn, "status", None)
+            if callable(status):
+                try:
+                    self.stats.stage(stage.name).state = status()
+                except Exception:                          # nor must a stage's report
+                    pass
 
     def _check_memory(self) -> None:
         rss = self.stats.sample_memory()

@@ -74,6 +74,8 @@ class StageStats:
             was slower than its input).
         discarded: packets left in the stage's queue when a shutdown was forced.
         queue_max: the deepest the stage's input queue got.
+        state: what the stage reports of itself (its ``status()``: e.g. tracking state and
+            lost frames), None for stages that report nothing.
         latency: service time of the stage per packet.
         wait: time packets waited in the stage's input queue.
     """
@@ -85,6 +87,7 @@ class StageStats:
         self.errors = self.dropped = self.discarded = 0
         self.skip_reasons: dict[str, int] = {}
         self.queue_max = 0
+        self.state: dict | None = None
         self.latency = Latency(window)
         self.wait = Latency(window)
 
@@ -93,7 +96,8 @@ class StageStats:
                     skip_reasons=dict(self.skip_reasons), errors=self.errors,
                     dropped=self.dropped, discarded=self.discarded, queue_size=self.queue_size,
                     queue_max=self.queue_max, latency=self.latency.summary(),
-                    queue_wait=self.wait.summary())
+                    queue_wait=self.wait.summary(),
+                    **({"state": self.state} if self.state is not None else {}))
 
 
 class RuntimeStats:
@@ -266,6 +270,8 @@ class RuntimeStats:
             for name, stage in self.stages.items():
                 summary = stage.latency.summary()
                 stage_parts.append(f"{name} {summary['median_ms']:.0f}/{summary['p95_ms']:.0f}")
+            states = [stage.state["line"] for stage in self.stages.values()
+                      if stage.state and "line" in stage.state]
             dropped = sum(s.dropped for s in self.stages.values())
             dropped += int(self.source.get("counters", {}).get("dropped", 0))
             errors = sum(s.errors for s in self.stages.values())
@@ -273,6 +279,7 @@ class RuntimeStats:
         parts.append(f"{self.fps_now():.1f} fps")
         parts.append(f"e2e {e2e['median_ms']:.0f}/{e2e['p95_ms']:.0f} ms")
         parts.append(" ".join(stage_parts) + " ms")
+        parts.extend(states)
         parts.append(f"drop {dropped} err {errors}")
         budget = f"/{self.memory_budget_mib:.0f}" if self.memory_budget_mib else ""
         parts.append(f"rss {rss:.0f}{budget} MiB")

@@ -20,7 +20,8 @@ def test_demo_without_models_keeps_the_references_and_says_not_shipped(tmp_path,
     out = tmp_path / "demo"
     assert main(["demo", "--out", str(out), "--frames", "8", "--size", "96x72",
                  "--weights-dir", str(weights_dir)]) == 0
-    for name in ("report.md", "metrics.json", "mesh.ply", "frames.png", "mesh.png", "stereo.png"):
+    for name in ("report.md", "metrics.json", "mesh.ply", "frames.png", "mesh.png", "stereo.png",
+                 "trajectory.txt", "trajectory.png", "mesh_tracked.ply"):
         assert (out / name).stat().st_size > 0, name
     results = json.loads((out / "metrics.json").read_text())
     gt, stereo = results["fusion"]["gt"], results["stereo"]
@@ -28,6 +29,10 @@ def test_demo_without_models_keeps_the_references_and_says_not_shipped(tmp_path,
     # the cameras saw.
     assert gt["frames fused"] == 8 and gt["fscore"] > 0.85 and gt["accuracy"] < 0.03
     assert results["runtime"]["gt"]["frames"] == 8 and results["runtime"]["gt"]["errors"] == 0
+    # The same depth on tracked poses: a row with the ATE against the true poses.
+    tracked = results["fusion"]["tracked"]
+    assert tracked["depth"] == "ground truth, tracked poses" and tracked["ATE cm"] >= 0
+    assert tracked["frames fused"] + tracked["lost"] == 8
     # The real Motorcycle pair through StereoSGBM (measured: EPE 1.32 px, bad-2 12.4 %).
     assert 0.5 < stereo["sgbm"]["epe"] < 3.0 and 5.0 < stereo["sgbm"]["bad2"] < 25.0
     for row in (results["fusion"]["mvs"], stereo["stereo"], results["mono"]):

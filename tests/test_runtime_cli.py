@@ -2,18 +2,13 @@
 stats, clear one-line errors, the inference backend chosen and recorded, outputs a user can
 open."""
 import json
-import os
-import signal
-import subprocess
-import sys
-import threading
-from pathlib import Path
 
 import pytest
 
 from edgegeo.cli import main
 
-REPO = Path(__file__).resolve().parents[1]
+from _sigterm import run_then_sigterm
+
 SYNTHETIC = "synthetic://walkthrough?seed=3&frames=6&size=64x48"
 
 
@@ -31,7 +26,8 @@ def test_run_writes_what_was_asked(tmp_path, capsys):
     stats = json.loads((out / "stats.json").read_text())
     assert stats["info"]["profile"]["name"] == "cpu" and stats["info"]["pipeline"] == "gt"
     assert stats["info"]["fusion"]["max_depth"] == 5.0
-    assert stats["info"]["sinks"] == ["map", "depth-frames", "depth-video", "rosbag"]
+    assert stats["info"]["sinks"] == ["map", "trajectory", "depth-frames", "depth-video",
+                                      "rosbag"]
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -102,33 +98,14 @@ def test_sigterm_mid_stream_flushes_the_map_and_stats(tmp_path):
 
     out = tmp_path / "run"
     uri = "synthetic://walkthrough?seed=3&frames=20&size=64x48&fps=10&realtime=1"
-    command = [sys.executable, "-m", "edgegeo", "run", "--source", uri, "--pipeline", "gt",
-               "--fuse", "--out", str(out), "--device-profile", "cpu", "--max-depth", "5",
-               "--save-every", "0", "--progress-every", "0.1"]
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
-    lines, flowing = [], threading.Event()
-
-    def read_progress():
-        for line in process.stderr:
-            lines.append(line)
-            if line.startswith("frames ") and int(line.split()[1]) >= 3:
-                flowing.set()
-
-    reader = threading.Thread(target=read_progress, daemon=True)
-    reader.start()
-    try:
-        assert flowing.wait(30), "".join(lines)
+    def not_saved_yet():
         assert not (out / "mesh.ply").exists()            # periodic saving is off: only at exit
-        process.send_signal(signal.SIGTERM)
-        stdout = process.stdout.read()
-        process.wait(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-    reader.join(5)
-    assert process.returncode == 0, "".join(lines)
+
+    code, stdout, lines = run_then_sigterm(
+        ["--source", uri, "--pipeline", "gt", "--fuse", "--out", str(out), "--device-profile",
+         "cpu", "--max-depth", "5", "--save-every", "0", "--progress-every", "0.1"],
+        wait_s=30, before_signal=not_saved_yet)
+    assert code == 0, "".join(lines)
     stats = json.loads((out / "stats.json").read_text())
     assert stats["finished"] and stats["stop_reason"] == "SIGTERM"
     assert 3 <= stats["frames_out"] < 20

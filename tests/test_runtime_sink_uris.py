@@ -72,9 +72,10 @@ def test_old_output_flags_are_the_uris_they_stand_for(live_map, tmp_path):
     flags = sink_uris(_args("--out", str(out), "--fuse", "--save-every", "5",
                             "--save-depth", "npy", "--video", "--bag"))
     uris = sink_uris(_args("--out", str(out), "--fuse", "--sink", f"ply://{out}?every=5",
+                           "--sink", f"tum://{out}/trajectory.txt",
                            "--sink", f"npy://{out}/depth", "--sink", f"mp4://{out}/depth.mp4",
                            "--sink", f"mcap://{out}/bag?map_every=5"))
-    assert len(flags) == len(uris) == 4
+    assert len(flags) == len(uris) == 5
     for flag, uri in zip(flags, uris):
         a, b = (open_sink(u, live_map=live_map, fps=10) for u in (flag, uri))
         assert type(a) is type(b) and _config(a) == _config(b), (flag, uri)
@@ -82,8 +83,10 @@ def test_old_output_flags_are_the_uris_they_stand_for(live_map, tmp_path):
 
 
 def test_fuse_saves_the_map_in_out_unless_a_ply_sink_says_where(tmp_path):
-    assert sink_uris(_args("--out", "o", "--fuse")) == ["ply://o?every=30"]
-    assert sink_uris(_args("--out", "o", "--fuse", "--sink", "ply://elsewhere")) == \
-        ["ply://elsewhere"]
+    assert sink_uris(_args("--out", "o", "--fuse")) == ["ply://o?every=30",
+                                                        "tum://o/trajectory.txt"]
+    assert sink_uris(_args("--out", "o", "--fuse", "--sink", "ply://elsewhere",
+                           "--sink", "tum://t.txt")) == ["ply://elsewhere", "tum://t.txt"]
+    assert sink_uris(_args("--out", "o", "--track")) == ["tum://o/trajectory.txt"]
     assert sink_uris(_args("--out", "o", "--bag", "--save-every", "0")) == \
         ["mcap://o/bag?map_every=10"]

@@ -131,6 +131,7 @@ def test_ros2_bag_reads_back(walk, tmp_path):
             "/camera/color/camera_info": ("sensor_msgs/msg/CameraInfo", 5),
             "/camera/pose": ("geometry_msgs/msg/PoseStamped", 5),
             "/tf": ("tf2_msgs/msg/TFMessage", 5),
+            "/edgegeo/odometry": ("nav_msgs/msg/Odometry", 5),
             "/edgegeo/map/points": ("sensor_msgs/msg/PointCloud2", 1),
         }
         messages = {}

@@ -8,6 +8,7 @@ import sys
 
 
 def register(subparsers) -> None:
+    from edgegeo.fusion.tracking import METHODS, REFERENCES
     from edgegeo.runtime.assembly import PIPELINES
     from edgegeo.runtime.backends import CHOICES as BACKEND_CHOICES
 
@@ -46,13 +47,28 @@ outputs (--sink URI, repeatable; the flags below are short for the URIs in --out
                              --sink ply:// says where; every = --save-every)
   png16://DIR | npy://DIR    every depth frame, 16-bit mm / float32 m  (--save-depth: OUT/depth)
   mp4://PATH[?fps=F]         colour-mapped depth beside the RGB  (--video: OUT/depth.mp4)
-  mcap://DIR[?map_every=S]   ROS 2 bag (MCAP): images, camera info, pose, map cloud
-                             (--bag: OUT/bag)
-stats.json in --out, always""")
+  mcap://DIR[?map_every=S]   ROS 2 bag (MCAP): images, camera info, pose, odometry, map
+                             cloud (--bag: OUT/bag)
+  tum://PATH[?every=S]       camera poses, TUM format  (--fuse or --track: OUT/trajectory.txt)
+stats.json in --out, always
+
+camera tracking: fusing a source without poses (a camera, a recording, a TUM folder without
+groundtruth.txt) tracks the camera from its depth (gt or stereo pipeline); tracking state and
+lost frames are in the progress line and stats.json""")
     parser.add_argument("--source", required=True, metavar="URI", help="frame source (see below)")
     parser.add_argument("--pipeline", choices=PIPELINES, default="gt",
                         help="depth pipeline (default gt)")
     parser.add_argument("--fuse", action="store_true", help="TSDF-fuse depth into a mesh")
+    parser.add_argument("--track", action=argparse.BooleanOptionalAction, default=None,
+                        help="estimate camera poses from depth (default: on when fusing a "
+                             "source without poses; --track also on a posed source, to compare "
+                             "against its poses; --no-track: never)")
+    parser.add_argument("--track-reference", choices=REFERENCES, default="keyframe",
+                        help="what each frame is registered to (default keyframe; see "
+                             "docs/benchmarks.md, tracking)")
+    parser.add_argument("--track-method", choices=METHODS, default="point_to_plane",
+                        help="registration objective: point_to_plane (geometry) or hybrid "
+                             "(geometry + intensity) (default point_to_plane)")
     parser.add_argument("--out", default="out/run", metavar="DIR",
                         help="output folder (default out/run)")
     parser.add_argument("--device-profile", default="auto", metavar="NAME",
@@ -114,7 +130,8 @@ def _progress_printer(every: float | None):
 def sink_uris(args: argparse.Namespace) -> list[str]:
     """The run's sink URIs: the output flags turned into the URIs they are short for (in
     ``--out``), then the ``--sink`` ones. ``--fuse`` saves the map into ``--out`` unless a
-    ``--sink ply://`` names where it goes."""
+    ``--sink ply://`` names where it goes; ``--fuse`` or ``--track`` writes the camera
+    trajectory there unless a ``--sink tum://`` does."""
     from pathlib import Path
     from urllib.parse import quote
 
@@ -123,8 +140,13 @@ def sink_uris(args: argparse.Namespace) -> list[str]:
         return f"{uri}?{query}" if query else uri
 
     uris = []
-    if args.fuse and not any(uri.strip().lower().startswith("ply://") for uri in args.sink):
+    def given(scheme: str) -> bool:
+        return any(uri.strip().lower().startswith(f"{scheme}://") for uri in args.sink)
+
+    if args.fuse and not given("ply"):
         uris.append(in_out("ply", query=f"every={args.save_every:g}"))
+    if (args.fuse or args.track) and not given("tum"):
+        uris.append(in_out("tum", "trajectory.txt"))
     if args.save_depth != "none":
         uris.append(in_out(args.save_depth, "depth"))
     if args.video:
@@ -137,6 +159,7 @@ def sink_uris(args: argparse.Namespace) -> list[str]:
 def run_spec(args: argparse.Namespace):
     """The :class:`~edgegeo.runtime.assembly.RunSpec` of the parsed options (ValueError for a
     bad value or combination)."""
+    from edgegeo.fusion.tracking import TrackingConfig
     from edgegeo.runtime.assembly import RunSpec
 
     if args.max_frames is not None and args.max_frames < 1:
@@ -147,7 +170,9 @@ def run_spec(args: argparse.Namespace):
                    sinks=tuple(sink_uris(args)), profile=args.device_profile,
                    weights=args.weights, backend=args.backend, device=args.device,
                    max_disparity=args.max_disparity, min_sources=args.min_sources,
-                   voxel=args.voxel, max_depth=args.max_depth)
+                   voxel=args.voxel, max_depth=args.max_depth, track=args.track,
+                   tracking=TrackingConfig(reference=args.track_reference,
+                                           method=args.track_method))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -194,8 +219,13 @@ def _stream(args, out, assembled) -> int:
                             for reason, count in depth_stage["skip_reasons"].items())
         print(f"{args.pipeline} depth for {depth_stage['processed'] - depth_stage['skipped']} "
               f"frames; passed on without depth: {reasons}")
-    written = [p for p in ("mesh.ply", "cloud.ply", "depth", "depth.mp4", "stats.json")
-               if (out / p).exists()]
+    track = snapshot["stages"].get("track")
+    if track and track.get("state"):
+        state = track["state"]
+        print(f"tracking: {state['frames']} frames, {state['lost_frames']} lost, "
+              f"{state['recoveries']} recoveries, {state['keyframes']} keyframes")
+    written = [p for p in ("mesh.ply", "cloud.ply", "trajectory.txt", "depth", "depth.mp4",
+                           "stats.json") if (out / p).exists()]
     bag = next((s.path for s in assembled.sinks if isinstance(s, RosBagSink)), None)
     print(f"outputs in {out}: {', '.join(written + ([bag.name] if bag else []))}")
     failed = snapshot["events"]["counts"].get("source-failed", 0)

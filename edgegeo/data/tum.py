@@ -5,6 +5,8 @@ Folder layout::
     rgb.txt            "timestamp filename" per line, '#' comments (filename relative to root)
     depth.txt          same, for 16-bit depth PNGs, 5000 units per metre, 0 = invalid
     groundtruth.txt    "timestamp tx ty tz qx qy qz qw" per line (optional)
+    intrinsics.txt     "fx fy cx cy" of the colour camera, pixels (optional; an edgegeo
+                       addition: TUM's own sequences document theirs on the dataset page)
     rgb/*.png, depth/*.png
 
 ``tx ty tz`` is the colour camera's optical centre in the world and ``qx qy qz qw`` (scalar
@@ -30,6 +32,7 @@ from edgegeo.data.images import load_image, read_depth_png, save_image, write_de
 from edgegeo.geometry import make_K, validate_K, validate_pose
 
 TUM_DEPTH_UNITS_PER_METRE = 5000.0
+INTRINSICS_FILE = "intrinsics.txt"
 #: Colour intrinsics of the Freiburg 1 Kinect (640×480), from the TUM dataset page. fr1 images
 #: also have radial distortion (k1 0.2624, k2 −0.9531, p1 −0.0054, p2 0.0026, k3 1.1633) that
 #: these readers do not undo.
@@ -93,7 +96,9 @@ def write_tum_trajectory(path: str | Path, timestamps: Sequence[float],
                          world_T_cam: Sequence[np.ndarray]) -> Path:
     """Write ``(N,)`` timestamps (s) and N ``(4, 4)`` camera-to-world poses in TUM format.
 
-    Returns the path written; ValueError on a non-rigid pose or mismatched lengths."""
+    The file is replaced atomically (written beside it, then renamed), so a reader — or a
+    run killed while saving — never sees a half-written trajectory. Returns the path written;
+    ValueError on a non-rigid pose or mismatched lengths."""
     if len(timestamps) != len(world_T_cam):
         raise ValueError(f"{len(timestamps)} timestamps but {len(world_T_cam)} poses")
     lines = ["# timestamp tx ty tz qx qy qz qw"]
@@ -104,7 +109,9 @@ def write_tum_trajectory(path: str | Path, timestamps: Sequence[float],
         lines.append(f"{stamp:.6f} " + " ".join(f"{v:.9f}" for v in numbers))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines) + "\n")
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text("\n".join(lines) + "\n")
+    tmp.replace(path)
     return path
 
 
@@ -150,6 +157,18 @@ def nearest_within(stamps: np.ndarray, queries: np.ndarray, max_difference: floa
     return np.where(np.abs(stamps[nearest] - queries) < max_difference, nearest, -1)
 
 
+def read_intrinsics(path: str | Path) -> np.ndarray:
+    """Read ``fx fy cx cy`` (pixels; whitespace or commas; '#' comments) into a ``(3, 3)`` K.
+
+    Raises FileNotFoundError, or ValueError naming the file when it does not hold four
+    numbers that make a valid K."""
+    numbers = [_parse_float(text, path, number) for number, fields in _data_lines(path)
+               for text in " ".join(fields).replace(",", " ").split()]
+    if len(numbers) != 4:
+        raise ValueError(f"{path}: expected 'fx fy cx cy' (4 numbers), got {len(numbers)}")
+    return validate_K(make_K(*numbers), str(path))
+
+
 def is_tum_sequence(path: str | Path) -> bool:
     """True if ``path`` is a folder holding a TUM ``rgb.txt``."""
     return (Path(path) / "rgb.txt").is_file()
@@ -165,7 +184,8 @@ class TUMSequence:
 
     Args:
         root: the sequence folder.
-        intrinsics: ``(3, 3)`` colour intrinsics; default :data:`TUM_FR1_K` (use
+        intrinsics: ``(3, 3)`` colour intrinsics; None (default): the folder's
+            ``intrinsics.txt`` (``fx fy cx cy``) if it has one, else :data:`TUM_FR1_K` (pass
             :data:`TUM_FR2_K` / :data:`TUM_FR3_K` for freiburg2/3 sequences).
         max_difference: association tolerance in seconds (TUM default 0.02).
     Raises:
@@ -174,13 +194,16 @@ class TUMSequence:
         a pose when ground truth exists, are dropped with one warning.
     """
 
-    def __init__(self, root: str | Path, intrinsics: np.ndarray = TUM_FR1_K,
+    def __init__(self, root: str | Path, intrinsics: np.ndarray | None = None,
                  max_difference: float = DEFAULT_MAX_DIFFERENCE_S):
         self.root = Path(root)
         if not self.root.is_dir():
             raise FileNotFoundError(f"TUM sequence folder not found: {self.root}")
         if not is_tum_sequence(self.root):
             raise FileNotFoundError(f"{self.root}: not a TUM sequence (no rgb.txt)")
+        if intrinsics is None:
+            intrinsics = (read_intrinsics(self.root / INTRINSICS_FILE)
+                          if (self.root / INTRINSICS_FILE).is_file() else TUM_FR1_K)
         self.K = validate_K(intrinsics, "intrinsics")
         rgb_stamps, rgb_names = read_tum_list(self.root / "rgb.txt")
         n_colour = len(rgb_stamps)
@@ -233,9 +256,9 @@ class TUMSequence:
 def write_tum_sequence(root: str | Path, frames: Sequence[Frame], fps: float = 30.0) -> Path:
     """Write frames as a TUM RGB-D folder readable by :class:`TUMSequence`.
 
-    Writes ``rgb/<t>.png``, ``depth/<t>.png`` (5000 units per metre) and the three lists;
-    ``depth.txt`` / ``groundtruth.txt`` only if every frame has depth / a pose. Intrinsics are
-    not part of the TUM format: pass them to :class:`TUMSequence` when reading back.
+    Writes ``rgb/<t>.png``, ``depth/<t>.png`` (5000 units per metre), the three lists
+    (``depth.txt`` / ``groundtruth.txt`` only if every frame has depth / a pose) and
+    ``intrinsics.txt`` (the first frame's K), which :class:`TUMSequence` reads back.
 
     Args:
         root: output folder (created).
@@ -267,6 +290,9 @@ def write_tum_sequence(root: str | Path, frames: Sequence[Frame], fps: float = 3
             write_depth_png(root / "depth" / name, frame.depth, TUM_DEPTH_UNITS_PER_METRE)
             depth_lines.append(f"{stamp:.6f} depth/{name}")
     (root / "rgb.txt").write_text("\n".join(rgb_lines) + "\n")
+    K = validate_K(frames[0].K)
+    numbers = " ".join(repr(float(v)) for v in (K[0, 0], K[1, 1], K[0, 2], K[1, 2]))
+    (root / INTRINSICS_FILE).write_text(f"# fx fy cx cy (pixels)\n{numbers}\n")
     if with_depth:
         (root / "depth.txt").write_text("\n".join(depth_lines) + "\n")
     if with_pose:

@@ -153,6 +153,48 @@ class TSDFFusion:
         self.integrate_seconds.append(seconds)
         return seconds
 
+    def raycast(self, K: np.ndarray, world_T_cam: np.ndarray, hw: tuple[int, int],
+                frustum_depth: np.ndarray | None = None, weight_threshold: float = 0.5
+                ) -> tuple[np.ndarray, np.ndarray]:
+        """Render the fused surface from a camera (Open3D's ``VoxelBlockGrid.ray_cast``).
+
+        Args:
+            K: ``(3,3)`` intrinsics of the rendered image, pixels.
+            world_T_cam: ``(4,4)`` camera-to-world pose, metres.
+            hw: ``(h, w)`` of the rendered image.
+            frustum_depth: ``(h,w) float32`` metres seen from about that pose (e.g. the last
+                frame's): only the blocks it touches are cast (fast, as Open3D's SLAM
+                example does); None casts every block (slow on a large map).
+            weight_threshold: voxels seen by fewer frames than this are empty.
+        Returns:
+            ``depth (h,w) float32`` metres (0 = no surface), ``color (h,w,3) float32`` in
+            [0, 1] (zeros when colour is not fused).
+        """
+        cfg = self.config
+        h, w = hw
+        if not self.frames_integrated:
+            return np.zeros(hw, np.float32), np.zeros(hw + (3,), np.float32)
+        attributes = ["depth", "color"] if cfg.color else ["depth"]
+        intrinsic = o3c.Tensor(validate_K(K))
+        extrinsic = o3c.Tensor(invert_pose(validate_pose(world_T_cam)))
+        if frustum_depth is None:
+            blocks = self._grid.hashmap().key_tensor()
+        else:
+            blocks = self._grid.compute_unique_block_coordinates(
+                o3d.t.geometry.Image(o3c.Tensor(check_depth(frustum_depth, "frustum_depth"))),
+                intrinsic, extrinsic, 1.0, cfg.max_depth, cfg.trunc / cfg.voxel_size)
+        # trunc_voxel_multiplier must be the integration's: the ray marcher converts stored
+        # (normalised) TSDF values back to metres with it, and a larger one overshoots the
+        # surface (Open3D's default of 8 puts it about a voxel in front).
+        rendered = self._grid.ray_cast(
+            blocks, intrinsic, extrinsic, int(w), int(h), attributes,
+            1.0, cfg.min_depth, cfg.max_depth, float(weight_threshold),
+            cfg.trunc / cfg.voxel_size, 8)
+        depth = rendered["depth"].numpy().reshape(h, w).astype(np.float32)
+        color = (np.clip(rendered["color"].numpy().reshape(h, w, 3), 0, 1).astype(np.float32)
+                 if cfg.color else np.zeros((h, w, 3), np.float32))
+        return depth, color
+
     def extract_mesh(self) -> o3d.geometry.TriangleMesh:
         """Marching-cubes mesh of the fused surface (legacy Open3D mesh, metres, world frame;
         vertex colours if colour is fused), in a canonical order (see

@@ -11,6 +11,7 @@ work) and ``close()`` (end of stream, including SIGINT/SIGTERM: final saves).
 * :class:`RosBagSink` (``mcap://``) — a ROS 2 bag (MCAP) with ``sensor_msgs/Image`` (rgb8
   colour, 16UC1 depth in mm), ``CameraInfo``, camera pose and ``/tf``, and the fused map as
   ``PointCloud2``; Foxglove Studio and ``ros2 bag`` open it.
+* :class:`TrajectorySink` (``tum://``) — the camera poses as a TUM trajectory file.
 
 :func:`open_sink` opens one by URI (:mod:`.uri`).
 """
@@ -18,7 +19,8 @@ from .base import Sink
 from .depth import DepthFramesSink, DepthVideoSink
 from .map import MapSink
 from .rosbag import RosBagSink
+from .trajectory import TrajectorySink
 from .uri import SCHEMES, open_sink, parse_sink_uri
 
 __all__ = ["open_sink", "parse_sink_uri", "SCHEMES", "Sink", "MapSink", "DepthFramesSink",
-           "DepthVideoSink", "RosBagSink"]
+           "DepthVideoSink", "RosBagSink", "TrajectorySink"]

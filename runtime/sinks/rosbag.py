@@ -15,6 +15,7 @@ TOPICS = {
     "camera_info": ("/camera/color/camera_info", "sensor_msgs/msg/CameraInfo"),
     "pose": ("/camera/pose", "geometry_msgs/msg/PoseStamped"),
     "tf": ("/tf", "tf2_msgs/msg/TFMessage"),
+    "odometry": ("/edgegeo/odometry", "nav_msgs/msg/Odometry"),
     "map": ("/edgegeo/map/points", "sensor_msgs/msg/PointCloud2"),
 }
 CAMERA_FRAME = "camera_color_optical_frame"
@@ -26,7 +27,9 @@ class RosBagSink(Sink):
 
     Per packet: colour (``rgb8``), depth (``16UC1`` millimetres, registered to the colour
     image, 0 = invalid), ``CameraInfo`` (plumb-bob, no distortion), and when the frame has a
-    pose, ``PoseStamped`` and a ``/tf`` transform ``map → camera_color_optical_frame``. The
+    pose (:attr:`Packet.pose`: tracked, else the source's), ``PoseStamped``, a ``/tf``
+    transform ``map → camera_color_optical_frame`` and ``nav_msgs/Odometry`` (the pose, and
+    the twist in the camera frame from the previous pose: m/s, rad/s). The
     fused map (``PointCloud2``: x, y, z, rgb in ``map``) is written every ``map_every_s``
     seconds and at the end when ``live_map`` is given. Stamps are the frames' source timestamps.
 
@@ -51,6 +54,7 @@ class RosBagSink(Sink):
         self._last_map = time.monotonic()
         self._last_stamp_ns = 0
         self._mapped_frames = 0
+        self._previous_pose: tuple[int, np.ndarray] | None = None   # (stamp ns, world_T_cam)
         self.counts = {key: 0 for key in TOPICS}
 
     def open(self, info: dict | None = None) -> None:
@@ -126,8 +130,9 @@ class RosBagSink(Sink):
         if packet.depth is not None:
             depth_mm = np.clip(np.round(packet.depth * 1000.0), 0, 65535).astype(np.uint16)
             self._write("depth", stamp_ns, self._image(header, depth_mm, "16UC1"))
-        if frame.world_T_cam is not None:
-            (tx, ty, tz), quaternion = self._pose_parts(np.asarray(frame.world_T_cam))
+        if packet.pose is not None:
+            world_T_cam = np.asarray(packet.pose, dtype=np.float64)
+            (tx, ty, tz), quaternion = self._pose_parts(world_T_cam)
             map_header = self._header(stamp_ns, MAP_FRAME)
             pose = T["geometry_msgs/msg/Pose"](
                 position=T["geometry_msgs/msg/Point"](x=tx, y=ty, z=tz), orientation=quaternion)
@@ -139,6 +144,31 @@ class RosBagSink(Sink):
                 T["geometry_msgs/msg/TransformStamped"](header=map_header,
                                                         child_frame_id=CAMERA_FRAME,
                                                         transform=transform)]))
+            self._write("odometry", stamp_ns, self._odometry(map_header, pose, world_T_cam,
+                                                             stamp_ns))
+
+    def _odometry(self, header, pose, world_T_cam: np.ndarray, stamp_ns: int):
+        """``nav_msgs/Odometry``: ``pose`` in ``map``, the twist since the previous pose in the
+        camera frame (zero for the first), covariances unknown (zeros)."""
+        from scipy.spatial.transform import Rotation
+
+        T = self._store.types
+        linear, angular = np.zeros(3), np.zeros(3)
+        if self._previous_pose is not None and stamp_ns > self._previous_pose[0]:
+            dt = (stamp_ns - self._previous_pose[0]) * 1e-9
+            step = np.linalg.inv(self._previous_pose[1]) @ world_T_cam
+            linear = step[:3, 3] / dt
+            angular = Rotation.from_matrix(step[:3, :3]).as_rotvec() / dt
+        self._previous_pose = (stamp_ns, world_T_cam)
+        vector = T["geometry_msgs/msg/Vector3"]
+        zeros = np.zeros(36, dtype=np.float64)
+        return T["nav_msgs/msg/Odometry"](
+            header=header, child_frame_id=CAMERA_FRAME,
+            pose=T["geometry_msgs/msg/PoseWithCovariance"](pose=pose, covariance=zeros),
+            twist=T["geometry_msgs/msg/TwistWithCovariance"](
+                twist=T["geometry_msgs/msg/Twist"](linear=vector(*map(float, linear)),
+                                                   angular=vector(*map(float, angular))),
+                covariance=zeros.copy()))
 
     def tick(self) -> None:
         if (self.live_map is not None and self._writer is not None and self.map_every_s > 0

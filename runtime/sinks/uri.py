@@ -21,6 +21,10 @@ URI                                        sink
                                            default 10; 0 = only at the end; the map cloud needs
                                            fusion on), ``max_points`` (map cloud size, default
                                            200000).
+``tum://PATH``                             :class:`~.trajectory.TrajectorySink`: the camera poses
+                                           (tracked, else the source's) as a TUM trajectory file;
+                                           ``every`` (seconds between rewrites, default 5; 0 = only
+                                           at the end).
 =========================================  =========================================================
 
 Options follow ``?`` as ``key=value`` pairs joined by ``&``; paths may be relative.
@@ -33,8 +37,9 @@ from ..map import LiveMap
 from ..uri import URI, bool_option, check_options, float_option, int_option, parse_uri
 from .base import Sink
 
-SCHEMES = ("ply", "png16", "npy", "mp4", "mcap")
-EXAMPLE = "ply://out/run, png16://out/run/depth, mp4://out/run/depth.mp4, mcap://out/run/bag"
+SCHEMES = ("ply", "png16", "npy", "mp4", "mcap", "tum")
+EXAMPLE = ("ply://out/run, png16://out/run/depth, mp4://out/run/depth.mp4, mcap://out/run/bag, "
+           "tum://out/run/trajectory.txt")
 
 _OPTIONS = {
     "ply": {"every", "mesh", "cloud"},
@@ -42,6 +47,7 @@ _OPTIONS = {
     "npy": {"every"},
     "mp4": {"fps", "max_depth", "rgb"},
     "mcap": {"map_every", "max_points"},
+    "tum": {"every"},
 }
 
 
@@ -95,6 +101,10 @@ def open_sink(uri: str, live_map: LiveMap | None = None, fps: float | None = Non
                               max_depth=float_option(parsed, "max_depth", live_map and
                                                      live_map.config.max_depth),
                               with_rgb=bool_option(parsed, "rgb", True))
+    if parsed.scheme == "tum":
+        from .trajectory import TrajectorySink
+
+        return TrajectorySink(path, every_s=float_option(parsed, "every", 5.0, True))
     from .rosbag import RosBagSink
 
     return RosBagSink(path, live_map=live_map,

@@ -8,15 +8,17 @@ from ..packet import BadFrame, Packet
 class FuseStage:
     """Integrate ``packet.depth`` (metres) into a :class:`~edgegeo.runtime.map.LiveMap`.
 
-    Frames without depth or pose are rejected (:class:`BadFrame`), except those an earlier
-    stage skipped on purpose (no depth, see :meth:`Packet.skip`), which pass on unfused;
+    The pose is :attr:`Packet.pose` (the tracked one when a tracking stage ran, else the
+    source's). Frames without depth or pose are rejected (:class:`BadFrame`), except those an
+    earlier stage skipped on purpose (no depth, see :meth:`Packet.skip`; tracking lost), which
+    pass on unfused;
     ``integrate`` validates before it changes the volume, so a rejected frame never damages
     the map. Sinks read the map while streaming, under its lock. Sets
     ``packet.info["fused"]``.
 
     Args:
         live_map: the run's map.
-        pass_unposed: a source without poses at all (a RealSense until odometry ships): pass
+        pass_unposed: a source without poses whose run does not track (``--no-track``): pass
             its frames on unfused (for the depth / video / bag sinks) instead of rejecting them.
     """
 
@@ -30,7 +32,10 @@ class FuseStage:
         depth = packet.depth
         if depth is None:
             return packet.pass_without_depth(self.name, "fuse")
-        pose = packet.frame.world_T_cam
+        if "track" in packet.skipped:
+            packet.info["fused"] = False
+            return packet.skip(self.name, packet.skipped["track"])
+        pose = packet.pose
         if pose is None:
             if self.pass_unposed:
                 packet.info["fused"] = False
