@@ -9,6 +9,8 @@ group:
 * :mod:`.stereo` — :class:`~.stereo.StereoStage`, metric depth from rectified pairs.
 * :mod:`.mvs` — :class:`~.mvs.MVSStage`, metric depth for the keyframes of a posed stream.
 * :mod:`.upsample` — :class:`~.upsample.UpsampleStage`, low-resolution depth to the frame's.
+* :mod:`.track` — :class:`~.track.TrackStage`, the camera pose from the depth (sources without
+  poses).
 * :mod:`.fuse` — :class:`~.fuse.FuseStage`, depth into the run's
   :class:`~edgegeo.runtime.map.LiveMap`.
 
