@@ -48,3 +48,17 @@ def test_bad_backend_or_precision_is_refused():
         edgegeo.load("jbu", precision="int8")
     with pytest.raises(ValueError, match="backend"):
         edgegeo.load("jbu", backend="openvino")
+
+
+@pytest.mark.skipif(not (WEIGHTS_DIR / "jbu.safetensors").is_file(), reason="no shipped jbu weights")
+def test_every_backend_refuses_the_same_bad_input(cache):
+    """The predictor validates before its backend runs: ONNX Runtime (float32 inside) refuses
+    depth near float32's maximum with torch's message instead of returning NaN."""
+    image = np.zeros((48, 64, 3), np.uint8)
+    depth = np.full((12, 16), 3e38, np.float32)
+    messages = []
+    for backend in ("torch", "onnxruntime"):
+        with pytest.raises(ValueError, match="beyond the") as error:
+            edgegeo.load("jbu", backend=backend)(depth, image)
+        messages.append(str(error.value))
+    assert messages[0] == messages[1]

@@ -187,7 +187,10 @@ def test_no_track_leaves_an_unposed_source_unfused(walk, tmp_path, capsys):
     code = main(["run", "--source", f"file://{folder}/", "--fuse", "--no-track", "--out",
                  str(out), "--device-profile", "cpu", "--quiet"])
     captured = capsys.readouterr()
-    assert code == 0 and "tracking is off (--no-track)" in captured.err
+    assert "tracking is off (--no-track)" in captured.err
+    # asked for a map that cannot be made: the frames still went through, the exit says so
+    assert code == 1 and "no frame could be fused" in captured.err
+    assert json.loads((out / "stats.json").read_text())["frames_out"] == 4
     assert not (out / "mesh.ply").exists() and not (out / "trajectory.txt").exists()
 
 

@@ -41,7 +41,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args) or 0)
-    except (ValueError, FileNotFoundError) as exc:
+    except (ValueError, FileNotFoundError, IsADirectoryError, NotADirectoryError,
+            PermissionError) as exc:
         # Bad input is the user's to fix: one clear line, no traceback.
         print(f"edgegeo {args.command}: error: {exc}", file=sys.stderr)
         return 2

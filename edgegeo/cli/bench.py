@@ -15,6 +15,7 @@ UPSAMPLE_PICTURE = "jbu_depth_x4.png"
 MVS_SECTION = "mvs"
 RUNTIME_SECTION = "runtime"
 TRACKING_SECTION = "tracking"
+ROBUSTNESS_SECTION = "robustness"
 
 
 def _run_op(args: argparse.Namespace) -> int:
@@ -341,7 +342,51 @@ def _add_tracking(benchmarks) -> None:
     parser.set_defaults(func=_run_tracking)
 
 
-BENCHMARKS = [_add_op, _add_upsample, _add_mvs, _add_runtime, _add_tracking]
+def _run_robustness(args: argparse.Namespace) -> int:
+    from edgegeo.bench import robustness as bench
+    from edgegeo.bench_report import write_section
+
+    if not args.timeout > 0:
+        raise ValueError(f"--timeout must be > 0, got {args.timeout}")
+    from edgegeo.cli import main
+
+    rows = bench.run_sweep(args.timeout, cli_main=main)
+    outcomes, costs = bench.tables(rows, bench.validation_cost_us())
+    print(outcomes + "\n\n" + costs)
+    if args.record:
+        body = ("Each input runs in a forked child under a time limit of "
+                f"{args.timeout:g} s (module docstring of `edgegeo/bench/robustness.py`: the "
+                "outcome classes and the cases). Silent failures, unclear errors, hangs and "
+                "crashes must stay at 0.\n\n" + outcomes
+                + "\n\nWhat the checks before the backend cost (median of 200 calls):\n\n"
+                + costs)
+        path = write_section(ROBUSTNESS_SECTION, "Bad input: adversarial sweep of the public "
+                             "API", body)
+        print(f"wrote {path}")
+    bad = [row for row in rows if row["outcome"] not in ("clear error", "valid")]
+    return 1 if bad else 0
+
+
+def _add_robustness(benchmarks) -> None:
+    from edgegeo.bench_report import add_record_argument
+
+    parser = benchmarks.add_parser(
+        "robustness", help="adversarial inputs against the public API: how each one ends",
+        description="Run the adversarial sweep (bad shapes, dtypes, NaN/inf/huge values, "
+                    "implausible intrinsics and poses, out-of-range op parameters and configs, "
+                    "hostile image files) against the models, fusion, tracking, the bilateral "
+                    "op, the readers and the CLI, each input in a forked child under a time "
+                    "limit; print how many ended as a clear error, a valid result, a silent "
+                    "failure, an unclear error, a hang or a crash, and what validation costs "
+                    "per call. Exits 1 if any input ended other than clearly. --record also "
+                    f"writes section '{ROBUSTNESS_SECTION}' of docs/benchmarks.md.")
+    parser.add_argument("--timeout", type=float, default=30.0,
+                        help="seconds before an input counts as a hang (default 30)")
+    add_record_argument(parser, ROBUSTNESS_SECTION)
+    parser.set_defaults(func=_run_robustness)
+
+
+BENCHMARKS = [_add_op, _add_upsample, _add_mvs, _add_runtime, _add_tracking, _add_robustness]
 
 
 def register(subparsers) -> None:

@@ -2,6 +2,8 @@
 from depth the ``mvs`` model predicts from its posed RGB frames."""
 from __future__ import annotations
 
+import sys
+
 DEPTH_SOURCES = ("gt", "mvs")
 
 
@@ -34,6 +36,10 @@ def register(subparsers) -> None:
                         help="ignore depth beyond this, m (default 3.0)")
     parser.add_argument("--stride", type=int, default=1, help="use every N-th frame (default 1)")
     parser.add_argument("--no-color", action="store_true", help="fuse geometry only")
+    parser.add_argument("--strict", action="store_true",
+                        help="stop at the first bad frame (missing or corrupt file, no pose, "
+                             "depth that does not match the image) instead of skipping and "
+                             "reporting it, as `edgegeo run` does")
     parser.set_defaults(func=run)
 
 
@@ -59,6 +65,22 @@ def mvs_stream(weights: str | None, min_sources: int | None):
     return MVSStream(edgegeo.load("mvs", weights=weights, **options))
 
 
+def _depth_to_fuse(frame, stream, source: str):
+    """The depth to fuse for ``frame`` (None: mvs predicted none for it); ValueError naming
+    what makes the frame unusable."""
+    if frame.world_T_cam is None:
+        raise ValueError("no pose")
+    if stream is not None:
+        return stream.push(frame)
+    if frame.depth is None:
+        raise ValueError(f"no depth (fuse predicted depth of {source} with --depth mvs)")
+    if frame.depth.shape != frame.rgb.shape[:2]:
+        raise ValueError(f"depth {frame.depth.shape[1]}x{frame.depth.shape[0]} does not match "
+                         f"the image {frame.rgb.shape[1]}x{frame.rgb.shape[0]} its intrinsics "
+                         "describe")
+    return frame.depth
+
+
 def run(args) -> int:
     import numpy as np
     from tqdm import tqdm
@@ -75,30 +97,38 @@ def run(args) -> int:
     fusion = TSDFFusion(FusionConfig(voxel_size=args.voxel, trunc=args.trunc,
                                      max_depth=args.max_depth, color=not args.no_color))
     not_keyframes = too_few_sources = 0
+    bad: list[str] = []
     indices = range(0, len(sequence), args.stride)
     for index in tqdm(indices, desc="fusing", unit="frame"):
-        frame = sequence[index]
-        if frame.world_T_cam is None:
-            raise ValueError(f"frame {index} of {args.source} has no pose")
-        if stream is None:
-            if frame.depth is None:
-                raise ValueError(f"frame {index} of {args.source} has no depth (fuse predicted "
-                                 "depth with --depth mvs)")
-            depth = frame.depth
-        else:
-            keyframe = stream.buffer.is_keyframe(frame.world_T_cam)
-            depth = stream.push(frame)
+        try:
+            frame = sequence[index]
+            keyframe = (stream is not None and frame.world_T_cam is not None
+                        and stream.buffer.is_keyframe(frame.world_T_cam))
+            depth = _depth_to_fuse(frame, stream, args.source)
             if depth is None:
                 too_few_sources += keyframe
                 not_keyframes += not keyframe
                 continue
-        fusion.integrate(depth, frame.K, frame.world_T_cam, frame.rgb)
+            fusion.integrate(depth, frame.K, frame.world_T_cam, frame.rgb)
+        except (ValueError, OSError) as exc:
+            if args.strict:
+                raise
+            bad.append(f"frame {index}: {exc}")
+    for line in bad[:10]:
+        print(f"edgegeo fuse: skipped {line}", file=sys.stderr)
+    if len(bad) > 10:
+        print(f"edgegeo fuse: ... and {len(bad) - 10} more bad frames", file=sys.stderr)
+    if fusion.frames_integrated == 0:
+        print(f"edgegeo fuse: error: no frame of {args.source} could be fused ({len(bad)} bad "
+              f"of {len(indices)}); no mesh written", file=sys.stderr)
+        return 1
     mesh = fusion.save_mesh(args.out)
     if args.cloud:
         fusion.save_point_cloud(args.cloud)
     ms = 1000 * np.asarray(fusion.integrate_seconds or [0.0])
     print(f"{fusion.frames_integrated} frames fused ({np.median(ms):.1f} ms/frame median); "
-          f"{len(mesh.triangles)} triangles -> {args.out}")
+          f"{len(mesh.triangles)} triangles -> {args.out}"
+          + (f"; {len(bad)} bad frames skipped" if bad else ""))
     if stream is not None:
         predicted = len(indices) - not_keyframes - too_few_sources
         print(f"mvs depth for {predicted} of {len(indices)} frames; skipped {not_keyframes} "

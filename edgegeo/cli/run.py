@@ -229,4 +229,8 @@ def _stream(args, out, assembled) -> int:
     bag = next((s.path for s in assembled.sinks if isinstance(s, RosBagSink)), None)
     print(f"outputs in {out}: {', '.join(written + ([bag.name] if bag else []))}")
     failed = snapshot["events"]["counts"].get("source-failed", 0)
+    if assembled.live_map is not None and assembled.live_map.frames_integrated == 0:
+        print("edgegeo run: error: --fuse, but no frame could be fused (see stats.json events "
+              "and skip reasons): no map written", file=sys.stderr)
+        return 1
     return 1 if failed else 0

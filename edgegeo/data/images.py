@@ -5,12 +5,15 @@ Everything returned follows ``conventions.md``: colour images ``(H, W, 3) uint8 
 """
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
 import numpy as np
+
+from edgegeo.limits import check_image_pixels
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 MM_PER_METRE = 1000.0
@@ -26,10 +29,29 @@ def _read_bytes(path: Path) -> np.ndarray:
 
 
 def _decode(path: Path, flags: int) -> np.ndarray:
-    image = cv2.imdecode(_read_bytes(path), flags)
+    """Decode an image file, refusing one whose header claims more than
+    :data:`edgegeo.limits.MAX_IMAGE_PIXELS` before any pixel is allocated."""
+    data = _read_bytes(path)
+    size = _header_size(data)
+    if size is not None:
+        check_image_pixels(size[1], size[0], str(path))
+    image = cv2.imdecode(data, flags)
     if image is None:
         raise ValueError(f"{path}: corrupt or unsupported image file, OpenCV cannot decode it")
     return image
+
+
+def _header_size(data: np.ndarray) -> tuple[int, int] | None:
+    """``(width, height)`` from the file's header (Pillow reads only the header), or None
+    when Pillow does not know the format (OpenCV then decides)."""
+    from PIL import Image, UnidentifiedImageError
+
+    Image.MAX_IMAGE_PIXELS = None              # we apply our own budget, without its warning
+    try:
+        with Image.open(io.BytesIO(data.tobytes())) as image:
+            return image.size
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        return None
 
 
 def to_rgb_uint8(image: np.ndarray, source: str = "image") -> np.ndarray:

@@ -41,7 +41,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edgegeo.geometry import invert_pose, rotation_angle_deg, validate_K
+from edgegeo.geometry import invert_pose, rotation_angle_deg
+from edgegeo.limits import check_intrinsics_for_image
 
 from .tsdf import check_depth
 
@@ -229,6 +230,9 @@ class RGBDTracker:
         view, K_view, valid_fraction = self._prepare(depth, K, rgb)
         dt = self._elapsed(timestamp)
         self.frames += 1
+        if valid_fraction < self.config.min_valid_fraction:
+            return self._lost(f"too little depth in range ({100 * valid_fraction:.1f} % of "
+                              "pixels)", start)
         if self._pose is None:
             self._pose = np.eye(4)
             self._start_keyframe(view, self._pose)
@@ -236,9 +240,6 @@ class RGBDTracker:
             self.state = "initialised"
             return TrackResult(self._pose.copy(), True, self.state, fitness=1.0,
                                keyframe=True, seconds=time.perf_counter() - start)
-        if valid_fraction < self.config.min_valid_fraction:
-            return self._lost(f"too little depth in range ({100 * valid_fraction:.1f} % of "
-                              "pixels)", start)
         guess = self._pose @ _power(self._velocity, dt / self._interval)
         attempts = self._targets(K_view, view)
         result, reason = None, None
@@ -272,7 +273,7 @@ class RGBDTracker:
 
         cfg = self.config
         depth = check_depth(depth)
-        K = validate_K(K)
+        K = check_intrinsics_for_image(K, depth.shape)
         if self._hw is None:
             self._hw = depth.shape
         elif depth.shape != self._hw:

@@ -7,6 +7,7 @@ cloud is the coloured isosurface (the mesh's vertices).
 """
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,10 +17,14 @@ import open3d as o3d
 import open3d.core as o3c
 
 from edgegeo.geometry import invert_pose, validate_K, validate_pose
+from edgegeo.limits import MAX_DISTANCE_M, check_distances, check_intrinsics_for_image
 
-# Open3D allocates voxel blocks only from every 4th pixel in each axis (from (0, 0)) and aborts
-# ("No block is touched") when none of those pixels has depth in range.
+# Open3D allocates voxel blocks only from every 4th pixel in each axis (from (0, 0), over
+# H // 4 x W // 4 of them) and aborts ("No block is touched") when none of those pixels has
+# depth in range.
 BLOCK_TOUCH_STRIDE = 4
+VOXEL_RANGE_M = (1e-3, 1.0)
+MAX_TRUNC_VOXELS = 32
 
 
 @dataclass(frozen=True)
@@ -51,21 +56,35 @@ class FusionConfig:
     def __post_init__(self):
         for name in ("voxel_size", "trunc", "max_depth", "min_depth", "weight_threshold"):
             object.__setattr__(self, name, float(getattr(self, name)))  # Open3D rejects ints
-        if not (self.voxel_size > 0 and self.trunc >= self.voxel_size):
-            raise ValueError(f"need voxel_size > 0 and trunc >= voxel_size, got voxel_size="
-                             f"{self.voxel_size} m, trunc={self.trunc} m")
-        if not (0 <= self.min_depth < self.max_depth):
-            raise ValueError(f"need 0 <= min_depth < max_depth, got {self.min_depth}, {self.max_depth}")
+            if not math.isfinite(getattr(self, name)):
+                raise ValueError(f"{name} must be finite, got {getattr(self, name)}")
+        low, high = VOXEL_RANGE_M
+        if not low <= self.voxel_size <= high:
+            raise ValueError(f"voxel_size must be in [{low}, {high}] m, got {self.voxel_size}")
+        if not self.voxel_size <= self.trunc <= MAX_TRUNC_VOXELS * self.voxel_size:
+            raise ValueError(f"trunc must be 1-{MAX_TRUNC_VOXELS} voxels, got {self.trunc} m "
+                             f"with voxel_size {self.voxel_size} m")
+        if not (0 <= self.min_depth < self.max_depth <= MAX_DISTANCE_M):
+            raise ValueError(f"need 0 <= min_depth < max_depth <= {MAX_DISTANCE_M:g} m, got "
+                             f"{self.min_depth}, {self.max_depth}")
+        if self.weight_threshold < 0:
+            raise ValueError(f"weight_threshold must be >= 0, got {self.weight_threshold}")
+        for name in ("block_resolution", "initial_blocks"):
+            if not (isinstance(getattr(self, name), int) and getattr(self, name) >= 1):
+                raise ValueError(f"{name} must be an integer >= 1, got {getattr(self, name)!r}")
 
 
 def check_depth(depth: np.ndarray, name: str = "depth") -> np.ndarray:
-    """Validate a depth map: ``(H,W)`` float32 metres, finite, ≥ 0 (0 = invalid).
+    """Validate a depth map: ``(H,W)`` float32 metres, not empty, finite, ≥ 0 (0 = invalid),
+    at most :data:`edgegeo.limits.MAX_DISTANCE_M`.
 
     Returns it as a contiguous float32 array; raises ``ValueError`` naming the problem.
     """
     depth = np.asarray(depth)
     if depth.ndim != 2:
         raise ValueError(f"{name} must be (H,W), got shape {depth.shape}")
+    if depth.size == 0:
+        raise ValueError(f"{name} is empty: shape {depth.shape}")
     if depth.dtype != np.float32:
         raise ValueError(f"{name} must be float32 metres, got {depth.dtype}")
     bad = ~np.isfinite(depth)
@@ -73,6 +92,7 @@ def check_depth(depth: np.ndarray, name: str = "depth") -> np.ndarray:
         raise ValueError(f"{name} has {int(bad.sum())} NaN/inf pixels: mark invalid depth with 0")
     if (depth < 0).any():
         raise ValueError(f"{name} has negative values (min {depth.min():.3g} m)")
+    check_distances(depth, name)
     return np.ascontiguousarray(depth)
 
 
@@ -120,8 +140,10 @@ class TSDFFusion:
         """
         cfg = self.config
         depth = check_depth(depth)
-        K = validate_K(K)
-        cam_T_world = invert_pose(validate_pose(world_T_cam))
+        K = check_intrinsics_for_image(K, depth.shape)
+        world_T_cam = validate_pose(world_T_cam)
+        check_distances(world_T_cam[:3, 3], "world_T_cam translation")
+        cam_T_world = invert_pose(world_T_cam)
         if cfg.min_depth > 0:
             depth = np.where(depth < cfg.min_depth, np.float32(0), depth)
         if cfg.color:
@@ -131,7 +153,8 @@ class TSDFFusion:
             if rgb.shape != depth.shape + (3,) or rgb.dtype != np.uint8:
                 raise ValueError(f"rgb must be (H,W,3) uint8 matching depth {depth.shape}, got "
                                  f"{rgb.shape} {rgb.dtype}")
-        touched = depth[::BLOCK_TOUCH_STRIDE, ::BLOCK_TOUCH_STRIDE]
+        rows, cols = (n // BLOCK_TOUCH_STRIDE * BLOCK_TOUCH_STRIDE for n in depth.shape)
+        touched = depth[:rows:BLOCK_TOUCH_STRIDE, :cols:BLOCK_TOUCH_STRIDE]
         if not (touched < cfg.max_depth).any(where=touched > 0):
             return 0.0
         start = time.perf_counter()
@@ -267,12 +290,16 @@ def _write_empty_ply(path: str, faces: bool) -> bool:
 def _write_atomically(path: str | Path, write) -> None:
     """Call ``write(tmp_path)`` then rename over ``path``, so no partial file is ever left."""
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a folder: give a .ply file path")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    if not write(str(tmp)):
+    try:
+        if not write(str(tmp)):
+            raise OSError(f"could not write {path}")
+        tmp.replace(path)
+    finally:
         tmp.unlink(missing_ok=True)
-        raise OSError(f"could not write {path}")
-    tmp.replace(path)
 
 
 def canonical_order(vertices: np.ndarray, triangles: np.ndarray

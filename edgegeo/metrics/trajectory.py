@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from edgegeo.geometry import rotation_angle_deg
+from edgegeo.limits import check_distances
 
 DEFAULT_MAX_DIFFERENCE_S = 0.02
 
@@ -29,6 +30,7 @@ def _poses(poses, name: str) -> np.ndarray:
     poses = np.asarray(poses, dtype=np.float64)
     if poses.ndim != 3 or poses.shape[1:] != (4, 4):
         raise ValueError(f"{name} must be (N,4,4) poses, got shape {poses.shape}")
+    check_distances(poses[:, :3, 3], f"{name} (translations)")
     if not np.isfinite(poses).all():
         raise ValueError(f"{name} has NaN/inf values")
     return poses

@@ -33,6 +33,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from edgegeo.limits import MAX_RADIUS, MAX_UPSAMPLE_SCALE
 from edgegeo.ops.adaptive import _c_contiguous, adaptive_conv
 
 
@@ -98,10 +99,11 @@ def _upsample(src: torch.Tensor, guide: torch.Tensor, radius: int, sigma_spatial
 
 
 def _check_parameters(scale: float, radius: int, sigma_spatial: float, sigma_range: float) -> None:
-    if not (isinstance(radius, (int, np.integer)) and radius >= 0):
-        raise ValueError(f"radius must be an integer >= 0, got {radius!r}")
-    if not (math.isfinite(scale) and scale >= 1):
-        raise ValueError(f"scale must be a finite number >= 1 (an upsampling), got {scale!r}")
+    if not (isinstance(radius, (int, np.integer)) and 0 <= radius <= MAX_RADIUS):
+        raise ValueError(f"radius must be an integer in [0, {MAX_RADIUS}], got {radius!r}")
+    if not (math.isfinite(scale) and 1 <= scale <= MAX_UPSAMPLE_SCALE):
+        raise ValueError(f"scale must be a number in [1, {MAX_UPSAMPLE_SCALE}] (an upsampling), "
+                         f"got {scale!r}")
     for name, value in (("sigma_spatial", sigma_spatial), ("sigma_range", sigma_range)):
         if not (math.isfinite(value) and value > 0):
             raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
@@ -191,6 +193,8 @@ def joint_bilateral_upsample(src, guide, scale: float, radius: int = 3,
     as_image = src.ndim == 2
     if as_image and not isinstance(src, np.ndarray):
         raise ValueError("a 2-D src must be a numpy array; use (B, C, h, w) for tensors")
+    if 0 in tuple(src.shape):
+        raise ValueError(f"src is empty: shape {tuple(src.shape)}")
     to_tensors = _image_pair_to_tensors if as_image else _batch_pair_to_tensors
     source, image = to_tensors(src, guide)
     if source.dtype not in (torch.float32, torch.float64):

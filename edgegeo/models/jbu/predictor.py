@@ -8,6 +8,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from edgegeo.limits import check_aspect, check_distances
+
 from ..common import check_rgb_image
 from .network import DepthJBU, resize_depth
 
@@ -39,6 +41,7 @@ class JBUPredictor:
     @torch.inference_mode()
     def __call__(self, depth_lowres: np.ndarray, image: np.ndarray) -> np.ndarray:
         image = check_rgb_image(image)
+        check_aspect(*image.shape[:2])
         depth = _check_depth(depth_lowres)
         (low_h, low_w), (height, width) = depth.shape, image.shape[:2]
         if height < low_h or width < low_w:
@@ -71,4 +74,5 @@ def _check_depth(depth) -> np.ndarray:
         raise ValueError("depth contains NaN or inf; mark invalid pixels with 0")
     if depth.min() < 0:
         raise ValueError(f"depth contains negative values (min {depth.min()}); 0 = invalid")
+    check_distances(depth, "depth")
     return np.ascontiguousarray(depth, dtype=np.float32)

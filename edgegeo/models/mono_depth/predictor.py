@@ -13,6 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from edgegeo.limits import check_aspect, fit_network_pixels
+
 from ..common import check_rgb_image
 
 DEFAULT_SHORT_SIDE = 256
@@ -24,7 +26,9 @@ def working_size(height: int, width: int, resolution: int | tuple[int, int], pat
 
     Args:
         resolution: an int = the short side after resizing (the long side follows the aspect
-            ratio, the input is padded up to patch multiples); or ``(H_in, W_in)``, patch
+            ratio, the input is padded up to patch multiples; both shrink when the input
+            would exceed :data:`edgegeo.limits.MAX_NETWORK_PIXELS`; an image more elongated
+            than :data:`edgegeo.limits.MAX_ASPECT` is refused); or ``(H_in, W_in)``, patch
             multiples = the exact network input, the image scaled to fit inside it.
         patch: the network's patch size in pixels.
     Returns:
@@ -33,7 +37,9 @@ def working_size(height: int, width: int, resolution: int | tuple[int, int], pat
     if isinstance(resolution, int):
         if resolution <= 0:
             raise ValueError(f"resolution must be positive, got {resolution}")
+        check_aspect(height, width)    # the long side follows the short one: bound it
         scale = resolution / min(height, width)
+        scale *= fit_network_pixels(round(height * scale), round(width * scale))
         resized = (max(1, round(height * scale)), max(1, round(width * scale)))
         padded = (math.ceil(resized[0] / patch) * patch, math.ceil(resized[1] / patch) * patch)
         return resized, padded

@@ -9,6 +9,7 @@ from torch import nn
 
 from edgegeo.geometry.intrinsics import resize_K, validate_K
 from edgegeo.geometry.poses import relative_pose, validate_pose
+from edgegeo.limits import check_distances, check_intrinsics_for_image
 from edgegeo.models.common import check_rgb_image
 
 from .config import SIZE_MULTIPLE
@@ -18,8 +19,10 @@ PREDICT_ON = ("keyframes", "all")
 
 
 def _check_K_fits(K: np.ndarray, height: int, width: int, name: str) -> None:
-    """The principal point must lie in the central half of the image: intrinsics of another
+    """The focal lengths must be plausible for the image (:mod:`edgegeo.limits`) and the
+    principal point must lie in the central half of the image: intrinsics of another
     resolution (half or double size) fail this."""
+    check_intrinsics_for_image(K, (height, width), name)
     cx, cy = K[0, 2], K[1, 2]
     if abs(cx - (width - 1) / 2) >= width / 4 or abs(cy - (height - 1) / 2) >= height / 4:
         raise ValueError(
@@ -99,6 +102,7 @@ class MVSPredictor:
         ref_K = validate_K(ref_K, "ref_K")
         _check_K_fits(ref_K, height, width, "ref_K")
         ref_pose = validate_pose(ref_world_T_cam, "ref_world_T_cam")
+        check_distances(ref_pose[:3, 3], "ref_world_T_cam translation")
         src_images = _check_images(src_images, "src_images")
         try:
             counts = {"src_images": len(src_images), "src_Ks": len(src_Ks),
@@ -122,6 +126,7 @@ class MVSPredictor:
             _check_K_fits(K, height, width, f"src_Ks[{index}]")
             Ks.append(K)
             poses.append(validate_pose(pose, f"src_world_T_cams[{index}]"))
+            check_distances(poses[-1][:3, 3], f"src_world_T_cams[{index}] translation")
         return ref_image, ref_K, ref_pose, src_images, Ks, poses
 
     @torch.inference_mode()

@@ -201,7 +201,7 @@ def group_cosine_volume(left: torch.Tensor, right: torch.Tensor, levels: int, gr
     right = F.normalize(right.reshape(batch, groups, per_group, height, width), dim=2)
     slices = [(left * right).sum(2)]
     for shift in range(1, levels):
-        shifted = F.pad(right[..., :-shift], (shift, 0))
+        shifted = F.pad(right, (shift, 0))[..., :width]   # any shift, also >= width
         slices.append((left * shifted).sum(2))
     return torch.cat(slices, 1)
 

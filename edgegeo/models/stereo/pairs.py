@@ -12,6 +12,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from edgegeo.limits import check_aspect
+
 from ..common import check_rgb_image
 
 MIN_RECTIFICATION_MATCHES = 20
@@ -27,6 +29,7 @@ def check_stereo_pair(left, right) -> tuple[np.ndarray, np.ndarray]:
     if left.shape != right.shape:
         raise ValueError(f"left {left.shape[:2]} and right {right.shape[:2]} images differ in "
                          f"size; a rectified pair has one size")
+    check_aspect(*left.shape[:2], "the stereo pair")
     return left, right
 
 
