@@ -52,6 +52,11 @@ class LiveMap:
         with self._lock:
             return self.fusion.raycast(K, world_T_cam, hw, frustum_depth)
 
+    def reset(self) -> None:
+        """Empty the map: a new volume with the same configuration and device."""
+        with self._lock:
+            self.fusion = type(self.fusion)(self.fusion.config, device=str(self.fusion.device))
+
     def mesh(self):
         """The fused mesh so far (legacy Open3D ``TriangleMesh``, metres, world frame)."""
         with self._lock:

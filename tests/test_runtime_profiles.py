@@ -88,9 +88,20 @@ def test_custom_profile_file_is_validated(tmp_path):
 
 
 def test_daemon_files_ship_with_install_notes():
+    import re
+    import shlex
+
+    from edgegeo.cli import build_parser
+
     service = (PROFILE_DIR / "edgegeo.service").read_text()
-    assert "ExecStart=" in service and "edgegeo run" in service and "KillSignal=SIGTERM" in service
+    assert "Type=notify" in service and "WatchdogSec=" in service and "KillSignal=SIGTERM" in service
     assert "systemctl enable" in service                          # how to install it
+    # the unit's command line, with its default environment, is one `edgegeo serve` accepts
+    defaults = dict(re.findall(r"^Environment=(\w+)=(.*)$", service, re.M))
+    command = re.search(r"^ExecStart=(.*)$", service, re.M).group(1)
+    command = re.sub(r"\$\{?(\w+)\}?", lambda m: defaults[m.group(1)], command)
+    args = build_parser().parse_args(shlex.split(command)[1:])
+    assert args.command == "serve" and args.fuse and args.http == "127.0.0.1:8080"
     rules = (PROFILE_DIR / "99-realsense-edgegeo.rules").read_text()
     assert 'ATTRS{idVendor}=="8086"' in rules and "0b07" in rules   # D435
     assert "udevadm control --reload-rules" in rules
