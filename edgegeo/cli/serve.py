@@ -8,7 +8,7 @@ import argparse
 import sys
 
 CONFIG_KEYS = {"source": str, "pipeline": str, "fuse": bool, "track": bool, "out": str,
-               "device_profile": str, "http": str, "sinks": list}
+               "device_profile": str, "http": str, "zenoh": str, "sinks": list}
 
 
 def register(subparsers) -> None:
@@ -20,7 +20,7 @@ def register(subparsers) -> None:
                     "saved). Health (GET /healthz: 200 ok, 503 otherwise), Prometheus metrics "
                     "(GET /metrics) and POST /map/save, /map/reset on --http (localhost).",
         epilog="config file (TOML), keys as the flags: source, pipeline, fuse, track, out, "
-               "device_profile, http, sinks = [URI, ...]. See devices/edgegeo.service.")
+               "device_profile, http, zenoh, sinks = [URI, ...]. See devices/edgegeo.service.")
     parser.add_argument("--config", metavar="FILE.toml", help="options from a TOML file")
     parser.add_argument("--source", metavar="URI", help="frame source (as edgegeo run)")
     parser.add_argument("--pipeline", help="gt, mono, stereo or mvs (default gt)")
@@ -32,6 +32,9 @@ def register(subparsers) -> None:
     parser.add_argument("--device-profile", metavar="NAME", help="device profile (default auto)")
     parser.add_argument("--http", metavar="HOST:PORT",
                         help="health and metrics address (default 127.0.0.1:8080; 'off': none)")
+    parser.add_argument("--zenoh", metavar="ENDPOINT",
+                        help="publish ROS 2 topics live over zenoh in rmw_zenoh's format, "
+                             "listening on ENDPOINT (e.g. tcp/127.0.0.1:7447); default: none")
     parser.add_argument("--sink", action="append", metavar="URI", dest="sinks",
                         help="an extra output by URI (repeatable; as edgegeo run)")
     parser.set_defaults(func=run)
@@ -91,6 +94,8 @@ def run(args: argparse.Namespace) -> int:
     sinks = list(opts["sinks"])
     if opts["fuse"]:
         sinks = [f"ply://{out}?every=30", f"tum://{out}/trajectory.txt"] + sinks
+    if opts.get("zenoh"):
+        sinks.append(f"zenoh://{opts['zenoh']}")
     spec = RunSpec(source=opts["source"], pipeline=opts["pipeline"], fuse=opts["fuse"],
                    sinks=tuple(sinks), profile=opts["device_profile"], track=opts["track"])
     try:

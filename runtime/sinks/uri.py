@@ -21,6 +21,12 @@ URI                                        sink
                                            default 10; 0 = only at the end; the map cloud needs
                                            fusion on), ``max_points`` (map cloud size, default
                                            200000).
+``zenoh://ENDPOINT``                       :class:`~.ros2_zenoh.ZenohRos2Sink`: live ROS 2 topics in
+                                           rmw_zenoh's format, listening on ENDPOINT (e.g.
+                                           ``zenoh://tcp/127.0.0.1:7447``); ``connect`` (an
+                                           endpoint to connect to as well), ``domain`` (ROS domain,
+                                           default 0), ``node`` (default edgegeo), ``map_every``
+                                           (seconds, default 2).
 ``tum://PATH``                             :class:`~.trajectory.TrajectorySink`: the camera poses
                                            (tracked, else the source's) as a TUM trajectory file;
                                            ``every`` (seconds between rewrites, default 5; 0 = only
@@ -37,7 +43,7 @@ from ..map import LiveMap
 from ..uri import URI, bool_option, check_options, float_option, int_option, parse_uri
 from .base import Sink
 
-SCHEMES = ("ply", "png16", "npy", "mp4", "mcap", "tum")
+SCHEMES = ("ply", "png16", "npy", "mp4", "mcap", "tum", "zenoh")
 EXAMPLE = ("ply://out/run, png16://out/run/depth, mp4://out/run/depth.mp4, mcap://out/run/bag, "
            "tum://out/run/trajectory.txt")
 
@@ -48,6 +54,7 @@ _OPTIONS = {
     "mp4": {"fps", "max_depth", "rgb"},
     "mcap": {"map_every", "max_points"},
     "tum": {"every"},
+    "zenoh": {"connect", "domain", "node", "map_every"},
 }
 
 
@@ -101,6 +108,13 @@ def open_sink(uri: str, live_map: LiveMap | None = None, fps: float | None = Non
                               max_depth=float_option(parsed, "max_depth", live_map and
                                                      live_map.config.max_depth),
                               with_rgb=bool_option(parsed, "rgb", True))
+    if parsed.scheme == "zenoh":
+        from .ros2_zenoh import ZenohRos2Sink
+
+        return ZenohRos2Sink(parsed.target, connect=parsed.options.get("connect"),
+                             live_map=live_map, domain_id=int_option(parsed, "domain", 0, 0),
+                             node=parsed.options.get("node", "edgegeo"),
+                             map_every_s=float_option(parsed, "map_every", 2.0, True))
     if parsed.scheme == "tum":
         from .trajectory import TrajectorySink
 
