@@ -181,3 +181,35 @@ def trajectory_plot(true_xy, tracked_xy, title: str, size: int = 480) -> np.ndar
         cv2.putText(image, "1 m", (14 + metre, size - 8), cv2.FONT_HERSHEY_SIMPLEX, 0.4,
                     (0, 0, 0), 1, cv2.LINE_AA)
     return image
+
+
+def line_plot(x, series: dict, title: str, width: int = 640, height: int = 360) -> np.ndarray:
+    """Curves ``{label: (N,) values}`` against ``x`` ``(N,)``, each on its own vertical scale
+    (min–max written beside its label), with ``title``; ``(height, width, 3) uint8`` RGB."""
+    import cv2
+
+    colours = [(230, 120, 20), (40, 120, 220), (40, 170, 60), (200, 40, 40)]
+    image = np.full((height, width, 3), 255, np.uint8)
+    x = np.asarray(x, float)
+    left, right, top, bottom = 50, width - 20, 40, height - 30
+    span_x = max(float(np.ptp(x)), 1e-9) if len(x) else 1.0
+    cv2.rectangle(image, (left, top), (right, bottom), (200, 200, 200), 1)
+    cv2.putText(image, title, (10, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1,
+                cv2.LINE_AA)
+    for index, (label, values) in enumerate(series.items()):
+        values = np.asarray(values, float)
+        colour = colours[index % len(colours)]
+        low, high = (float(values.min()), float(values.max())) if len(values) else (0.0, 1.0)
+        span = max(high - low, 1e-9)
+        px = left + (x - x.min()) / span_x * (right - left)
+        py = bottom - (values - low) / span * (bottom - top)
+        points = np.round(np.stack([px, py], 1)).astype(np.int32)
+        if len(points) > 1:
+            cv2.polylines(image, [points], False, colour, 2, cv2.LINE_AA)
+        cv2.putText(image, f"{label} {low:.4g}-{high:.4g}", (left + 5 + 220 * index, top - 8),
+                    cv2.FONT_HERSHEY_SIMPLEX, 0.4, colour, 1, cv2.LINE_AA)
+    cv2.putText(image, f"{x.min():.0f}" if len(x) else "0", (left, height - 10),
+                cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
+    cv2.putText(image, f"{x.max():.0f} frames" if len(x) else "", (right - 90, height - 10),
+                cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
+    return image

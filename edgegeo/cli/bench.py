@@ -16,6 +16,7 @@ MVS_SECTION = "mvs"
 RUNTIME_SECTION = "runtime"
 TRACKING_SECTION = "tracking"
 ROBUSTNESS_SECTION = "robustness"
+SOAK_SECTION = "soak"
 
 
 def _run_op(args: argparse.Namespace) -> int:
@@ -386,7 +387,45 @@ def _add_robustness(benchmarks) -> None:
     parser.set_defaults(func=_run_robustness)
 
 
-BENCHMARKS = [_add_op, _add_upsample, _add_mvs, _add_runtime, _add_tracking, _add_robustness]
+def _run_soak(args: argparse.Namespace) -> int:
+    from edgegeo.bench import soak as bench
+    from edgegeo.bench_report import link, picture_path, write_section
+
+    if args.frames < 500:
+        raise ValueError(f"--frames must be >= 500 for a soak, got {args.frames}")
+    result = bench.run_soak(args.frames)
+    picture = picture_path("soak.png", args.out, args.record)
+    bench.save_plot(result, picture)
+    body = bench.report_body(result, args.frames, link(picture))
+    print(body)
+    if args.record:
+        print(f"wrote {write_section(SOAK_SECTION, 'Soak: the service pipeline over time', body)}")
+    leaked = result["rss_growth"] > bench.MAX_RSS_GROWTH or \
+        result["fds"][1] > result["fds"][0] + 2 or result["threads"][1] > result["threads"][0] + 2
+    return 1 if leaked else 0
+
+
+def _add_soak(benchmarks) -> None:
+    from pathlib import Path
+
+    from edgegeo.bench_report import add_record_argument
+
+    parser = benchmarks.add_parser(
+        "soak", help="a long run of gt + fusion + zenoh: memory, fds, threads, fps over time",
+        description="Replay a held-out walk-through for --frames frames through the gt "
+                    "pipeline with fusion and the live ROS 2 zenoh sink (127.0.0.1), sampling "
+                    "RSS, open fds, threads, fps and the message rate every second; exits 1 "
+                    "if RSS grows over 5 % after warm-up or fds / threads grow. Saves a plot "
+                    f"under --out; --record writes section '{SOAK_SECTION}'.")
+    parser.add_argument("--frames", type=int, default=10_000, help="frames (default 10000)")
+    parser.add_argument("--out", type=Path, default=Path("out/bench-soak"),
+                        help="folder for the plot (default out/bench-soak)")
+    add_record_argument(parser, SOAK_SECTION)
+    parser.set_defaults(func=_run_soak)
+
+
+BENCHMARKS = [_add_op, _add_upsample, _add_mvs, _add_runtime, _add_tracking, _add_robustness,
+              _add_soak]
 
 
 def register(subparsers) -> None:
