@@ -93,12 +93,17 @@ def test_serve_as_a_notify_service_with_health_metrics_and_sigterm(tmp_path, not
         after = json.loads(_get(f"http://127.0.0.1:{port}/healthz")[1])["map_frames"]
         assert code == 200 and reset["reset"] and after < before
         assert _get(f"http://127.0.0.1:{port}/nothing")[0] == 404
+        process.send_signal(signal.SIGHUP)                # not reloadable: says so, runs on
+        time.sleep(0.5)
+        assert process.poll() is None
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
     finally:
         if process.poll() is None:
             process.kill()
-    assert process.returncode == 0, process.stderr.read()
+    stderr = process.stderr.read()
+    assert process.returncode == 0, stderr
+    assert "SIGHUP: the configuration is not reloadable" in stderr
     sent = "\n".join(m for _, m in messages)
     assert "READY=1" in sent and "WATCHDOG=1" in sent and "STATUS=ok:" in sent
     assert "STOPPING=1" in sent

@@ -27,6 +27,9 @@ URI                                        sink
                                            endpoint to connect to as well), ``domain`` (ROS domain,
                                            default 0), ``node`` (default edgegeo), ``map_every``
                                            (seconds, default 2).
+``ros2://NODE``                            :class:`~.ros2_node.Ros2NodeSink`: the same topics from an
+                                           rclpy node (machines with ROS 2 installed);
+                                           ``namespace``, ``map_every``.
 ``tum://PATH``                             :class:`~.trajectory.TrajectorySink`: the camera poses
                                            (tracked, else the source's) as a TUM trajectory file;
                                            ``every`` (seconds between rewrites, default 5; 0 = only
@@ -43,7 +46,7 @@ from ..map import LiveMap
 from ..uri import URI, bool_option, check_options, float_option, int_option, parse_uri
 from .base import Sink
 
-SCHEMES = ("ply", "png16", "npy", "mp4", "mcap", "tum", "zenoh")
+SCHEMES = ("ply", "png16", "npy", "mp4", "mcap", "tum", "zenoh", "ros2")
 EXAMPLE = ("ply://out/run, png16://out/run/depth, mp4://out/run/depth.mp4, mcap://out/run/bag, "
            "tum://out/run/trajectory.txt")
 
@@ -55,6 +58,7 @@ _OPTIONS = {
     "mcap": {"map_every", "max_points"},
     "tum": {"every"},
     "zenoh": {"connect", "domain", "node", "map_every"},
+    "ros2": {"namespace", "map_every"},
 }
 
 
@@ -115,6 +119,12 @@ def open_sink(uri: str, live_map: LiveMap | None = None, fps: float | None = Non
                              live_map=live_map, domain_id=int_option(parsed, "domain", 0, 0),
                              node=parsed.options.get("node", "edgegeo"),
                              map_every_s=float_option(parsed, "map_every", 2.0, True))
+    if parsed.scheme == "ros2":
+        from .ros2_node import Ros2NodeSink
+
+        return Ros2NodeSink(parsed.target, namespace=parsed.options.get("namespace", ""),
+                            live_map=live_map,
+                            map_every_s=float_option(parsed, "map_every", 2.0, True))
     if parsed.scheme == "tum":
         from .trajectory import TrajectorySink
 
