@@ -76,8 +76,7 @@ class ServiceState:
         self.pipeline = None
         self.frames_out = 0
         self.last_frame_time: float | None = None
-        self.source_events = 0
-        self.last_source_event_time: float | None = None
+        self.source_state = "streaming"
         self.stopping = False
         self.lock = threading.Lock()
 
@@ -86,13 +85,11 @@ class ServiceState:
             self.frames_out += 1
             self.last_frame_time = time.monotonic()
 
-    def observe_source(self, counters: dict) -> None:
-        """Note when the source last reported trouble (timeouts, reconnects)."""
-        events = int(counters.get("timeouts", 0)) + int(counters.get("reconnects", 0))
+    def observe_source(self, description: dict) -> None:
+        """Note the source's state (``streaming``; a live camera ``waiting`` or
+        ``reconnecting``)."""
         with self.lock:
-            if events != self.source_events:
-                self.source_events = events
-                self.last_source_event_time = time.monotonic()
+            self.source_state = description.get("state", "streaming")
 
     def status(self) -> str:
         """``starting``, ``ok``, ``reconnecting``, ``degraded`` or ``stopping``."""
@@ -103,13 +100,10 @@ class ServiceState:
             if self.last_frame_time is None:
                 return "starting"
             quiet = now - self.last_frame_time
-            troubled = (self.last_source_event_time is not None
-                        and now - self.last_source_event_time < STALL_S)
+            camera_away = self.source_state in ("waiting", "reconnecting")
         if quiet < STALL_S / 3:
             return "ok"
-        if troubled:
-            return "reconnecting"
-        return "degraded"
+        return "reconnecting" if camera_away else "degraded"
 
     def health(self) -> dict:
         """The ``/healthz`` JSON."""
@@ -300,7 +294,7 @@ class Service:
     def _progress(self, line: str) -> None:
         """The pipeline's progress callback (its supervising thread): READY, STATUS,
         WATCHDOG, STOPPING."""
-        self.state.observe_source(self.assembled.source.describe().get("counters", {}))
+        self.state.observe_source(self.assembled.source.describe())
         if self.state.pipeline is not None and self.state.pipeline.stopping:
             self._stop_notice()
             return

@@ -184,3 +184,71 @@ def test_config_file_and_flags(tmp_path, capsys):
     assert main(["serve", "--config", str(config)]) == 2
     assert "fuse must be a bool" in capsys.readouterr().err
     assert main(["serve"]) == 2 and "no source" in capsys.readouterr().err
+
+
+@pytest.mark.usefixtures("one_torch_thread")
+def test_health_says_reconnecting_while_the_camera_is_away(tmp_path, notify_socket):
+    """A RealSense software device unplugged mid-stream: /healthz turns 'reconnecting' (503)
+    and the watchdog keeps being pinged (the source is alive); plugged back in, 'ok' again."""
+    import numpy as np
+
+    from edgegeo.geometry import K_from_fov
+    from edgegeo.runtime import service as service_module
+    from edgegeo.runtime.assembly import RunSpec, assemble_run
+    from edgegeo.runtime.sources import SoftwareCamera
+
+    path, messages = notify_socket
+    size = (64, 48)
+    camera = SoftwareCamera(K_from_fov(*size, 69.0), size, K_from_fov(*size, 69.0), size,
+                            depth_units=0.001, baseline_m=0.05)
+    source = camera.open_source(timeout_s=0.2, reconnect_after=2, reconnect_timeout_s=10)
+    rgb = np.random.default_rng(0).integers(0, 255, (48, 64, 3), dtype=np.uint8)
+    depth = np.full((48, 64), 2.0, np.float32)
+    ir = np.zeros((48, 64), np.uint8)
+    plugged, stop, seen = threading.Event(), threading.Event(), {}
+    plugged.set()
+
+    def feed():
+        while not stop.is_set():
+            if plugged.is_set():
+                camera.push(rgb, depth, ir, ir)
+            time.sleep(0.05)
+
+    stall = service_module.STALL_S
+    service_module.STALL_S = 1.5
+    with assemble_run(RunSpec(source=source, pipeline="gt", profile="cpu")) as assembled:
+        service = Service(assembled, tmp_path, http=("127.0.0.1", 0),
+                          notifier=SystemdNotifier(path), status_every_s=0.2)
+
+        def scenario():
+            port = lambda: service.server.server_address[1]   # noqa: E731
+            time.sleep(2.0)
+            seen["before"] = json.loads(_get(f"http://127.0.0.1:{port()}/healthz")[1])
+            plugged.clear()
+            camera.disconnect()
+            time.sleep(2.5)
+            seen["away"] = _get(f"http://127.0.0.1:{port()}/healthz")
+            away_from = time.monotonic() - 1.0
+            seen["pings_away"] = [t for t, m in messages if "WATCHDOG=1" in m and t > away_from]
+            camera.reconnect()
+            plugged.set()
+            time.sleep(3.0)
+            seen["back"] = json.loads(_get(f"http://127.0.0.1:{port()}/healthz")[1])
+            service.state.pipeline.stop("test over")
+            stop.set()
+
+        threads = [threading.Thread(target=feed, daemon=True), threading.Thread(target=scenario)]
+        for thread in threads:
+            thread.start()
+        try:
+            service.run()
+        finally:
+            service_module.STALL_S = stall
+            stop.set()
+            camera.close()
+            threads[1].join(15)
+    assert seen["before"]["status"] == "ok"
+    code, body = seen["away"]
+    assert code == 503 and json.loads(body)["status"] == "reconnecting"
+    assert seen["pings_away"], "the watchdog must keep going while the camera reconnects"
+    assert seen["back"]["status"] == "ok" and seen["back"]["frames"] > seen["before"]["frames"]

@@ -166,10 +166,12 @@ class Source:
             self.on_event(kind, index, message)
 
     def describe(self) -> dict:
-        """A JSON-able summary: uri, kind, live, has_depth, has_pose, has_stereo, counters."""
+        """A JSON-able summary: uri, kind, live, has_depth, has_pose, has_stereo, state
+        (``streaming``; a live camera also ``waiting`` for frames or ``reconnecting``),
+        counters."""
         return dict(uri=self.uri, kind=self.kind, live=self.live, has_depth=self.has_depth,
                     has_pose=self.has_pose, has_stereo=self.has_stereo,
-                    counters=self.counters.as_dict())
+                    state=getattr(self, "state", "streaming"), counters=self.counters.as_dict())
 
     def _wait(self, seconds: float) -> bool:
         """Sleep up to ``seconds``; False if the source was stopped meanwhile."""

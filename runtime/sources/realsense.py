@@ -299,6 +299,7 @@ class RealSenseSource(Source):
         self.align = align
         self.timeout_s, self.reconnect_after = float(timeout_s), int(reconnect_after)
         self.max_reconnects = int(max_reconnects)
+        self.state = "streaming"      # or "waiting" (timeouts), "reconnecting"
         self._aligner = None
         self._last_number: int | None = None
         self._partials: dict[int, str] = {}       # incomplete framesets not yet accounted
@@ -325,12 +326,15 @@ class RealSenseSource(Source):
                     self._account_partials(None)
                     return
                 timeouts += 1
+                self.state = "waiting"
                 self.report("timeout", None, f"no frames for {self.timeout_s:g} s")
                 if self.live and timeouts >= self.reconnect_after:
+                    self.state = "reconnecting"
                     self._reconnect()
                     timeouts = 0
                 continue
             timeouts = 0
+            self.state = "streaming"
             try:
                 record = self._convert(frames)
             except (RuntimeError, ValueError) as exc:
