@@ -1,0 +1,39 @@
+"""``edgegeo capi``: build the C API's shared library and print the compiler flags to use it
+(as ``python3-config`` does)::
+
+    cc app.c $(edgegeo capi --cflags) $(edgegeo capi --libs) -o app
+"""
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "capi", help="the C API: compiler flags for edgegeo.h and libedgegeo.so",
+        description="Print what to pass to cc to use edgegeo from C: --cflags (the include "
+                    "path of edgegeo.h), --libs (libedgegeo.so, built on first use, with rpaths "
+                    "so the program runs without LD_LIBRARY_PATH or an activated virtualenv). "
+                    "--build rebuilds the library; --overhead measures the cost of one C call "
+                    "into the runtime. Examples: examples/c/.")
+    group = parser.add_mutually_exclusive_group(required=True)
+    group.add_argument("--cflags", action="store_true", help="compiler flags")
+    group.add_argument("--libs", action="store_true", help="linker flags")
+    group.add_argument("--build", action="store_true", help="(re)build libedgegeo.so")
+    group.add_argument("--overhead", action="store_true",
+                       help="median µs of a C call that does nothing (eg_init)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from edgegeo.runtime.capi import build
+
+    if args.cflags:
+        print(build.cflags())
+    elif args.libs:
+        print(build.libs())
+    elif args.build:
+        print(build.build(force=True))
+    else:
+        print(f"{build.call_overhead_us():.2f} µs per call (eg_init from C, mean of 100000)")
+    return 0

@@ -1,0 +1,85 @@
+"""Build ``libedgegeo.so`` (cffi embedding mode) and say how to compile against it."""
+from __future__ import annotations
+
+import re
+import site
+import sys
+import sysconfig
+from pathlib import Path
+
+HEADER = Path(__file__).with_name("edgegeo.h")
+
+
+def library_dir() -> Path:
+    """Where the library is built: ``$EDGEGEO_CACHE`` (or ~/.cache/edgegeo)/capi/<python>."""
+    from edgegeo.export.cache import cache_dir
+
+    return cache_dir() / "capi" / f"py{sys.version_info.major}{sys.version_info.minor}"
+
+
+def _declarations() -> str:
+    """The header's declarations, as cffi's parser takes them (no preprocessor lines)."""
+    text = re.sub(r"/\*.*?\*/", "", HEADER.read_text(), flags=re.S)
+    keep = [line for line in text.splitlines() if line.strip() and not line.startswith("#")
+            and "extern \"C\"" not in line and line.strip() != "}"]
+    return "\n".join(keep)
+
+
+def build(force: bool = False) -> Path:
+    """Build the library (once; again with ``force``); returns its path."""
+    import cffi
+
+    out = library_dir()
+    library = out / "libedgegeo.so"
+    if library.is_file() and not force and library.stat().st_mtime >= max(
+            p.stat().st_mtime for p in Path(__file__).parent.glob("*.py*")):
+        return library
+    out.mkdir(parents=True, exist_ok=True)
+    ffi = cffi.FFI()
+    declarations = _declarations()
+    ffi.embedding_api(declarations)
+    ffi.set_source("libedgegeo", f'#include "{HEADER}"',
+                   extra_compile_args=["-Wno-array-parameter"])
+    paths = [p for p in site.getsitepackages() + [site.getusersitepackages()]
+             if Path(p).is_dir()]
+    ffi.embedding_init_code(
+        "import site, sys\n"
+        f"for path in {paths!r}:\n"
+        "    site.addsitedir(path)\n"
+        "from libedgegeo import ffi\n"
+        "from edgegeo.runtime.capi.glue import install\n"
+        "install(ffi)\n")
+    ffi.compile(tmpdir=str(out), target="libedgegeo.*", verbose=False)
+    return library
+
+
+def cflags() -> str:
+    return f"-I{HEADER.parent}"
+
+
+def libs() -> str:
+    """Linker flags: the library, with rpaths to it and to libpython (no LD_LIBRARY_PATH,
+    no virtualenv activation needed at run time)."""
+    library = build()
+    libdir = sysconfig.get_config_var("LIBDIR")
+    return (f"-L{library.parent} -ledgegeo -Wl,-rpath,{library.parent} "
+            f"-Wl,-rpath,{libdir}")
+
+
+
+def call_overhead_us() -> float:
+    """µs per C call into the runtime (``eg_init``, which does nothing once started), timed
+    by ``examples/c/call_overhead.c`` compiled here: the cost of crossing from C into the
+    runtime's Python entry point and back."""
+    import subprocess
+    import tempfile
+
+    source = Path(__file__).resolve().parents[2] / "examples" / "c" / "call_overhead.c"
+    if not source.is_file():
+        raise FileNotFoundError(f"{source}: the overhead probe ships with the source tree")
+    with tempfile.TemporaryDirectory() as tmp:
+        program = Path(tmp) / "call_overhead"
+        subprocess.run(["cc", str(source), *cflags().split(), *libs().split(), "-o",
+                        str(program)], check=True)
+        out = subprocess.run([str(program)], check=True, capture_output=True, text=True).stdout
+    return float(out.split()[0])
