@@ -11,10 +11,16 @@ HEADER = Path(__file__).with_name("edgegeo.h")
 
 
 def library_dir() -> Path:
-    """Where the library is built: ``$EDGEGEO_CACHE`` (or ~/.cache/edgegeo)/capi/<python>."""
+    """Where the library is built: ``<edgegeo cache>/capi/<python>-<environment>`` — one per
+    Python environment, since the library's init code adds that environment's
+    site-packages to the embedded interpreter."""
+    import hashlib
+
     from edgegeo.export.cache import cache_dir
 
-    return cache_dir() / "capi" / f"py{sys.version_info.major}{sys.version_info.minor}"
+    environment = hashlib.sha1(sys.prefix.encode()).hexdigest()[:8]
+    return (cache_dir() / "capi"
+            / f"py{sys.version_info.major}{sys.version_info.minor}-{environment}")
 
 
 def _declarations() -> str:
