@@ -81,3 +81,24 @@ def test_one_call_costs_microseconds(compile_example):
     out = subprocess.run([str(compile_example("call_overhead"))], capture_output=True,
                          text=True, check=True, timeout=120).stdout
     assert float(out.split()[0]) < 100
+
+
+def test_stereo_from_c_equals_python(compile_example, tmp_path):
+    from edgegeo.data.middlebury import load_motorcycle
+
+    pair = load_motorcycle()
+    left = np.ascontiguousarray(pair.left[::4, ::4])
+    right = np.ascontiguousarray(pair.right[::4, ::4])
+    height, width = left.shape[:2]
+    for name, image in (("left", left), ("right", right)):
+        (tmp_path / f"{name}.ppm").write_bytes(f"P6 {width} {height} 255\n".encode()
+                                               + image.tobytes())
+    result = subprocess.run([str(compile_example("stereo")), str(tmp_path / "left.ppm"),
+                             str(tmp_path / "right.ppm"), str(tmp_path / "out.f32")],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    from_c = np.fromfile(tmp_path / "out.f32", np.float32).reshape(height, width)
+    from_python = edgegeo.load("stereo", backend="torch")(left, right)
+    assert np.abs(from_c - from_python).max() <= 1e-5 * np.abs(from_python).max()
+    assert "NULL right: right is NULL" in result.stdout
+    assert "freed model: not an open model" in result.stdout
