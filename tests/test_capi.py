@@ -102,3 +102,35 @@ def test_stereo_from_c_equals_python(compile_example, tmp_path):
     assert np.abs(from_c - from_python).max() <= 1e-5 * np.abs(from_python).max()
     assert "NULL right: right is NULL" in result.stdout
     assert "freed model: not an open model" in result.stdout
+
+
+def test_a_python_c_extension_reaches_the_api(tmp_path):
+    """examples/c/pyext_depth.c: a CPython extension that calls eg_depth, built and imported
+    in a fresh interpreter (the library then runs inside that interpreter)."""
+    import sysconfig
+
+    suffix = sysconfig.get_config_var("EXT_SUFFIX")
+    module = tmp_path / f"pyext_depth{suffix}"
+    subprocess.run(["cc", "-shared", "-fPIC", str(EXAMPLES / "pyext_depth.c"),
+                    f"-I{sysconfig.get_paths()['include']}", *_flags("cflags"),
+                    *_flags("libs"), "-o", str(module)], check=True)
+    script = (
+        "import numpy as np, torch, edgegeo, pyext_depth\n"
+        "rgb = np.random.default_rng(0).integers(0, 255, (48, 64, 3), dtype=np.uint8)\n"
+        "out = np.frombuffer(pyext_depth.depth(rgb.tobytes(), 48, 64), np.float32)\n"
+        "ref = edgegeo.load('mono-depth', backend='torch')(rgb).ravel()\n"
+        "assert np.abs(out - ref).max() <= 1e-5 * np.abs(ref).max()\n"
+        "try:\n    pyext_depth.depth(b'x', 48, 64)\nexcept ValueError as e:\n    print(e)\n"
+        "print('ok')\n")
+    result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().endswith("ok") and "short buffer" in result.stdout
+
+
+def test_pkg_config_file():
+    out = subprocess.run([sys.executable, "-m", "edgegeo", "capi", "--pkg-config"],
+                         check=True, capture_output=True, text=True).stdout
+    fields = dict(line.split(": ", 1) for line in out.strip().splitlines())
+    assert fields["Name"] == "edgegeo" and "-ledgegeo" in fields["Libs"]
+    assert fields["Cflags"].startswith("-I") and Path(fields["Cflags"][2:], "edgegeo.h").is_file()

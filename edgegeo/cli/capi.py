@@ -19,6 +19,9 @@ def register(subparsers) -> None:
     group = parser.add_mutually_exclusive_group(required=True)
     group.add_argument("--cflags", action="store_true", help="compiler flags")
     group.add_argument("--libs", action="store_true", help="linker flags")
+    group.add_argument("--pkg-config", action="store_true",
+                       help="print a pkg-config file (save it as edgegeo.pc on "
+                            "PKG_CONFIG_PATH, then `pkg-config --cflags --libs edgegeo`)")
     group.add_argument("--build", action="store_true", help="(re)build libedgegeo.so")
     group.add_argument("--overhead", action="store_true",
                        help="median µs of a C call that does nothing (eg_init)")
@@ -32,6 +35,11 @@ def run(args: argparse.Namespace) -> int:
         print(build.cflags())
     elif args.libs:
         print(build.libs())
+    elif args.pkg_config:
+        from edgegeo import __version__
+
+        print(f"Name: edgegeo\nDescription: edgegeo C API (edgegeo.h, libedgegeo.so)\n"
+              f"Version: {__version__}\nCflags: {build.cflags()}\nLibs: {build.libs()}")
     elif args.build:
         print(build.build(force=True))
     else:

@@ -10,6 +10,25 @@ from pathlib import Path
 HEADER = Path(__file__).with_name("edgegeo.h")
 
 
+# cffi's start-up (Python < 3.12) spins until PyCapsule_Type.tp_version_tag is 0, which only
+# holds before the interpreter has looked anything up on capsules: loaded into a process that
+# already runs Python (a C extension, ctypes), the first call would spin forever. Resetting the
+# type's version tag (PyType_Modified, what CPython does whenever a type changes) when the
+# library is loaded into a running interpreter lets the start-up through.
+UNBLOCK_STARTUP = """
+__attribute__((constructor)) static void eg_unblock_cffi_startup(void)
+{
+#if PY_VERSION_HEX < 0x030C0000
+    if (Py_IsInitialized()) {
+        PyGILState_STATE state = PyGILState_Ensure();
+        PyType_Modified(&PyCapsule_Type);
+        PyGILState_Release(state);
+    }
+#endif
+}
+"""
+
+
 def library_dir() -> Path:
     """Where the library is built: ``<edgegeo cache>/capi/<python>-<environment>`` — one per
     Python environment, since the library's init code adds that environment's
@@ -44,7 +63,7 @@ def build(force: bool = False) -> Path:
     ffi = cffi.FFI()
     declarations = _declarations()
     ffi.embedding_api(declarations)
-    ffi.set_source("libedgegeo", f'#include "{HEADER}"',
+    ffi.set_source("libedgegeo", f'#include "{HEADER}"\n' + UNBLOCK_STARTUP,
                    extra_compile_args=["-Wno-array-parameter"])
     paths = [p for p in site.getsitepackages() + [site.getusersitepackages()]
              if Path(p).is_dir()]
