@@ -79,8 +79,9 @@ def test_a_pipeline_fed_from_c_fuses_a_mesh(compile_example, tmp_path):
 
 def test_one_call_costs_microseconds(compile_example):
     out = subprocess.run([str(compile_example("call_overhead"))], capture_output=True,
-                         text=True, check=True, timeout=120).stdout
-    assert float(out.split()[0]) < 100
+                         text=True, check=True, timeout=300).stdout
+    cost = {key: float(value) for key, value in (line.split() for line in out.splitlines())}
+    assert cost["empty_call_us"] < 100 and cost["depth_ms"] > 0 and cost["push_us"] > 0
 
 
 def test_stereo_from_c_equals_python(compile_example, tmp_path):

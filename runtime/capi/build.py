@@ -92,12 +92,18 @@ def libs() -> str:
 
 
 
-def call_overhead_us() -> float:
-    """µs per C call into the runtime (``eg_init``, which does nothing once started), timed
-    by ``examples/c/call_overhead.c`` compiled here: the cost of crossing from C into the
-    runtime's Python entry point and back."""
+def call_overhead() -> dict[str, float]:
+    """What a C call costs, measured by ``examples/c/call_overhead.c`` compiled here:
+    ``empty_call_us`` (the C → Python crossing), ``depth_ms`` (``eg_depth`` at 192×256),
+    ``python_depth_ms`` (the same model called from Python, same image), ``push_us`` (a
+    640×480 RGB-D push: copy + queue)."""
     import subprocess
     import tempfile
+
+    import numpy as np
+
+    import edgegeo
+    from edgegeo.timing import median_time
 
     source = Path(__file__).resolve().parents[2] / "examples" / "c" / "call_overhead.c"
     if not source.is_file():
@@ -107,4 +113,8 @@ def call_overhead_us() -> float:
         subprocess.run(["cc", str(source), *cflags().split(), *libs().split(), "-o",
                         str(program)], check=True)
         out = subprocess.run([str(program)], check=True, capture_output=True, text=True).stdout
-    return float(out.split()[0])
+    measured = {key: float(value) for key, value in (line.split() for line in out.splitlines())}
+    rgb = (np.arange(192 * 256 * 3) * 7919 % 251).astype(np.uint8).reshape(192, 256, 3)
+    model = edgegeo.load("mono-depth", backend="torch")
+    measured["python_depth_ms"] = median_time(lambda: model(rgb), 15, warmup=1)[1] * 1e3
+    return measured
