@@ -50,6 +50,8 @@ outputs (--sink URI, repeatable; the flags below are short for the URIs in --out
   mcap://DIR[?map_every=S]   ROS 2 bag (MCAP): images, camera info, pose, odometry, map
                              cloud (--bag: OUT/bag)
   tum://PATH[?every=S]       camera poses, TUM format  (--fuse or --track: OUT/trajectory.txt)
+  zenoh://ENDPOINT           live ROS 2 topics in rmw_zenoh's format (e.g. zenoh://tcp/0.0.0.0:7447)
+  ros2://NODE                the same topics from an rclpy node (machines with ROS 2 installed)
 stats.json in --out, always
 
 camera tracking: fusing a source without poses (a camera, a recording, a TUM folder without
