@@ -5,14 +5,12 @@ configured with (``RMW_IMPLEMENTATION``). The messages are the CDR bytes
 so both sinks send the same data."""
 from __future__ import annotations
 
-import time
-
 from ..map import LiveMap
-from .base import Sink
+from .live_ros import LiveRosSink
 from .ros_messages import TOPICS, RosMessages
 
 
-class Ros2NodeSink(Sink):
+class Ros2NodeSink(LiveRosSink):
     """Publish the packets' ROS 2 messages from an ``rclpy`` node.
 
     Args:
@@ -33,14 +31,10 @@ class Ros2NodeSink(Sink):
         except ImportError:
             raise ValueError("ros2:// needs a ROS 2 installation (rclpy does not import); "
                              "zenoh://ENDPOINT publishes the same topics without one") from None
+        super().__init__(live_map, map_every_s, max_map_points)
         self.node_name, self.namespace = node, namespace
-        self.live_map = live_map
-        self.map_every_s, self.max_map_points = float(map_every_s), max_map_points
         self._node = None
         self._publishers: dict = {}
-        self._messages: RosMessages | None = None
-        self._last_map = time.monotonic()
-        self.counts = {key: 0 for key in TOPICS}
 
     def open(self, info: dict | None = None) -> None:
         import rclpy
@@ -50,40 +44,15 @@ class Ros2NodeSink(Sink):
         if not rclpy.ok():
             rclpy.init()
         self._node = rclpy.create_node(self.node_name, namespace=self.namespace)
-        self._messages = RosMessages(get_typestore(Stores.ROS2_JAZZY), "32FC1")
         for key, (topic, msgtype) in TOPICS.items():
             if key == "map" and self.live_map is None:
                 continue
             self._publishers[key] = self._node.create_publisher(get_message(msgtype), topic, 10)
+        self._messages = RosMessages(get_typestore(Stores.ROS2_JAZZY), "32FC1")
 
-    def write(self, packet) -> None:
-        if self._node is None:
-            self.open()
-        for key, _, message in self._messages.packet_messages(packet):
-            self._publishers[key].publish(self._messages.serialize(key, message))
-            self.counts[key] += 1
+    def _send(self, key: str, payload: bytes) -> None:
+        self._publishers[key].publish(payload)      # rclpy publishes serialized bytes as is
 
-    def tick(self) -> None:
-        if (self.live_map is not None and self._node is not None and self.map_every_s > 0
-                and time.monotonic() - self._last_map >= self.map_every_s):
-            self.publish_map()
-
-    def publish_map(self) -> bool:
-        """Publish the fused map now (if anything new was fused); True if published."""
-        self._last_map = time.monotonic()
-        cloud = self._messages.map_cloud(self.live_map, self.max_map_points)
-        if cloud is None:
-            return False
-        self._publishers["map"].publish(self._messages.serialize("map", cloud))
-        self.counts["map"] += 1
-        return True
-
-    def close(self) -> None:
-        if self._node is None:
-            return
-        try:
-            if self.live_map is not None:
-                self.publish_map()
-        finally:
-            self._node.destroy_node()
-            self._node = None
+    def _disconnect(self) -> None:
+        self._node.destroy_node()
+        self._node = None

@@ -23,7 +23,7 @@ import itertools
 import time
 
 from ..map import LiveMap
-from .base import Sink
+from .live_ros import LiveRosSink
 from .ros_messages import TOPICS, RosMessages
 
 DEFAULT_QOS_KEY = "::,:,:,:,,"
@@ -35,7 +35,7 @@ def dds_type_name(msgtype: str) -> str:
     return f"{package}::{kind}::dds_::{name}_"
 
 
-class ZenohRos2Sink(Sink):
+class ZenohRos2Sink(LiveRosSink):
     """Publish :class:`~.ros_messages.RosMessages` (depth as ``32FC1`` metres) live over zenoh
     in ``rmw_zenoh``'s format (see the module docstring); the map cloud every
     ``map_every_s`` seconds.
@@ -59,18 +59,14 @@ class ZenohRos2Sink(Sink):
             raise ValueError("the zenoh sink needs an endpoint to listen on or connect to")
         if not (isinstance(domain_id, int) and 0 <= domain_id <= 232):
             raise ValueError(f"ROS domain id must be 0-232, got {domain_id!r}")
+        super().__init__(live_map, map_every_s, max_map_points)
         self.listen, self.connect = listen, connect
-        self.live_map = live_map
         self.domain_id, self.node = domain_id, node
-        self.map_every_s, self.max_map_points = float(map_every_s), max_map_points
         self.session = None
         self._publishers: dict = {}
         self._tokens: list = []
         self._gids: dict[str, bytes] = {}
         self._sequence = itertools.count(1)
-        self._messages: RosMessages | None = None
-        self._last_map = time.monotonic()
-        self.counts = {key: 0 for key in TOPICS}
 
     def open(self, info: dict | None = None) -> None:
         import json
@@ -87,7 +83,6 @@ class ZenohRos2Sink(Sink):
             config.insert_json5("connect/endpoints", json.dumps([self.connect]))
         self.session = zenoh.open(config)
         store = get_typestore(Stores.ROS2_JAZZY)
-        self._messages = RosMessages(store, "32FC1")
         zid = str(self.session.info.zid())
         node_id = 0
         self._tokens.append(self.session.liveliness().declare_token(
@@ -103,45 +98,19 @@ class ZenohRos2Sink(Sink):
             self._publishers[key] = self.session.declare_publisher(
                 f"{self.domain_id}/{topic.strip('/')}/{dds_type}/{type_hash}")
             self._tokens.append(self.session.liveliness().declare_token(liveliness))
+        self._messages = RosMessages(store, "32FC1")       # open: write() may send now
 
-    def _put(self, key: str, stamp_ns: int, message) -> None:
+    def _send(self, key: str, payload: bytes) -> None:
         from zenoh.ext import Int64, UInt8, z_serialize
 
         attachment = z_serialize((Int64(next(self._sequence)), Int64(time.time_ns()),
                                   tuple(UInt8(b) for b in self._gids[key])))
-        self._publishers[key].put(self._messages.serialize(key, message), attachment=attachment)
-        self.counts[key] += 1
+        self._publishers[key].put(payload, attachment=attachment)
 
-    def write(self, packet) -> None:
-        if self.session is None:
-            self.open()
-        for key, stamp_ns, message in self._messages.packet_messages(packet):
-            self._put(key, stamp_ns, message)
-
-    def tick(self) -> None:
-        if (self.live_map is not None and self.session is not None and self.map_every_s > 0
-                and time.monotonic() - self._last_map >= self.map_every_s):
-            self.publish_map()
-
-    def publish_map(self) -> bool:
-        """Publish the fused map now (if anything new was fused); True if published."""
-        self._last_map = time.monotonic()
-        cloud = self._messages.map_cloud(self.live_map, self.max_map_points)
-        if cloud is None:
-            return False
-        self._put("map", self._messages.last_stamp_ns, cloud)
-        return True
-
-    def close(self) -> None:
-        if self.session is None:
-            return
-        try:
-            if self.live_map is not None:
-                self.publish_map()
-        finally:
-            for token in self._tokens:
-                token.undeclare()
-            for publisher in self._publishers.values():
-                publisher.undeclare()
-            self.session.close()
-            self.session = None
+    def _disconnect(self) -> None:
+        for token in self._tokens:
+            token.undeclare()
+        for publisher in self._publishers.values():
+            publisher.undeclare()
+        self.session.close()
+        self.session = None
