@@ -11,7 +11,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-COST_VOLUMES = ("metadata", "dot", "cosine")
+COST_VOLUMES = ("metadata", "dot", "cosine", "correlation")
+DECODERS = ("depth", "planes")
 # Side lengths must be multiples of this: the image encoder goes down to 1/32 resolution.
 SIZE_MULTIPLE = 32
 # Matching features (and the cost volume) live at this fraction of the input resolution.
@@ -35,7 +36,13 @@ class MVSNetConfig:
         cost_volume: ``"metadata"`` (the MLP over SimpleRecon's metadata), ``"dot"`` (plain
             sum over sources of reference · warped-source feature dot products: the ablation)
             or ``"cosine"`` (mean over the sources that see the point of the cosine similarity
-            of the two features: a volume in [−1, 1] whatever the feature scale).
+            of the two features: a volume in [−1, 1] whatever the feature scale) or
+            ``"correlation"`` (the same score from features made unit length before the sweep:
+            the cost of ``"dot"``; the ``planes`` design's volume).
+        decoder: ``"depth"`` (SimpleRecon: sigmoid heads regress log depth at four scales) or
+            ``"planes"`` (the U-Net outputs a correction to the volume's own plane logits at
+            1/4 resolution; depth is their soft-argmin, refined by bounded residuals at 1/2 and
+            1/1 — and the volume's soft-argmin and confidence are inputs of the U-Net).
         matching_channels: channels of the matching features (1/4 resolution).
         mlp_hidden: hidden widths of the metadata MLP (LeakyReLU between layers, one output).
         image_channels: image-encoder channels at 1/2, 1/4, 1/8, 1/16, 1/32 resolution.
@@ -52,6 +59,7 @@ class MVSNetConfig:
     min_depth: float = 0.25
     max_depth: float = 8.0
     cost_volume: str = "metadata"
+    decoder: str = "depth"
     matching_channels: int = 16
     mlp_hidden: tuple[int, ...] = (128, 128)
     image_channels: tuple[int, int, int, int, int] = (16, 24, 40, 64, 96)
@@ -80,6 +88,9 @@ class MVSNetConfig:
         if self.cost_volume not in COST_VOLUMES:
             raise ValueError(f"MVSNetConfig.cost_volume must be one of {COST_VOLUMES}, got "
                              f"{self.cost_volume!r}")
+        if self.decoder not in DECODERS:
+            raise ValueError(f"MVSNetConfig.decoder must be one of {DECODERS}, got "
+                             f"{self.decoder!r}")
         positive_ints("mlp_hidden", None)
         positive_ints("image_channels", 5)
         positive_ints("cv_channels", 4)
@@ -101,6 +112,15 @@ class MVSNetConfig:
         return cls(**changes)
 
     @classmethod
+    def matching(cls, **changes: Any) -> MVSNetConfig:
+        """The ``planes`` design (shipped): the ``small`` encoders and U-Net with the
+        correlation volume, whose plane logits the U-Net corrects, and 4 sources (the volume
+        is a mean over sources, so any count runs)."""
+        fields = dict(cost_volume="correlation", decoder="planes", num_sources=4)
+        fields.update(changes)
+        return cls(**fields)
+
+    @classmethod
     def tiny(cls, **changes: Any) -> MVSNetConfig:
         """A few thousand parameters, 2 sources and 8 planes: tests and smoke runs only."""
         # No 4-channel layers before a stride-2 1×1 skip: oneDNN's AVX2 1×1 backward-weights
@@ -113,7 +133,7 @@ class MVSNetConfig:
 
     @classmethod
     def named(cls, name: str) -> MVSNetConfig:
-        """One of the named configs: ``tiny``, ``small``."""
+        """One of the named configs: ``tiny``, ``small``, ``matching``."""
         if name not in NAMED_CONFIGS:
             raise ValueError(f"unknown mvs config {name!r}; available: "
                              f"{', '.join(NAMED_CONFIGS)}")
@@ -152,7 +172,7 @@ class MVSNetConfig:
             raise ValueError(f"not an mvs recipe config (no 'model' field): {recipe_config!r}")
         base = cls.named(recipe_config["model"])
         changes: dict[str, Any] = {}
-        for name in ("cost_volume", "num_planes", "mlp_hidden", "image_size"):
+        for name in ("cost_volume", "decoder", "num_planes", "mlp_hidden", "image_size"):
             if name in recipe_config:
                 value = recipe_config[name]
                 changes[name] = tuple(value) if isinstance(value, list) else value
@@ -164,4 +184,4 @@ class MVSNetConfig:
         return dataclasses.replace(base, **changes)
 
 
-NAMED_CONFIGS = ("tiny", "small")
+NAMED_CONFIGS = ("tiny", "small", "matching")

@@ -6,7 +6,9 @@ layers, none after the last) — Linear layers on the channels-last volume, i.e.
 products. ``cost_volume="dot"``: the plain dot-product volume
 (:func:`~edgegeo.models.mvs.metadata.dot_product_volume`), no parameters: the ablation.
 ``cost_volume="cosine"``: its normalised form
-(:func:`~edgegeo.models.mvs.metadata.cosine_volume`), no parameters.
+(:func:`~edgegeo.models.mvs.metadata.cosine_volume`), no parameters. ``cost_volume=
+"correlation"``: the same score from features normalised before the sweep
+(:func:`~edgegeo.models.mvs.metadata.correlation_volume`), no parameters.
 """
 from __future__ import annotations
 
@@ -14,7 +16,8 @@ import torch
 from torch import nn
 
 from .config import COST_VOLUMES
-from .metadata import build_metadata, cosine_volume, dot_product_volume, metadata_channels
+from .metadata import (build_metadata, correlation_volume, cosine_volume, dot_product_volume,
+                       metadata_channels)
 
 
 class MetadataMLP(nn.Module):
@@ -39,7 +42,7 @@ class CostVolume(nn.Module):
     """Matching score of every depth plane at every reference feature pixel.
 
     Args:
-        mode: ``"metadata"``, ``"dot"`` or ``"cosine"``.
+        mode: one of :data:`~.config.COST_VOLUMES`.
         channels: matching-feature channels C.
         num_sources: S, the sources the metadata MLP expects.
         mlp_hidden: hidden widths of the MLP (metadata mode).
@@ -78,6 +81,9 @@ class CostVolume(nn.Module):
         return self._volume(*args, depths, source_valid)
 
     def _volume(self, ref_feats, src_feats, K_ref, K_src, src_T_ref, depths, source_valid):
+        if self.mode == "correlation":
+            return correlation_volume(ref_feats, src_feats, K_ref, K_src, src_T_ref, depths,
+                                      source_valid)
         if self.mode == "cosine":
             return cosine_volume(ref_feats, src_feats, K_ref, K_src, src_T_ref, depths,
                                  source_valid)

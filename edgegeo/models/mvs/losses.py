@@ -14,6 +14,10 @@ the prediction.
   log depth against that source's GT depth (sampled, nearest, where the GT point projects),
   only where the GT point is visible there (its depth < 1.05 × the source's GT depth).
 
+The ``planes`` design (``MVSNetConfig.decoder == "planes"``) adds :func:`plane_cross_entropy`
+on the raw volume's logits (the matching features learn to match from the first step) and on the
+corrected plane logits: :func:`mvs_loss`, weights :data:`PLANE_LOSS_WEIGHTS`.
+
 Ground truth: depth 0 (or NaN/inf) = no GT; GT beyond the model's range is clamped to
 ``[min_depth, max_depth]`` for the single-view losses (the best the model can say there) and
 left out of the multi-view loss.
@@ -23,12 +27,15 @@ https://github.com/nianticlabs/simplerecon).
 """
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
 from edgegeo.geometry.warp import backproject_torch, pixel_to_grid, project_to_camera
 
 LOSS_WEIGHTS = {"ms_log_l1": 1.0, "gradient": 1.0, "normal": 1.0, "multiview": 0.2}
+PLANE_LOSS_WEIGHTS = {"volume_ce": 0.3, "plane_ce": 0.3}
 VISIBILITY_RATIO = 1.05
 _EPS_DEPTH = 1e-3
 
@@ -194,3 +201,69 @@ def simplerecon_loss(outputs: dict, batch: dict, min_depth: float, max_depth: fl
     }
     total = sum(weights[name] * value for name, value in losses.items())
     return total, {name: value.detach() for name, value in losses.items()}
+
+
+def plane_targets(gt_depth: torch.Tensor, log_planes: torch.Tensor, size: tuple[int, int]
+                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The GT plane of every cell of a ``size = (h, w)`` grid over the image (the cost volume's).
+
+    The GT is sampled at the pixel nearest each cell's centre (no averaging across depth
+    edges); its log depth, as a fractional plane index ``f`` between planes ``⌊f⌋`` and
+    ``⌊f⌋ + 1``, gives the two weights ``1 − (f − ⌊f⌋)`` and ``f − ⌊f⌋`` (two-hot: its
+    expectation under the plane depths' logs is the GT log depth exactly).
+
+    Args:
+        gt_depth: ``(B, 1, H, W)`` metres (0 / non-finite = none), ``H, W`` multiples of h, w.
+        log_planes: ``(D,)`` natural logs of the plane depths, evenly spaced, increasing.
+    Returns:
+        ``lower (B, 1, h, w)`` int64 plane index, ``upper_weight (B, 1, h, w)`` in [0, 1] and
+        ``valid (B, 1, h, w)`` bool (GT inside the planes' range).
+    """
+    H, W = gt_depth.shape[-2:]
+    h, w = size
+    stride_y, stride_x = H // h, W // w
+    sampled = gt_depth[..., stride_y // 2::stride_y, stride_x // 2::stride_x][..., :h, :w]
+    D = log_planes.shape[0]
+    low, high = float(log_planes[0]), float(log_planes[-1])
+    valid = gt_valid(sampled) & (sampled >= math.exp(low)) & (sampled <= math.exp(high))
+    log_depth = torch.log(torch.where(valid, sampled, torch.full_like(sampled, math.exp(low))))
+    index = ((log_depth - low) / (high - low) * (D - 1)).clamp(0, D - 1 - 1e-6)
+    lower = index.floor()
+    return lower.long(), index - lower, valid
+
+
+def plane_cross_entropy(logits: torch.Tensor, gt_depth: torch.Tensor,
+                        log_planes: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of ``softmax(logits)`` over the planes against the two-hot GT plane
+    (:func:`plane_targets`), mean over cells with GT in range.
+
+    Args:
+        logits: ``(B, D, h, w)`` plane logits; gt_depth: ``(B, 1, H, W)`` metres;
+        log_planes: ``(D,)``.
+    """
+    lower, upper_weight, valid = plane_targets(gt_depth, log_planes, logits.shape[-2:])
+    log_probability = torch.log_softmax(logits.float(), dim=1)
+    at_lower = log_probability.gather(1, lower)
+    at_upper = log_probability.gather(1, lower + 1)
+    loss = -((1 - upper_weight) * at_lower + upper_weight * at_upper)
+    return _masked_mean(loss, valid)
+
+
+def mvs_loss(outputs: dict, batch: dict, min_depth: float, max_depth: float,
+             log_planes: torch.Tensor, weights: dict[str, float] | None = None,
+             plane_weights: dict[str, float] | None = None
+             ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """:func:`simplerecon_loss`, plus — when the outputs have plane logits (the ``planes``
+    decoder) — :func:`plane_cross_entropy` on the raw volume's logits (``volume_ce``) and on
+    the corrected ones (``plane_ce``), weighted by ``plane_weights`` (default
+    :data:`PLANE_LOSS_WEIGHTS`). Returns ``(total, {name: unweighted loss (detached)})``."""
+    total, parts = simplerecon_loss(outputs, batch, min_depth, max_depth, weights)
+    if "plane_logits" not in outputs:
+        return total, parts
+    plane_weights = PLANE_LOSS_WEIGHTS if plane_weights is None else plane_weights
+    gt = batch["depth"]
+    for name, key in (("volume_ce", "volume_logits"), ("plane_ce", "plane_logits")):
+        value = plane_cross_entropy(outputs[key], gt, log_planes)
+        total = total + plane_weights[name] * value
+        parts[name] = value.detach()
+    return total, parts

@@ -183,8 +183,8 @@ def sweep_sources(ref_feats: torch.Tensor, src_feats: torch.Tensor, K_ref: torch
         src_depth: ``(B, S, D, h, w)`` z of each plane point in each source camera (metres).
         in_front: ``(B, S, D, h, w)`` bool, ``src_depth > MIN_PROJECTION_DEPTH``.
     """
-    B, C, h, w = ref_feats.shape
-    S, hs, ws = src_feats.shape[1], src_feats.shape[3], src_feats.shape[4]
+    B, _, h, w = ref_feats.shape
+    S, C, hs, ws = src_feats.shape[1:]
     D = depths.shape[0]
     dtype = geometry_dtype(src_feats)
     src_feats = src_feats.to(dtype)
@@ -339,3 +339,38 @@ def cosine_volume(ref_feats: torch.Tensor, src_feats: torch.Tensor, K_ref: torch
         seen = seen & source_valid.view(B, S, 1, 1, 1).bool()
     seen = seen.to(cosine.dtype)
     return (cosine * seen).sum(1) / seen.sum(1).clamp_min(1.0)
+
+
+def correlation_volume(ref_feats: torch.Tensor, src_feats: torch.Tensor, K_ref: torch.Tensor,
+                       K_src: torch.Tensor, src_T_ref: torch.Tensor, depths: torch.Tensor,
+                       source_valid: torch.Tensor | None = None) -> torch.Tensor:
+    """The correlation cost volume of the ``planes`` design: features are made unit length per
+    texel *before* the sweep, so the score of a plane point is the mean, over the sources that
+    see it, of ``⟨unit reference feature, bilinear sample of the unit source features⟩`` —
+    in [−1, 1] and independent of how many sources see the point, at the cost of the plain
+    dot product (:func:`cosine_volume` normalises the much larger warped volume instead).
+
+    Which sources see a point comes from the same sweep: a constant-one channel is warped
+    with the features, and its sample (1 inside the source map, falling to 0 across its border,
+    0 behind the camera) weights that source's score and the mean.
+
+    Arguments as :func:`build_metadata`. Returns ``(B, D, h, w)``; 0 where no source sees the
+    point.
+    """
+    _check_inputs(ref_feats, src_feats, K_ref, K_src, src_T_ref, depths, source_valid)
+    unit_src = src_feats / src_feats.norm(dim=2, keepdim=True).clamp_min(1e-6)
+    coverage = torch.ones_like(unit_src[:, :, :1])
+    warped, _, in_front = sweep_sources(ref_feats, torch.cat([unit_src, coverage], dim=2),
+                                        K_ref, K_src, src_T_ref, depths)
+    B, S, C1, D, h, w = warped.shape
+    unit_ref = ref_feats.to(warped.dtype)
+    unit_ref = unit_ref / unit_ref.norm(dim=1, keepdim=True).clamp_min(1e-6)
+    dot = (warped[:, :, :-1] * unit_ref.view(B, 1, C1 - 1, 1, h, w)).sum(2)   # (B, S, D, h, w)
+    coverage = warped[:, :, -1] * in_front.to(warped.dtype)
+    if source_valid is not None:
+        keep = source_valid.to(dot.dtype).view(B, S, 1, 1, 1)
+        dot, coverage = dot * keep, coverage * keep
+    # A sample partly off the map has its feature and its coverage scaled alike by the zero
+    # padding: the coverage-weighted mean of the sources' correlations.
+    total = coverage.sum(1)
+    return dot.sum(1) / total.clamp_min(1e-3) * (total > 1e-3).to(dot.dtype)

@@ -1,5 +1,5 @@
-"""``MVSNet``: SimpleRecon multi-view depth (Sayed et al., ECCV 2022) — matching encoder, plane
-sweep with the metadata cost volume (or the dot-product ablation), 2-D U-Net to depth at four
+"""``MVSNet``: multi-view depth — matching encoder, plane sweep with a cost volume (SimpleRecon's
+metadata MLP, or the dot / cosine / correlation volumes), 2-D U-Net to depth at four
 scales.
 
 Reference: Sayed et al., "SimpleRecon: 3D Reconstruction Without 3D Convolutions", ECCV 2022 (code:
@@ -39,7 +39,9 @@ class MVSNet(nn.Module):
     Returns:
         dict: ``depth`` — list of ``(B, 1, H/s, W/s)`` depth in metres for s = 1, 2, 4, 8,
         each in ``[min_depth, max_depth]``; ``log_depth`` — their natural logs;
-        ``cost_volume`` — ``(B, D, H/4, W/4)``.
+        ``cost_volume`` — ``(B, D, H/4, W/4)``; with ``config.decoder == "planes"`` also
+        ``volume_logits``, ``plane_logits`` ``(B, D, H/4, W/4)`` and ``confidence``
+        ``(B, 1, H/4, W/4)`` (see :class:`~.network.MVSDepthNetwork`).
     """
 
     def __init__(self, config: MVSNetConfig | None = None):
@@ -49,11 +51,11 @@ class MVSNet(nn.Module):
                                                 width=max(8, 2 * config.matching_channels))
         self.cost_volume = CostVolume(config.cost_volume, config.matching_channels,
                                       config.num_sources, config.mlp_hidden)
-        self.network = MVSDepthNetwork(config.num_planes, config.image_channels,
+        planes = log_depth_planes(config.num_planes, config.min_depth, config.max_depth)
+        self.network = MVSDepthNetwork(planes, config.image_channels,
                                        config.cv_channels, config.decoder_channels,
-                                       config.min_depth, config.max_depth)
-        self.register_buffer("depth_planes", log_depth_planes(
-            config.num_planes, config.min_depth, config.max_depth), persistent=False)
+                                       config.decoder)
+        self.register_buffer("depth_planes", planes, persistent=False)
 
     @property
     def size_multiple(self) -> int:
@@ -95,9 +97,10 @@ class MVSNet(nn.Module):
         K_src = scale_intrinsics(src_K.to(dtype), scale)
         cost_volume = self.cost_volume(ref_feats, src_feats, K_ref, K_src, src_T_ref.to(dtype),
                                        self.depth_planes, source_valid)
-        log_depth = list(self.network(ref_image, cost_volume, return_log=True))
-        return {"depth": [torch.exp(x) for x in log_depth], "log_depth": log_depth,
-                "cost_volume": cost_volume}
+        outputs = self.network(ref_image, cost_volume)
+        outputs["depth"] = [torch.exp(x) for x in outputs["log_depth"]]
+        outputs["cost_volume"] = cost_volume
+        return outputs
 
     def _check(self, ref_image: torch.Tensor, src_images: torch.Tensor | None) -> None:
         if ref_image.dim() != 4 or ref_image.shape[1] != 3:

@@ -3,9 +3,13 @@
 * :class:`CostVolumeEncoder` — U-Net encoder over the ``(B, D, H/4, W/4)`` cost volume; the
   reference image-encoder features are concatenated in at every scale (1/4 … 1/32).
 * :class:`DepthDecoder` — U-Net decoder with skips from the cost-volume encoder (1/16, 1/8,
-  1/4) and the image encoder (1/2), nearest ×2 upsampling, a depth head at 1/8, 1/4, 1/2, 1/1.
-* :class:`MVSDepthNetwork` — image encoder + both: ``(image, cost_volume) → 4 depth maps``; the
-  part of the model that exports to ONNX with dynamic H/W.
+  1/4) and the image encoder (1/2), nearest ×2 upsampling, a depth head at 1/8, 1/4, 1/2, 1/1
+  (SimpleRecon; ``decoder="depth"``).
+* :class:`PlaneDecoder` — the same U-Net whose 1/4 stage outputs a *correction to the cost
+  volume's plane logits*; depth is the soft-argmin over the planes, refined by bounded residuals
+  at 1/2 and 1/1 (``decoder="planes"``).
+* :class:`MVSDepthNetwork` — image encoder + encoder + one decoder:
+  ``(image, cost_volume) → depth at 4 scales``.
 
 **Output parameterisation.** Each head is a 3×3 conv → sigmoid ``σ`` mapped to log depth:
 ``ln z = ln z_min + σ · (ln z_max − ln z_min)``. Log depth because (i) the depth planes are
@@ -15,10 +19,22 @@ gradient w.r.t. ``σ`` is then the same at every depth (with a sigmoid over inve
 range of an 8 m room is squashed into a few percent of the output range); (iii) the sigmoid
 keeps every prediction strictly inside ``[z_min, z_max]`` — positive, finite, and never beyond
 the range the sweep can observe.
+
+**The planes decoder** makes following the volume the easy path. The volume (``(B, D, H/4,
+W/4)`` correlations in [−1, 1]) times a learned temperature are the *volume logits*; their
+softmax's expected log depth (soft-argmin) and its largest probability (confidence) enter the
+encoder beside the volume. The 1/4 decoder stage adds a correction to the volume logits (its
+head starts at zero: the untrained network answers with the volume's soft-argmin); the 1/2 and
+1/1 stages add to the bilinearly upsampled log depth a residual bounded to ±4 plane steps
+(heads also starting at zero). Both logit sets can be supervised directly with the GT plane
+(:func:`~edgegeo.models.mvs.losses.plane_cross_entropy`). Soft-argmin over depth planes:
+Kendall et al., "End-to-End Learning of Geometry and Context for Deep Stereo Regression"
+(GC-Net), ICCV 2017; the residual refinement follows StereoNet (Khamis et al., ECCV 2018).
 """
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -32,14 +48,15 @@ def _up(x: torch.Tensor) -> torch.Tensor:
 
 
 class CostVolumeEncoder(nn.Module):
-    """``(cost_volume (B, D, H/4, W/4), image_feats)`` → 4 maps at 1/4, 1/8, 1/16, 1/32 with
+    """``(volume (B, volume_channels, H/4, W/4), image_feats)`` → 4 maps at 1/4, 1/8, 1/16, 1/32 with
     ``cv_channels`` channels; ``image_feats`` are the :class:`ImageEncoder` outputs (1/2 … 1/32;
     the 1/4 … 1/32 ones are concatenated in)."""
 
-    def __init__(self, num_planes: int, image_channels: tuple[int, ...],
+    def __init__(self, volume_channels: int, image_channels: tuple[int, ...],
                  cv_channels: tuple[int, ...]):
         super().__init__()
-        self.first = nn.Sequential(conv_bn_relu(num_planes + image_channels[1], cv_channels[0]),
+        self.first = nn.Sequential(conv_bn_relu(volume_channels + image_channels[1],
+                                                cv_channels[0]),
                                    ResidualBlock(cv_channels[0], cv_channels[0]))
         self.down = nn.ModuleList()
         self.fuse = nn.ModuleList()
@@ -93,28 +110,114 @@ class DepthDecoder(nn.Module):
         return log_depths[::-1]                                  # full resolution first
 
 
+class PlaneDecoder(nn.Module):
+    """U-Net decoder over the planes (see the module docstring): cost-volume encoder maps
+    (1/4 … 1/32), the 1/2 image feature and the volume logits ``(B, D, H/4, W/4)`` →
+
+    * ``log_depth``: log depth at 1/1, 1/2, 1/4, 1/8 (in that order) in ``[ln min, ln max]``;
+    * ``plane_logits``: ``(B, D, H/4, W/4)`` volume logits + the decoder's correction;
+    * ``confidence``: ``(B, 1, H/4, W/4)`` the largest plane probability, in (0, 1].
+    """
+
+    def __init__(self, cv_channels: tuple[int, ...], image_channels: tuple[int, ...],
+                 decoder_channels: tuple[int, ...], log_planes: torch.Tensor):
+        super().__init__()
+        skips = (cv_channels[2], cv_channels[1], cv_channels[0], image_channels[0] + 1, 1)
+        stages, previous = [], cv_channels[3]
+        for width, skip in zip(decoder_channels, skips):
+            stages.append(nn.Sequential(conv_bn_relu(previous + skip, width),
+                                        conv_bn_relu(width, width)))
+            previous = width
+        self.stages = nn.ModuleList(stages)
+        self.plane_head = nn.Conv2d(decoder_channels[2], len(log_planes), 3, padding=1)
+        self.refine_heads = nn.ModuleList(nn.Conv2d(width, 1, 3, padding=1)
+                                          for width in decoder_channels[3:])
+        for head in (self.plane_head, *self.refine_heads):
+            nn.init.zeros_(head.weight)
+            nn.init.zeros_(head.bias)
+        self.register_buffer("log_planes", log_planes.clone(), persistent=False)
+        self.log_min = float(log_planes[0])
+        self.log_range = float(log_planes[-1] - log_planes[0])
+        self.residual_bound = 4.0 * self.log_range / (len(log_planes) - 1)
+
+    def normalised(self, log_depth: torch.Tensor) -> torch.Tensor:
+        """Log depth mapped to [0, 1] over the planes' range (a network input)."""
+        return (log_depth - self.log_min) / self.log_range
+
+    def forward(self, cv_feats: list[torch.Tensor], image_feats: list[torch.Tensor],
+                volume_logits: torch.Tensor) -> dict[str, Any]:
+        x = cv_feats[3]
+        for stage, skip in zip(self.stages[:3], (cv_feats[2], cv_feats[1], cv_feats[0])):
+            x = stage(torch.cat([_up(x), skip], dim=1))
+        plane_logits = volume_logits + self.plane_head(x)
+        log_quarter, confidence = soft_argmin(plane_logits, self.log_planes)
+        log_depths = [log_quarter]
+        for stage, head, skip in zip(self.stages[3:], self.refine_heads, (image_feats[0], None)):
+            coarse = F.interpolate(log_depths[-1], scale_factor=2.0, mode="bilinear",
+                                   align_corners=False)
+            inputs = [_up(x), self.normalised(coarse)] + ([] if skip is None else [skip])
+            x = stage(torch.cat(inputs, dim=1))
+            residual = self.residual_bound * torch.tanh(head(x))
+            log_depths.append((coarse + residual).clamp(self.log_min,
+                                                        self.log_min + self.log_range))
+        log_eighth = F.avg_pool2d(log_quarter, 2)
+        return {"log_depth": [log_depths[2], log_depths[1], log_quarter, log_eighth],
+                "plane_logits": plane_logits, "confidence": confidence}
+
+
+def soft_argmin(logits: torch.Tensor, log_planes: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Expected log depth under ``softmax(logits)`` over the planes, and the largest
+    probability: ``(B, D, h, w)``, ``(D,)`` → ``(B, 1, h, w)`` each."""
+    probability = torch.softmax(logits, dim=1)
+    log_depth = (probability * log_planes.view(1, -1, 1, 1)).sum(1, keepdim=True)
+    return log_depth, probability.amax(1, keepdim=True)
+
+
 class MVSDepthNetwork(nn.Module):
     """Reference image + cost volume → depth at four scales.
 
-    ``forward(image, cost_volume, return_log=False)``: ``image (B, 3, H, W)`` RGB in [0, 1]
-    (H, W multiples of 32), ``cost_volume (B, D, H/4, W/4)`` → tuple of depth maps in metres
-    ``(B, 1, H, W), (B, 1, H/2, W/2), (B, 1, H/4, W/4), (B, 1, H/8, W/8)``; with
-    ``return_log`` the log depths instead.
+    ``forward(image, cost_volume)``: ``image (B, 3, H, W)`` RGB in [0, 1] (H, W multiples of
+    32), ``cost_volume (B, D, H/4, W/4)`` → dict: ``log_depth`` — list of ``(B, 1, H/s, W/s)``
+    natural-log depths in metres for s = 1, 2, 4, 8; with ``decoder="planes"`` also
+    ``volume_logits`` and ``plane_logits`` ``(B, D, H/4, W/4)`` (before and after the U-Net's
+    correction) and ``confidence`` ``(B, 1, H/4, W/4)``.
+
+    Args:
+        planes: ``(D,)`` the sweep's plane depths in metres, increasing (the ``planes``
+            decoder reads them all; the ``depth`` decoder only their range).
+        decoder: ``"depth"`` or ``"planes"`` (see the module docstring).
     """
 
-    def __init__(self, num_planes: int, image_channels: tuple[int, ...],
+    def __init__(self, planes: torch.Tensor, image_channels: tuple[int, ...],
                  cv_channels: tuple[int, ...], decoder_channels: tuple[int, ...],
-                 min_depth: float, max_depth: float):
+                 decoder: str = "depth"):
         super().__init__()
+        num_planes = len(planes)
+        self.decoder_kind = decoder
         self.image_encoder = ImageEncoder(tuple(image_channels))
-        self.cv_encoder = CostVolumeEncoder(num_planes, tuple(image_channels), tuple(cv_channels))
-        self.decoder = DepthDecoder(tuple(cv_channels), tuple(image_channels),
-                                    tuple(decoder_channels), min_depth, max_depth)
+        extra = 2 if decoder == "planes" else 0
+        self.cv_encoder = CostVolumeEncoder(num_planes + extra, tuple(image_channels),
+                                            tuple(cv_channels))
+        if decoder == "planes":
+            # Correlations in [-1, 1] times 10 (learned) make a peaked but not one-hot softmax.
+            self.log_temperature = nn.Parameter(torch.tensor(math.log(10.0)))
+            self.decoder = PlaneDecoder(tuple(cv_channels), tuple(image_channels),
+                                        tuple(decoder_channels), torch.log(planes))
+        else:
+            self.decoder = DepthDecoder(tuple(cv_channels), tuple(image_channels),
+                                        tuple(decoder_channels), float(planes[0]),
+                                        float(planes[-1]))
 
-    def forward(self, image: torch.Tensor, cost_volume: torch.Tensor, return_log: bool = False
-                ) -> tuple[torch.Tensor, ...]:
+    def forward(self, image: torch.Tensor, cost_volume: torch.Tensor) -> dict[str, Any]:
         image_feats = self.image_encoder(image)
-        log_depths = self.decoder(self.cv_encoder(cost_volume, image_feats), image_feats)
-        if return_log:
-            return tuple(log_depths)
-        return tuple(torch.exp(x) for x in log_depths)
+        if self.decoder_kind == "depth":
+            cv_feats = self.cv_encoder(cost_volume, image_feats)
+            return {"log_depth": list(self.decoder(cv_feats, image_feats))}
+        volume_logits = cost_volume * torch.exp(self.log_temperature)
+        answer, confidence = soft_argmin(volume_logits, self.decoder.log_planes)
+        volume = torch.cat([cost_volume, self.decoder.normalised(answer), confidence], dim=1)
+        cv_feats = self.cv_encoder(volume, image_feats)
+        outputs = self.decoder(cv_feats, image_feats, volume_logits)
+        outputs["volume_logits"] = volume_logits
+        return outputs
