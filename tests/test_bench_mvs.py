@@ -20,11 +20,12 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    """Smoke-trained mvs weights with the metadata and the dot-product cost volume (no
-    validation pass), and an untrained tiny mono-depth network with its model card."""
+    """Smoke-trained mvs weights of SimpleRecon's design with the metadata and the dot-product
+    cost volume (no validation pass), and an untrained tiny mono-depth network with its model card."""
     root = tmp_path_factory.mktemp("runs")
     weights = {}
-    for label, extra in (("metadata", []), ("dot", ["--set", "cost_volume=dot"])):
+    for label in ("metadata", "dot"):
+        extra = ["--set", f"cost_volume={label}", "--set", "decoder=depth"]
         assert main(["train", "mvs", "--smoke", "--set", "val_scenes=0", *extra, "--out",
                      str(root / label)]) == 0
         weights[label] = root / label / "mvs.safetensors"

@@ -119,9 +119,11 @@ def test_reference_crops_keep_whole_sources_and_shift_the_intrinsics():
 def test_config_checks_and_network_config():
     recipe = get_recipe("mvs")
     cfg = make_config(recipe.config_cls)
-    assert network_config(cfg) == MVSNetConfig.small()
-    assert cfg.depth_range == (0.25, 8.0) and cfg.num_planes == 64 and cfg.num_views == 8
-    dot = make_config(recipe.config_cls, overrides=["cost_volume=dot", "num_views=4",
+    assert network_config(cfg) == MVSNetConfig.matching()
+    assert cfg.depth_range == (0.25, 8.0) and cfg.num_planes == 64 and cfg.num_views == 5
+    assert (cfg.cost_volume, cfg.decoder) == ("correlation", "planes")
+    dot = make_config(recipe.config_cls, overrides=["cost_volume=dot", "decoder=depth",
+                                                    "num_views=4",
                                                     "depth_range=0.3,6", "mlp_hidden=64,32",
                                                     "image_size=96,128"])
     assert network_config(dot) == MVSNetConfig.small(cost_volume="dot", num_sources=3,
@@ -129,6 +131,8 @@ def test_config_checks_and_network_config():
                                                      mlp_hidden=(64, 32), image_size=(96, 128))
     for override, message in [("image_size=100,128", "multiples of 32"),
                               ("cost_volume=cos", "cost_volume"),
+                              ("decoder=heads", "decoder"),
+                              ("volume_ce=-1", "volume_ce"),
                               ("depth_range=5,1", "depth_range"),
                               ("min_sources=9", "min_sources"),
                               ("model=huge", "model"),
@@ -145,7 +149,8 @@ def test_smoke_training_run_loads_with_edgegeo_load(tmp_path, capsys):
     card = json.loads((out / "mvs.json").read_text())
     assert card["smoke"] is True and card["recipe"] == "mvs"
     assert set(card["metrics"]["train"]) >= {"train/loss", "train/ms_log_l1", "train/gradient",
-                                             "train/normal", "train/multiview", "train/abs_rel"}
+                                             "train/normal", "train/multiview", "train/abs_rel",
+                                             "train/volume_ce", "train/plane_ce"}
     assert card["metrics"]["eval"]["val_frames"] >= 1
     assert 0 < card["metrics"]["eval"]["val_abs_rel"] < 10
     assert "walk-throughs rendered in memory" in card["data"]

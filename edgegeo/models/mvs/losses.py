@@ -227,8 +227,8 @@ def plane_targets(gt_depth: torch.Tensor, log_planes: torch.Tensor, size: tuple[
     low, high = float(log_planes[0]), float(log_planes[-1])
     valid = gt_valid(sampled) & (sampled >= math.exp(low)) & (sampled <= math.exp(high))
     log_depth = torch.log(torch.where(valid, sampled, torch.full_like(sampled, math.exp(low))))
-    index = ((log_depth - low) / (high - low) * (D - 1)).clamp(0, D - 1 - 1e-6)
-    lower = index.floor()
+    index = ((log_depth - low) / (high - low) * (D - 1)).clamp(0, D - 1)
+    lower = index.floor().clamp(max=D - 2)
     return lower.long(), index - lower, valid
 
 
@@ -263,7 +263,8 @@ def mvs_loss(outputs: dict, batch: dict, min_depth: float, max_depth: float,
     plane_weights = PLANE_LOSS_WEIGHTS if plane_weights is None else plane_weights
     gt = batch["depth"]
     for name, key in (("volume_ce", "volume_logits"), ("plane_ce", "plane_logits")):
-        value = plane_cross_entropy(outputs[key], gt, log_planes)
-        total = total + plane_weights[name] * value
-        parts[name] = value.detach()
+        if plane_weights[name] > 0:
+            value = plane_cross_entropy(outputs[key], gt, log_planes)
+            total = total + plane_weights[name] * value
+            parts[name] = value.detach()
     return total, parts
