@@ -26,15 +26,18 @@ from .stages.track import TrackStage
 from .stages.upsample import UpsampleStage
 
 PIPELINES = ("gt", "mono", "stereo", "mvs")
-TRACKED_PIPELINES = ("gt", "stereo")
-"""Pipelines whose depth is metric frame by frame, so that camera tracking can use it."""
+TRACKED_PIPELINES = ("gt", "stereo", "mvs")
+"""Pipelines that can run with camera tracking: ``gt`` and ``stereo`` track on their metric
+depth; ``mvs`` tracks on the source's own depth (an RGB-D camera) and then predicts from the
+colour stream on the tracked poses."""
 NO_TRACKING_HELP = {
     "mono": "camera tracking needs metric depth, and mono depth has none: the mono pipeline "
             "only fits its scale to the source's depth frame by frame, so a track built on it "
             "would drift in scale. Use --pipeline gt (the camera's own depth) or stereo",
-    "mvs": "the mvs pipeline needs the source's camera poses (it cannot run on tracked "
-           "ones); use a posed source, or --pipeline gt / stereo to track",
 }
+MVS_TRACKING_HELP = ("the mvs pipeline tracks the camera on the source's own depth, and {name} "
+                     "gives none: use a posed source or an RGB-D one (realsense://, .db3, a "
+                     "TUM folder)")
 STEREO_MAX_ERROR_PX = 2.0
 """The stereo pipeline leaves out of fusion pixels whose expected disparity error (the
 model's confidence) exceeds this, pixels."""
@@ -59,7 +62,8 @@ def standard_stages(kind: str, live_map: LiveMap | None = None, predictor=None,
         upsample: add a bilateral-upsampling stage after inference.
         pass_unposed: see :class:`~edgegeo.runtime.stages.fuse.FuseStage`.
         tracker: an :class:`~edgegeo.fusion.tracking.RGBDTracker`: add a tracking stage
-            (before fusion) that estimates each frame's pose from its depth.
+            that estimates each frame's pose from its depth — before fusion, or for ``mvs``
+            before the model, from the source's own depth.
     """
     if kind not in PIPELINES:
         raise ValueError(f"unknown pipeline {kind!r}; use {', '.join(PIPELINES)}")
@@ -73,11 +77,13 @@ def standard_stages(kind: str, live_map: LiveMap | None = None, predictor=None,
     elif kind == "stereo":
         stages = [CheckFrame(), StereoStage(predictor,
                                             max_disparity_error_px=STEREO_MAX_ERROR_PX)]
+    elif tracker is not None:
+        stages = [CheckFrame(), TrackStage(tracker, depth="sensor"), MVSStage(predictor)]
     else:
         stages = [CheckFrame(), MVSStage(predictor)]
     if upsample:
         stages.append(UpsampleStage())
-    if tracker is not None:
+    if tracker is not None and kind != "mvs":
         stages.append(TrackStage(tracker))
     if live_map is not None:
         stages.append(FuseStage(live_map, pass_unposed=pass_unposed))
@@ -259,11 +265,17 @@ def _tracking_on(spec: RunSpec, source: Source, unposed: bool, notes: list[str])
             notes.append(f"{name} gives no camera poses and tracking is off (--no-track): "
                          "frames are not fused (they still reach the other outputs)")
         return False
-    if spec.track is None and not (spec.fuse and unposed):
+    if spec.track is None and not (unposed and (spec.fuse or spec.pipeline == "mvs")):
         return False
     if spec.pipeline not in TRACKED_PIPELINES:
         raise ValueError(f"{name} gives no camera poses, so fusing it needs camera tracking; "
                          + NO_TRACKING_HELP[spec.pipeline])
+    if spec.pipeline == "mvs" and source.has_depth is False:
+        raise ValueError(MVS_TRACKING_HELP.format(name=name))
+    if spec.pipeline == "mvs" and (spec.tracking is not None
+                                   and getattr(spec.tracking, "reference", None) == "model"):
+        raise ValueError("--track-reference model registers to the map, which the mvs pipeline "
+                         "builds from its own predictions after tracking: use keyframe or frame")
     return True
 
 
@@ -340,10 +352,12 @@ def _check_source(spec: RunSpec, source: Source) -> None:
     if spec.pipeline == "stereo" and not source.has_stereo:
         raise ValueError(f"{name} gives no rectified stereo pairs: {NO_PAIR_HELP} (with "
                          "the infrared streams on: ir=1)")
-    if spec.pipeline == "mvs" and source.has_pose is False:
+    if spec.pipeline == "mvs" and source.has_pose is False and (source.has_depth is False
+                                                                or spec.track is False):
         raise ValueError(f"{name} gives no camera poses: the mvs pipeline needs posed "
                          "frames (synthetic://, or a TUM / ScanNet-style / synthetic shard "
-                         "folder)")
+                         "folder) or, to track the camera, an RGB-D source (realsense://, "
+                         ".db3, a TUM folder without poses)")
 
 
 def _load_predictor(spec: RunSpec, profile) -> tuple:

@@ -163,8 +163,6 @@ def test_track_on_a_posed_source_is_compared_not_replaced(tmp_path, capsys):
 
 @pytest.mark.parametrize("argv, message", [
     (["--pipeline", "mono", "--fuse", "--source", "{tum}"], "mono depth has none"),
-    (["--pipeline", "mvs", "--track", "--source", "synthetic://walkthrough?frames=2"],
-     "cannot run on tracked"),
     (["--pipeline", "gt", "--track-reference", "model", "--track", "--source",
       "synthetic://walkthrough?frames=2"], "add --fuse"),
 ])

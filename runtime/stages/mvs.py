@@ -3,6 +3,8 @@ keyframe stream (:class:`~edgegeo.models.mvs.MVSStream`, DeepVideoMVS rule), whi
 metric depth for the frames it can."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from ..packet import BadFrame, Packet
@@ -20,7 +22,8 @@ class MVSStage:
     pass on without depth, skipped (:meth:`Packet.skip`) as ``"not a keyframe"`` or ``"too
     few keyframe sources yet"``: counted in the stats, not errors. A frame without a pose, or
     one the stream refuses (bad intrinsics, another size), is a :class:`BadFrame` and leaves
-    the keyframe buffer unchanged.
+    the keyframe buffer unchanged. The pose is the tracked one when a tracking stage ran
+    before (``packet.world_T_cam``), else the source's.
 
     Args:
         predictor: an :class:`~edgegeo.models.mvs.MVSPredictor` (e.g. ``edgegeo.load("mvs")``;
@@ -35,9 +38,14 @@ class MVSStage:
         self.name = name
 
     def __call__(self, packet: Packet) -> Packet:
+        if packet.skipped:
+            return packet
         frame = packet.frame
-        if frame.world_T_cam is None:
-            raise BadFrame("no camera pose: the mvs pipeline needs posed frames (world_T_cam)")
+        if packet.pose is None:
+            raise BadFrame("no camera pose: the mvs pipeline needs posed frames (world_T_cam) "
+                           "or camera tracking on an RGB-D source")
+        if packet.world_T_cam is not None:
+            frame = dataclasses.replace(frame, world_T_cam=packet.world_T_cam)
         try:
             keyframe = self.stream.buffer.is_keyframe(frame.world_T_cam)
             depth = self.stream.push(frame)

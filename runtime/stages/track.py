@@ -6,7 +6,9 @@ from ..packet import BadFrame, Packet
 
 class TrackStage:
     """Estimate ``packet.world_T_cam`` with an :class:`~edgegeo.fusion.tracking.RGBDTracker`
-    from ``packet.depth`` (metres) and the frame's colour.
+    from ``packet.depth`` (metres) — or, with ``depth="sensor"``, the source's own depth
+    (``frame.depth``: the mvs pipeline tracks an RGB-D camera before it predicts) — and the
+    frame's colour.
 
     A frame the tracker refuses (tracking loss: see :mod:`edgegeo.fusion.tracking`) goes on
     without a pose, skipped (reason ``tracking lost``): the fuse stage passes it on unfused, so
@@ -16,24 +18,36 @@ class TrackStage:
 
     Args:
         tracker: the :class:`~edgegeo.fusion.tracking.RGBDTracker` (one per stream).
+        depth: ``"packet"`` (the pipeline's depth) or ``"sensor"`` (the frame's own).
     """
 
     name = "track"
 
-    def __init__(self, tracker):
+    def __init__(self, tracker, depth: str = "packet"):
+        if depth not in ("packet", "sensor"):
+            raise ValueError(f"depth must be 'packet' or 'sensor', got {depth!r}")
         self.tracker = tracker
+        self.depth_from = depth
 
     def __call__(self, packet: Packet) -> Packet:
-        depth = packet.depth
-        if depth is None:
-            return packet.pass_without_depth(self.name, "track")
+        if self.depth_from == "sensor":
+            depth = packet.frame.depth
+            if depth is None:
+                raise BadFrame("cannot track: the frame has no depth of its own (tracking for "
+                               "the mvs pipeline needs an RGB-D source)")
+            K = packet.frame.K
+        else:
+            depth = packet.depth
+            if depth is None:
+                return packet.pass_without_depth(self.name, "track")
+            K = packet.depth_K()
         rgb = packet.frame.rgb
         if depth.shape != rgb.shape[:2]:
             import cv2
 
             rgb = cv2.resize(rgb, depth.shape[::-1], interpolation=cv2.INTER_AREA)
         try:
-            result = self.tracker.track(depth, packet.depth_K(), rgb, packet.frame.timestamp)
+            result = self.tracker.track(depth, K, rgb, packet.frame.timestamp)
         except ValueError as exc:
             raise BadFrame(f"cannot track: {exc}") from None
         packet.info["tracking"] = dict(state=result.state, fitness=round(result.fitness, 4),
