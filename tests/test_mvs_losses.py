@@ -234,3 +234,34 @@ def test_losses_are_differentiable_in_the_prediction(two_view_plane):
                                 batch, NEAR, FAR)
     total.backward()
     assert torch.isfinite(pred.grad).all() and pred.grad.abs().sum() > 0
+
+
+def test_plane_targets_are_two_hot_with_the_gt_log_depth_as_expectation():
+    from edgegeo.models.mvs.losses import plane_targets
+
+    log_planes = torch.linspace(math.log(0.25), math.log(8.0), 64)
+    gt = torch.tensor([0.25, 8.0, 7.9999, 1.0, 3.3, 0.2, 9.0, 0.0]).view(1, 1, 1, 8)
+    lower, upper_weight, valid = plane_targets(gt, log_planes, (1, 8))
+    assert valid.flatten().tolist() == [True] * 5 + [False] * 3      # outside the range, none
+    assert (lower >= 0).all() and (lower <= 62).all() and ((0 <= upper_weight) & (upper_weight <= 1)).all()
+    expected = (1 - upper_weight) * log_planes[lower] + upper_weight * log_planes[lower + 1]
+    np.testing.assert_allclose(expected[valid], torch.log(gt[valid]), atol=1e-5)
+    # The GT is sampled at the pixel nearest each cell's centre of a coarser grid.
+    fine = torch.arange(1, 17, dtype=torch.float32).view(1, 1, 4, 4) / 4
+    lower, upper_weight, _ = plane_targets(fine, log_planes, (2, 2))
+    picked = torch.exp((1 - upper_weight) * log_planes[lower] + upper_weight * log_planes[lower + 1])
+    np.testing.assert_allclose(picked.flatten(), fine[0, 0, 1::2, 1::2].flatten(), rtol=1e-5)
+
+
+def test_plane_cross_entropy_is_lowest_for_logits_peaked_at_the_gt_plane():
+    from edgegeo.models.mvs.losses import plane_cross_entropy
+
+    log_planes = torch.linspace(math.log(0.25), math.log(8.0), 16)
+    gt = torch.exp(log_planes[5]).expand(1, 1, 8, 8).clone()
+    gt[..., 0, 0] = 0.0                                                  # no GT: left out
+    right, wrong = torch.zeros(1, 16, 2, 2), torch.zeros(1, 16, 2, 2)
+    right[:, 5], wrong[:, 9] = 20.0, 20.0
+    assert plane_cross_entropy(right, gt, log_planes) < 1e-6
+    assert plane_cross_entropy(wrong, gt, log_planes) > 19.0
+    uniform = plane_cross_entropy(torch.zeros(1, 16, 2, 2), gt, log_planes)
+    assert uniform == pytest.approx(math.log(16), rel=1e-5)

@@ -10,7 +10,8 @@ from edgegeo.geometry import (look_at, plane_sweep_warp, pose_distance, pose_dis
                               scale_K)
 from edgegeo.geometry.projection import project
 from edgegeo.models.mvs.cost_volume import CostVolume
-from edgegeo.models.mvs.metadata import (build_metadata, cosine_volume, dot_product_volume,
+from edgegeo.models.mvs.metadata import (build_metadata, correlation_volume, cosine_volume,
+                                         dot_product_volume,
                                          metadata_channels,
                                          metadata_layout, pose_distance_terms,
                                          scale_intrinsics, source_order)
@@ -267,6 +268,54 @@ def test_cosine_volume_is_the_mean_cosine_over_the_sources_that_see_the_point(se
         total += torch.nn.functional.cosine_similarity(warped, ref.unsqueeze(2), dim=1) * valid
         count += valid
     np.testing.assert_allclose(masked, total / count.clamp_min(1), atol=1e-5)
+
+
+def test_correlation_volume_is_the_coverage_weighted_mean_of_unit_feature_products(setup):
+    ref, src, K, K_src, poses, depths = _tensors(setup)
+    volume = CostVolume("correlation", C, S)(ref, src, K, K_src, poses, depths)
+    assert volume.shape == (B, D, H, W) and volume.abs().max() <= 1 + 1e-5
+    # Independently: unit source features and a ones channel swept by geometry; the products
+    # with the unit reference summed over sources, over the summed coverage.
+    unit = src / src.norm(dim=2, keepdim=True)
+    unit_ref = ref / ref.norm(dim=1, keepdim=True)
+    total, coverage = torch.zeros(B, D, H, W), torch.zeros(B, D, H, W)
+    for s in range(S):
+        features = torch.cat([unit[:, s], torch.ones(B, 1, H, W)], dim=1)
+        warped, _ = plane_sweep_warp(features, K, K_src[:, s], poses[:, s], depths, H, W)
+        total += (warped[:, :-1] * unit_ref.unsqueeze(2)).sum(1)
+        coverage += warped[:, -1]
+    expected = torch.where(coverage > 1e-3, total / coverage.clamp_min(1e-3), 0.0)
+    np.testing.assert_allclose(volume, expected, atol=1e-5)
+    assert (coverage < 1e-3).any() and (coverage > 1).any()      # unseen and multi-seen points
+    # Where one source sees a point from a texel centre, the score is the cosine itself.
+    np.testing.assert_allclose(correlation_volume(3 * ref, 0.1 * src, K, K_src, poses, depths),
+                               volume, atol=1e-5)
+    # A padding source changes nothing but its own share; a source given twice weighs twice.
+    keep = torch.tensor([[True, False, True], [True, True, False]])
+    masked = correlation_volume(ref, src, K, K_src, poses, depths, keep)
+    for b in range(B):
+        kept = keep[b].nonzero().flatten()
+        alone = correlation_volume(ref[b:b + 1], src[b:b + 1, kept], K[b:b + 1],
+                                   K_src[b:b + 1, kept], poses[b:b + 1, kept], depths)
+        np.testing.assert_allclose(masked[b:b + 1], alone, atol=1e-5)
+
+
+def test_correlation_volume_peaks_at_the_true_plane_of_a_fronto_parallel_scene():
+    """A source 10 cm to the right seeing the same features shifted by f·b/z: the plane at z
+    scores ≈ 1 inside the overlap and the argmax picks it."""
+    generator = torch.Generator().manual_seed(3)
+    h, w, focal, baseline = 12, 40, 20.0, 0.1
+    K = torch.tensor([[[focal, 0, (w - 1) / 2], [0, focal, (h - 1) / 2], [0, 0, 1]]])
+    depths = torch.tensor([0.5, 0.8, 1.0, 1.6, 4.0])
+    shift = int(focal * baseline / 1.0)                                 # 2 px at z = 1 m
+    ref = torch.randn(1, 8, h, w, generator=generator)
+    src = torch.roll(ref, -shift, dims=-1)          # source pixel x − shift sees reference x
+    pose = torch.eye(4).view(1, 1, 4, 4).clone()
+    pose[0, 0, 0, 3] = -baseline                    # source camera 10 cm to the right
+    volume = correlation_volume(ref, src.unsqueeze(1), K, K[:, None], pose, depths)
+    inner = volume[0, :, :, shift + 1:w - shift - 1]
+    assert (inner.argmax(0) == 2).all()
+    assert inner[2].min() > 0.999 and inner[[0, 1, 3, 4]].mean((1, 2)).max() < 0.6
 
 
 def test_metadata_mode_runs_the_mlp_and_chunks_planes_identically(setup):

@@ -177,3 +177,33 @@ def test_config_from_a_recipe_config():
     assert MVSNetConfig.from_recipe({"model": "tiny"}) == MVSNetConfig.tiny()
     with pytest.raises(ValueError, match="not an mvs recipe config"):
         MVSNetConfig.from_recipe({"lr": 1e-3})
+
+
+def test_untrained_planes_network_answers_with_the_volume_soft_argmin():
+    """The planes decoder's heads start at zero: before training its 1/4 depth is the soft-argmin
+    of the volume's own logits and the finer scales its bilinear ×2 upsamplings — following the
+    volume is where the network starts."""
+    from edgegeo.models.mvs.network import soft_argmin
+
+    torch.manual_seed(0)
+    config = MVSNetConfig.tiny(cost_volume="correlation", decoder="planes")
+    model = MVSNet(config).eval()
+    B, S, H, W = 1, config.num_sources, 64, 96
+    K = torch.tensor([[[60.0, 0, 47.5], [0, 60.0, 31.5], [0, 0, 1]]])
+    poses = torch.eye(4).repeat(B, S, 1, 1)
+    poses[:, :, 0, 3] = torch.tensor([0.1, -0.2])
+    with torch.no_grad():
+        out = model(torch.rand(B, 3, H, W), torch.rand(B, S, 3, H, W), K, K.repeat(1, S, 1, 1),
+                    poses)
+    assert set(out) >= {"volume_logits", "plane_logits", "confidence", "cost_volume"}
+    np.testing.assert_allclose(out["plane_logits"], out["volume_logits"])
+    expected, confidence = soft_argmin(out["volume_logits"], torch.log(model.depth_planes))
+    np.testing.assert_allclose(out["log_depth"][2], expected, atol=1e-6)
+    np.testing.assert_allclose(out["confidence"], confidence)
+    upsampled = expected
+    for scale in (1, 0):                                                # 1/2, then full
+        upsampled = torch.nn.functional.interpolate(upsampled, scale_factor=2.0,
+                                                    mode="bilinear", align_corners=False)
+        np.testing.assert_allclose(out["log_depth"][scale], upsampled, atol=1e-5)
+    assert out["depth"][0].shape == (B, 1, H, W)
+    assert ((out["depth"][0] >= config.min_depth) & (out["depth"][0] <= config.max_depth)).all()
