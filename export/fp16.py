@@ -56,6 +56,7 @@ def convert_fp16(model: onnx.ModelProto, keep_fp32_ops: tuple[str, ...] = (),
     # The converter appends the input Casts after their consumers and leaves stale
     # value_info: sort the nodes, rerun inference and the checker.
     _drop_duplicate_casts(converted.graph)
+    _skip_fp16_round_trips(converted.graph)
     topological_sort(converted.graph)
     del converted.graph.value_info[:]
     props = metadata(model)
@@ -90,6 +91,40 @@ def _unshare_blocked_initializers(model: onnx.ModelProto, blocked_ops: set[str],
                 model.graph.initializer.append(clone)
                 node.input[index] = clone.name
                 users[name] -= 1
+
+
+def _skip_fp16_round_trips(graph: onnx.GraphProto) -> None:
+    """Let fp32-kept nodes read fp32 tensors directly.
+
+    The converter casts every float graph input to fp16 first (even with ``keep_io_types``)
+    and casts it back to fp32 for each kept consumer; an edge between two kept nodes can also
+    pass through fp16. Such a round trip rounds the value to 11 significant bits: intrinsics
+    of a few hundred pixels by up to 1/8 px, poses to 0.5 mm per metre — what made the mvs
+    plane sweep sample the wrong places. Each ``Cast(to=float32)`` of a ``Cast(to=float16)``
+    output is rewired to the latter's input (a lossless or identity cast), and Casts nobody
+    reads any more are removed.
+    """
+    producers = {output: node for node in graph.node for output in node.output}
+
+    def cast_to(node: onnx.NodeProto) -> int | None:
+        return next((a.i for a in node.attribute if a.name == "to"), None) \
+            if node.op_type == "Cast" else None
+
+    for node in graph.node:
+        if cast_to(node) != onnx.TensorProto.FLOAT:
+            continue
+        source = producers.get(node.input[0])
+        if source is not None and cast_to(source) == onnx.TensorProto.FLOAT16:
+            node.input[0] = source.input[0]
+    outputs = {value.name for value in graph.output}
+    while True:
+        read = {name for node in graph.node for name in node.input} | outputs
+        unused = [node for node in graph.node
+                  if node.op_type == "Cast" and not any(o in read for o in node.output)]
+        if not unused:
+            return
+        for node in unused:
+            graph.node.remove(node)
 
 
 def _drop_duplicate_casts(graph: onnx.GraphProto) -> None:

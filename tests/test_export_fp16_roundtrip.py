@@ -1,0 +1,31 @@
+"""fp16 export: nodes kept in float32 read float32 tensors — no fp16 round trip on the way
+(the converter casts every float graph input to fp16 first)."""
+import numpy as np
+import onnx
+import onnxruntime as ort
+from onnx import TensorProto, helper
+
+from edgegeo.export.fp16 import convert_fp16
+
+
+def test_kept_nodes_read_graph_inputs_at_full_precision():
+    # y = (x · 1.0001) kept in fp32; z = Relu(x) free to run in fp16.
+    graph = helper.make_graph(
+        [helper.make_node("Mul", ["x", "scale"], ["y"], name="geometry/Mul"),
+         helper.make_node("Relu", ["x"], ["z"], name="net/Relu")],
+        "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4]),
+         helper.make_tensor_value_info("z", TensorProto.FLOAT, [4])],
+        [helper.make_tensor("scale", TensorProto.FLOAT, [1], [1.0001])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    converted = convert_fp16(model, (), ("geometry/Mul",))
+    x = np.array([230.94, 127.53, 1e-4, 3000.3], np.float32)
+    y, z = ort.InferenceSession(converted.SerializeToString(),
+                                providers=["CPUExecutionProvider"]).run(None, {"x": x})
+    np.testing.assert_allclose(y, x * np.float32(1.0001), rtol=1e-6)     # fp16 would be 2e-4
+    np.testing.assert_allclose(z, x, rtol=1e-3)
+    relu = next(n for n in converted.graph.node if n.name == "net/Relu")
+    assert "x" not in relu.input                          # it reads the fp16 cast of x
+    casts = [n for n in converted.graph.node if n.op_type == "Cast"]
+    assert all(any(n.output[0] in m.input for m in converted.graph.node) or
+               n.output[0] in {o.name for o in converted.graph.output} for n in casts)
