@@ -207,3 +207,30 @@ def test_untrained_planes_network_answers_with_the_volume_soft_argmin():
         np.testing.assert_allclose(out["log_depth"][scale], upsampled, atol=1e-5)
     assert out["depth"][0].shape == (B, 1, H, W)
     assert ((out["depth"][0] >= config.min_depth) & (out["depth"][0] <= config.max_depth)).all()
+
+
+def test_min_confidence_masks_depth_at_inference_only():
+    torch.manual_seed(0)
+    config = MVSNetConfig.tiny(cost_volume="correlation", decoder="planes", min_confidence=0.2)
+    model = MVSNet(config)
+    B, S, H, W = 1, config.num_sources, 64, 96
+    K = torch.tensor([[[60.0, 0, 47.5], [0, 60.0, 31.5], [0, 0, 1]]])
+    poses = torch.eye(4).repeat(B, S, 1, 1)
+    poses[:, :, 0, 3] = torch.tensor([0.1, -0.2])
+    args = (torch.rand(B, 3, H, W), torch.rand(B, S, 3, H, W), K, K.repeat(1, S, 1, 1), poses)
+    with torch.no_grad():
+        model.eval()
+        masked = model(*args)
+        model.train()
+        unmasked = model(*args)["depth"][0]
+        model.eval()
+    confidence = torch.nn.functional.interpolate(masked["confidence"], size=(H, W),
+                                                 mode="bilinear", align_corners=False)
+    low = confidence < 0.2
+    assert low.any() and (~low).any()
+    assert (masked["depth"][0][low] == 0).all() and (masked["depth"][0][~low] > 0).all()
+    assert (unmasked > 0).all()
+    with pytest.raises(ValueError, match="min_confidence"):
+        MVSNetConfig.tiny(min_confidence=0.2)                     # the depth decoder has none
+    with pytest.raises(ValueError, match="min_confidence"):
+        MVSNetConfig.tiny(decoder="planes", min_confidence=1.5)

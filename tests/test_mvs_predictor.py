@@ -175,3 +175,15 @@ def test_edgegeo_load_mvs_with_the_card_config(tmp_path):
     assert call(predictor).shape == (H, W)
     with pytest.raises(ValueError, match="do not fit"):
         edgegeo.load("mvs", weights=path, config="tiny")
+
+
+def test_resizing_never_blends_depth_with_no_depth():
+    from edgegeo.models.mvs.predictor import _resize_depth
+
+    depth = torch.full((1, 1, 8, 8), 2.0)
+    depth[..., :, 4:] = 0.0                                  # right half: no depth
+    for size in ((16, 16), (5, 5), (8, 12)):
+        out = _resize_depth(depth, size)[0, 0]
+        assert set(torch.unique(out).tolist()) <= {0.0, 2.0}      # 2 m or nothing in between
+        assert (out[:, 0] == 2.0).all() and (out[:, -1] == 0.0).all()
+    np.testing.assert_allclose(_resize_depth(torch.full((1, 1, 4, 4), 3.0), (8, 8)), 3.0)

@@ -30,6 +30,7 @@ https://github.com/nianticlabs/simplerecon).
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,6 +50,7 @@ from ..distributed import set_cpu_threads
 from ..init_weights import NO_INIT, init_provenance, initialise_from
 from ..data import seeded_batches
 from ..mvs.cards import network_config
+from ..mvs.confidence import choose_min_confidence
 from ..mvs.data import SequenceSet, generate_sequences, load_shard_sequences, mvs_batch
 from . import Recipe, register_recipe
 
@@ -89,6 +91,9 @@ class MVSConfig(TrainConfig):
         min_sources: fewest real sources a tuple keeps.
         val_scenes, val_frames: validation walk-throughs (``VAL_SEEDS``) for the model card's
             metrics, run through the keyframe stream as at test time.
+        confidence_scenes: validation walk-throughs the inference confidence threshold
+            (``MVSNetConfig.min_confidence``) is chosen on after training (``planes`` decoder;
+            0 = keep every pixel).
         recalibration_batches: whole-frame batches (training tuples, no crop) the BatchNorm
             running statistics are re-estimated on after training (0 = keep the running
             averages of the crops): the crops' statistics do not fit whole frames.
@@ -126,6 +131,7 @@ class MVSConfig(TrainConfig):
     val_scenes: int = 4
     val_frames: int = 40
     recalibration_batches: int = 24
+    confidence_scenes: int = 3
     num_threads: int = 2
     init: str = NO_INIT
 
@@ -170,6 +176,9 @@ class MVSConfig(TrainConfig):
         if self.generate_scenes < 1 or self.generate_frames < 2 or self.generate_fps <= 0:
             raise ValueError("config generate_scenes must be >= 1, generate_frames >= 2 and "
                              "generate_fps > 0")
+        if self.confidence_scenes < 0:
+            raise ValueError(f"config confidence_scenes must be >= 0, got "
+                             f"{self.confidence_scenes}")
         if self.recalibration_batches < 0:
             raise ValueError(f"config recalibration_batches must be >= 0, got "
                              f"{self.recalibration_batches}")
@@ -194,7 +203,7 @@ class MVSRecipe(Recipe):
                        "image_size": (64, 96), "crop_size": (32, 64), "batch_size": 2,
                        "generate_scenes": 1, "generate_frames": 8, "val_scenes": 1,
                        "val_frames": 8, "min_sources": 1, "num_threads": 1,
-                       "recalibration_batches": 2}
+                       "recalibration_batches": 2, "confidence_scenes": 0}
 
     def __init__(self) -> None:
         self._data: dict[tuple, SequenceSet] = {}
@@ -242,7 +251,18 @@ class MVSRecipe(Recipe):
                 batch["src_T_ref"], batch["source_valid"])
 
         used = recalibrate_batchnorm(model, batches, forward)
-        return {"batchnorm_recalibration": f"{used} whole-frame batches of {cfg.batch_size}"}
+        entries: dict[str, Any] = {
+            "batchnorm_recalibration": f"{used} whole-frame batches of {cfg.batch_size}"}
+        if cfg.decoder == "planes" and cfg.confidence_scenes:
+            threshold, rows = choose_min_confidence(model, cfg.confidence_scenes, cfg.val_frames,
+                                                    cfg.generate_fps, cfg.min_sources)
+            model.config = dataclasses.replace(model.config, min_confidence=threshold)
+            entries["min_confidence"] = {
+                "chosen": threshold,
+                "how": f"best mean fused-mesh F-score@5cm on {cfg.confidence_scenes} validation "
+                       f"walk-throughs (VAL_SEEDS, {cfg.val_frames} frames)",
+                "candidates": rows}
+        return entries
 
     # -- loss -------------------------------------------------------------------------------
     def loss(self, model, batch, cfg):
@@ -356,8 +376,9 @@ class MVSRecipe(Recipe):
 
     def model_card(self, model, cfg) -> dict[str, Any]:
         """Entries for the model card beyond the engine's: ``model_config`` (what
-        ``edgegeo.load("mvs")`` rebuilds the network from) and the predictor's default
+        ``edgegeo.load("mvs")`` rebuilds the network from, with the confidence threshold
+        :meth:`finalize` chose) and the predictor's default
         ``min_sources`` — the fewest sources the model was trained (and validated) with."""
-        return {"model_config": network_config(cfg).to_dict(),
+        return {"model_config": model.config.to_dict(),
                 "predictor_options": {"min_sources": cfg.min_sources},
                 **init_provenance(cfg.init)}

@@ -49,6 +49,11 @@ class MVSNetConfig:
         cv_channels: cost-volume encoder channels at 1/4, 1/8, 1/16, 1/32.
         decoder_channels: decoder channels at 1/16, 1/8, 1/4, 1/2, 1/1 (depth heads at the
             last four).
+        min_confidence: at inference (eval mode), the full-resolution depth is 0 — edgegeo's
+            "no depth" — where the volume's confidence (``planes`` decoder: the largest plane
+            probability, bilinearly upsampled) is below this; 0 keeps every pixel. Chosen
+            after training on validation walk-throughs for the fused mesh's F-score
+            (``edgegeo.training.mvs.confidence``); part of the exported graph.
         image_size: ``(H, W)`` working resolution the model is trained for (multiples of 32):
             the predictor resizes images to it by default. Not architecture — the network runs
             at any multiple of 32 — but its matching was learnt at that pixel scale.
@@ -66,6 +71,7 @@ class MVSNetConfig:
     cv_channels: tuple[int, int, int, int] = (64, 96, 128, 160)
     decoder_channels: tuple[int, int, int, int, int] = (128, 96, 64, 32, 16)
     image_size: tuple[int, int] = (192, 256)
+    min_confidence: float = 0.0
 
     def __post_init__(self):
         def positive_ints(name: str, count: int | None) -> None:
@@ -91,6 +97,12 @@ class MVSNetConfig:
         if self.decoder not in DECODERS:
             raise ValueError(f"MVSNetConfig.decoder must be one of {DECODERS}, got "
                              f"{self.decoder!r}")
+        if not (isinstance(self.min_confidence, (int, float)) and 0 <= self.min_confidence < 1):
+            raise ValueError(f"MVSNetConfig.min_confidence must be in [0, 1), got "
+                             f"{self.min_confidence!r}")
+        if self.min_confidence and self.decoder != "planes":
+            raise ValueError("MVSNetConfig.min_confidence needs the planes decoder (the depth "
+                             "decoder has no confidence)")
         positive_ints("mlp_hidden", None)
         positive_ints("image_channels", 5)
         positive_ints("cv_channels", 4)

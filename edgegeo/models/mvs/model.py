@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from edgegeo.geometry.planesweep import log_depth_planes
@@ -41,7 +42,9 @@ class MVSNet(nn.Module):
         each in ``[min_depth, max_depth]``; ``log_depth`` — their natural logs;
         ``cost_volume`` — ``(B, D, H/4, W/4)``; with ``config.decoder == "planes"`` also
         ``volume_logits``, ``plane_logits`` ``(B, D, H/4, W/4)`` and ``confidence``
-        ``(B, 1, H/4, W/4)`` (see :class:`~.network.MVSDepthNetwork`).
+        ``(B, 1, H/4, W/4)`` (see :class:`~.network.MVSDepthNetwork`). In eval mode with
+        ``config.min_confidence`` > 0, ``depth[0]`` is 0 where the upsampled confidence is
+        below it.
     """
 
     def __init__(self, config: MVSNetConfig | None = None):
@@ -99,6 +102,11 @@ class MVSNet(nn.Module):
                                        self.depth_planes, source_valid)
         outputs = self.network(ref_image, cost_volume)
         outputs["depth"] = [torch.exp(x) for x in outputs["log_depth"]]
+        if self.config.min_confidence and not self.training:
+            confidence = F.interpolate(outputs["confidence"], size=ref_image.shape[-2:],
+                                       mode="bilinear", align_corners=False)
+            keep = (confidence >= self.config.min_confidence).to(outputs["depth"][0].dtype)
+            outputs["depth"][0] = outputs["depth"][0] * keep
         outputs["cost_volume"] = cost_volume
         return outputs
 

@@ -46,6 +46,20 @@ def _check_images(images, name: str) -> list[np.ndarray]:
     return checked
 
 
+def _resize_depth(depth: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """``(1, 1, h, w)`` depth (0 = none) bilinearly resized to ``size``; an output pixel that
+    any pixel without depth contributes to is 0 too (no blend of depth with "no depth")."""
+    antialias = depth.shape[-1] > size[1] or depth.shape[-2] > size[0]
+    resized = F.interpolate(depth, size=size, mode="bilinear", align_corners=False,
+                            antialias=antialias)
+    has_depth = (depth > 0).to(depth.dtype)
+    if bool(has_depth.all()):
+        return resized
+    coverage = F.interpolate(has_depth, size=size, mode="bilinear", align_corners=False,
+                             antialias=antialias)
+    return torch.where(coverage > 0.999, resized, torch.zeros_like(resized))
+
+
 class MVSPredictor:
     """Metric depth of a reference image from posed source images, with an :class:`MVSNet`.
 
@@ -66,7 +80,8 @@ class MVSPredictor:
       ``src_world_T_cams``: one ``(3, 3)`` / ``(4, 4)`` per source.
 
     Returns ``(H, W) float32`` depth in metres along the optical axis, within the model's
-    ``[min_depth, max_depth]``. With more than ``num_sources`` sources, the ``num_sources`` with
+    ``[min_depth, max_depth]``, or 0 (no depth) where the model's confidence is below its
+    ``config.min_confidence``. With more than ``num_sources`` sources, the ``num_sources`` with
     the lowest DeepVideoMVS penalty (see :mod:`.keyframes`) are used.
 
     Raises:
@@ -143,9 +158,7 @@ class MVSPredictor:
                            batch["src_T_ref"], batch["source_valid"])["depth"][0]
         height, width = ref_image.shape[:2]
         if depth.shape[-2:] != (height, width):
-            depth = F.interpolate(depth, size=(height, width), mode="bilinear",
-                                  align_corners=False,
-                                  antialias=depth.shape[-1] > width or depth.shape[-2] > height)
+            depth = _resize_depth(depth, (height, width))
         return depth[0, 0].float().cpu().numpy().astype(np.float32)
 
     def make_batch(self, ref_image: np.ndarray, ref_K: np.ndarray, ref_pose: np.ndarray,

@@ -1,0 +1,93 @@
+"""The mvs model's inference threshold on its own confidence, chosen on validation walk-throughs.
+
+The ``planes`` design outputs, beside depth, the volume's confidence (the largest plane
+probability). Where it is low the depth is a guess between several planes, and a TSDF map fused
+from it gets wrong surfaces. :func:`choose_min_confidence` runs the trained model through the
+keyframe stream on ``VAL_SEEDS`` walk-throughs once, then for each candidate threshold fuses the
+keyframes' depth with the pixels below it left out and scores the mesh against the GT surface the
+cameras saw (F-score at 5 cm, as ``edgegeo bench mvs``). The threshold with the best mean F-score
+becomes ``MVSNetConfig.min_confidence`` (0 = keep every pixel is one of the candidates). Test
+scenes are never used.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from edgegeo.data.splits import VAL_SEEDS
+
+CANDIDATES = (0.0, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4)
+
+
+def choose_min_confidence(model, scenes: int = 3, frames: int = 40, fps: float = 5.0,
+                          min_sources: int = 2, candidates=CANDIDATES,
+                          mesh_points: int = 50_000) -> tuple[float, list[dict[str, Any]]]:
+    """The threshold in ``candidates`` that maximises the mean fused-mesh F-score@5cm on
+    ``scenes`` validation walk-throughs, and the table behind it.
+
+    Args:
+        model: a trained ``MVSNet`` with the ``planes`` decoder (its own ``min_confidence``
+            is ignored here).
+    Returns:
+        ``(threshold, rows)``; each row: ``min_confidence``, ``fscore``, ``precision``,
+        ``recall`` (means over scenes) and ``kept`` (fraction of predicted pixels kept).
+    """
+    from edgegeo.bench.mvs import MESH_THRESHOLD, held_out_walkthrough
+    from edgegeo.data.visibility import visible_surface_points
+    from edgegeo.fusion import FusionConfig, TSDFFusion
+    from edgegeo.metrics.mesh import mesh_metrics
+    from edgegeo.models.mvs import MVSNet
+    from edgegeo.models.mvs.predictor import MVSPredictor, MVSStream
+
+    if model.config.decoder != "planes":
+        raise ValueError("only the planes decoder has a confidence to threshold")
+    unmasked = MVSNet(dataclasses.replace(model.config, min_confidence=0.0))
+    unmasked.load_state_dict(model.state_dict())
+    unmasked.eval()
+    captured: list[torch.Tensor] = []
+    hook = unmasked.register_forward_hook(
+        lambda module, args, output: captured.append(output["confidence"].detach()))
+    predictor = MVSPredictor(unmasked, resolution=tuple(model.config.image_size),
+                             min_sources=min_sources)
+    per_scene = []
+    try:
+        for seed in VAL_SEEDS[:scenes]:
+            scene, walk = held_out_walkthrough(seed, frames, tuple(model.config.image_size), fps,
+                                               VAL_SEEDS, "choosing the mvs confidence threshold")
+            visible = visible_surface_points(scene.mesh, walk, n_points=mesh_points,
+                                             max_depth=FusionConfig().max_depth, seed=seed)
+            stream, predicted = MVSStream(predictor), {}
+            for index, frame in enumerate(walk):
+                captured.clear()
+                depth = stream.push(frame)
+                if depth is not None:
+                    confidence = F.interpolate(captured[-1], size=depth.shape, mode="bilinear",
+                                               align_corners=False)[0, 0].numpy()
+                    predicted[index] = (depth, confidence)
+            per_scene.append((walk, visible, predicted, seed))
+    finally:
+        hook.remove()
+    rows = []
+    for threshold in candidates:
+        scores, kept = [], []
+        for walk, visible, predicted, seed in per_scene:
+            fusion = TSDFFusion()
+            for index, (depth, confidence) in sorted(predicted.items()):
+                keep = confidence >= threshold
+                kept.append(float(keep.mean()))
+                fusion.integrate(np.where(keep, depth, 0.0).astype(np.float32), walk[index].K,
+                                 walk[index].world_T_cam, walk[index].rgb)
+            mesh = fusion.extract_mesh()
+            scores.append(mesh_metrics(mesh, visible, MESH_THRESHOLD, mesh_points, seed)
+                          if mesh.has_triangles() else
+                          {"fscore": 0.0, "precision": 0.0, "recall": 0.0})
+        rows.append({"min_confidence": float(threshold),
+                     **{key: float(np.mean([s[key] for s in scores]))
+                        for key in ("fscore", "precision", "recall")},
+                     "kept": float(np.mean(kept)) if kept else 0.0})
+    best = max(rows, key=lambda row: row["fscore"])
+    return best["min_confidence"], rows
