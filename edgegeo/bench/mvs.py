@@ -169,14 +169,12 @@ def load_methods(weights: list[tuple[str, Path]], mono: Path | None = None,
     return methods
 
 
-def held_out_walkthrough(seed: int, frames: int, size: tuple[int, int], fps: float,
-                         split: range = TEST_SEEDS, purpose: str = "the mvs benchmark"):
-    """``(scene, frames)``: held-out scene ``seed`` (of ``split``: ``TEST_SEEDS`` for the
-    benchmark, ``VAL_SEEDS`` for choices made in training) and its rendered walk-through of
-    ``frames`` Frames at ``size = (H, W)``."""
+def held_out_walkthrough(seed: int, frames: int, size: tuple[int, int], fps: float):
+    """``(scene, frames)``: held-out scene ``seed`` (a ``TEST_SEEDS`` seed) and its rendered
+    walk-through of ``frames`` Frames at ``size = (H, W)``."""
     from edgegeo.data.synthetic import generate_scene, walkthrough
 
-    check_seeds([seed], split, purpose)
+    check_seeds([seed], TEST_SEEDS, "the mvs benchmark")
     scene = generate_scene(seed)
     height, width = size
     return scene, walkthrough(scene, frames, width, height, seed=seed * RIG_SEED_FACTOR, fps=fps,

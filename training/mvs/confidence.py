@@ -20,7 +20,10 @@ import torch.nn.functional as F
 
 from edgegeo.data.splits import VAL_SEEDS
 
+from .data import RIG_SEED_FACTOR
+
 CANDIDATES = (0.0, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4)
+F_SCORE_THRESHOLD_M = 0.05          # as edgegeo bench mvs
 
 
 def choose_min_confidence(model, scenes: int = 3, frames: int = 40, fps: float = 5.0,
@@ -36,7 +39,7 @@ def choose_min_confidence(model, scenes: int = 3, frames: int = 40, fps: float =
         ``(threshold, rows)``; each row: ``min_confidence``, ``fscore``, ``precision``,
         ``recall`` (means over scenes) and ``kept`` (fraction of predicted pixels kept).
     """
-    from edgegeo.bench.mvs import MESH_THRESHOLD, held_out_walkthrough
+    from edgegeo.data.synthetic import generate_scene, walkthrough
     from edgegeo.data.visibility import visible_surface_points
     from edgegeo.fusion import FusionConfig, TSDFFusion
     from edgegeo.metrics.mesh import mesh_metrics
@@ -56,8 +59,10 @@ def choose_min_confidence(model, scenes: int = 3, frames: int = 40, fps: float =
     per_scene = []
     try:
         for seed in VAL_SEEDS[:scenes]:
-            scene, walk = held_out_walkthrough(seed, frames, tuple(model.config.image_size), fps,
-                                               VAL_SEEDS, "choosing the mvs confidence threshold")
+            scene = generate_scene(seed)
+            height, width = model.config.image_size
+            walk = walkthrough(scene, frames, width, height, seed=seed * RIG_SEED_FACTOR,
+                               fps=fps, progress=False)
             visible = visible_surface_points(scene.mesh, walk, n_points=mesh_points,
                                              max_depth=FusionConfig().max_depth, seed=seed)
             stream, predicted = MVSStream(predictor), {}
@@ -82,7 +87,7 @@ def choose_min_confidence(model, scenes: int = 3, frames: int = 40, fps: float =
                 fusion.integrate(np.where(keep, depth, 0.0).astype(np.float32), walk[index].K,
                                  walk[index].world_T_cam, walk[index].rgb)
             mesh = fusion.extract_mesh()
-            scores.append(mesh_metrics(mesh, visible, MESH_THRESHOLD, mesh_points, seed)
+            scores.append(mesh_metrics(mesh, visible, F_SCORE_THRESHOLD_M, mesh_points, seed)
                           if mesh.has_triangles() else
                           {"fscore": 0.0, "precision": 0.0, "recall": 0.0})
         rows.append({"min_confidence": float(threshold),
