@@ -429,10 +429,11 @@ def report_body(results: list[MethodResult], info: dict, methods: list[Method],
         "",
         f"**Speed** — medians per frame with depth, torch on {device}, "
         f"{torch.get_num_threads()} CPU thread(s) (forward hooks on the model's modules): cost "
-        "volume = matching encoder over the reference and its sources + plane sweep + "
-        "metadata MLP (or dot products); network = image encoder + U-Net; other = the rest of "
-        "the predictor call (resizing, source selection); fusion = TSDF integration. Parameters "
-        "of the whole network.",
+        "volume = matching encoder over the reference and its sources + plane sweep + scores "
+        "(metadata MLP, or dot / cosine / correlation); network = image encoder + U-Net (+ "
+        "soft-argmin and refinement for the planes design); other = the rest of the predictor "
+        "call (resizing, source selection); fusion = TSDF integration. Parameters of the whole "
+        "network.",
         "",
         table["speed"],
         "",

@@ -182,7 +182,7 @@ def _run_mvs(args: argparse.Namespace) -> int:
     if args.record:
         body = bench.report_body(results, info, methods, pictures, args.min_sources,
                                  args.device)
-        path = write_section(MVS_SECTION, "Multi-view depth (SimpleRecon) on held-out synthetic "
+        path = write_section(MVS_SECTION, "Multi-view depth on held-out synthetic "
                              "walk-throughs", body)
         print(f"wrote {path}")
     return 0
