@@ -79,6 +79,7 @@ def test_bench_writes_tables_pictures_and_sane_numbers(tmp_path, monkeypatch, ca
         assert row["frames with depth"] == f"{keyframes - 1}/{FRAMES}"
         assert 0 < float(row["AbsRel"]) < 3 and 0 < float(row["RMSE (m)"]) < 8
         assert 0 <= float(row["δ<1.05"]) <= float(row["δ<1.25"]) <= 1
+        assert 0 < float(row["density"]) <= 1
 
     mesh = parse_table(section, "depth fused")
     assert list(mesh) == ["GT depth", "metadata", "dot", "mono"]

@@ -366,7 +366,8 @@ def tables(results: list[MethodResult]) -> dict[str, str]:
     depth_rows = [{"depth source": r.label,
                    "frames with depth": f"{r.frames_predicted}/{r.frames_total}",
                    "AbsRel": _cell(r.mean("abs_rel"), 4), "δ<1.05": _cell(r.mean("a105"), 3),
-                   "δ<1.25": _cell(r.mean("a125"), 3), "RMSE (m)": _cell(r.mean("rmse"), 3)}
+                   "δ<1.25": _cell(r.mean("a125"), 3), "RMSE (m)": _cell(r.mean("rmse"), 3),
+                   "density": _cell(r.mean("density"), 3)}
                   for r in results if r.kind != "gt"]
     mesh_rows = []
     for r in results:
@@ -412,7 +413,9 @@ def report_body(results: list[MethodResult], info: dict, methods: list[Method],
         "with depth*).",
         "",
         f"**Depth** — means over the frames with depth of `depth_metrics` (GT up to "
-        f"{EVAL_MAX_DEPTH:g} m; δ = fraction of pixels with max(p/g, g/p) below the bound).",
+        f"{EVAL_MAX_DEPTH:g} m; δ = fraction of pixels with max(p/g, g/p) below the bound; "
+        "errors over the pixels with a prediction, density = their fraction of the GT pixels: "
+        "below 1 where a model leaves low-confidence pixels out).",
         "",
         table["depth"],
         "",
