@@ -1,10 +1,10 @@
 """The Motorcycle picture of the mono-depth notes: left image, GT disparity and each model's
 prediction (least-squares scale + shift aligned to the GT disparity, on the GT's colour scale),
-labelled with the model, its input size and its AbsRel.
+labelled with the model, its input size (short side) and its AbsRel.
 
     python -m edgegeo.training.mono.figure --out docs/images/mono_motorcycle.png \\
-        --model "old ViT student=runs/old-mono/mono-depth.safetensors@128" \\
-        --model "new CNN=edgegeo/weights/mono-depth.safetensors@256"
+        --model "old ViT=runs/old-mono/mono-depth.safetensors@128" \\
+        --model "new CNN=edgegeo/weights/mono-depth.safetensors@224"
 """
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ def main(argv=None) -> int:
         abs_rel = relative_depth_metrics(disparity, sample.depth(), sample.valid)["abs_rel"]
         scale, shift = align_scale_shift(disparity, sample.disparity, sample.valid)
         images.append(colorize(scale * disparity + shift, low, high, invalid=None))
-        labels.append(f"{label} @{resolution}: AbsRel {abs_rel:.3f}")
+        labels.append(f"{label} @{resolution}: {abs_rel:.3f}")
     size = (round(sample.left.shape[1] * FIGURE_SCALE), round(sample.left.shape[0] * FIGURE_SCALE))
     tiles = [cv2.resize(image, size, interpolation=cv2.INTER_AREA) for image in images]
     args.out.parent.mkdir(parents=True, exist_ok=True)
