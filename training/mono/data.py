@@ -179,3 +179,10 @@ def unlabelled_batch(photos: list[np.ndarray], frames: LabelledFrames, count: in
             box = random_resized_crop_box(*image.shape[:2], out_hw, rng, frame_crop_area)
         images.append(crop_resize_rgb(image, box, out_hw, bool(rng.random() < 0.5)))
     return torch.stack(images)
+
+
+def row_prior_disparity(height: int, width: int) -> np.ndarray:
+    """The image-row prior the learning curve and the checkpoint tables compare with:
+    disparity rising linearly from the top row to the bottom one, ``(H, W) float32`` (as
+    ``edgegeo eval mono``'s row)."""
+    return np.repeat(np.linspace(1.0, 2.0, height, dtype=np.float32)[:, None], width, axis=1)

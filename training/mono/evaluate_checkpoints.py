@@ -39,9 +39,9 @@ def _scores(predict, sample, sets: dict) -> list[float]:
 
 
 def main(argv=None) -> int:
-    from edgegeo.cli.eval import row_prior_disparity
     from edgegeo.data.middlebury import load_motorcycle
     from edgegeo.models.mono_depth import MonoDepthNet, MonoDepthPredictor
+    from edgegeo.training.mono.data import row_prior_disparity
     from edgegeo.training.mono.model import load_network, parse_model_spec
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])

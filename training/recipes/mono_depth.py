@@ -45,7 +45,7 @@ from ..data import seeded_batches
 from ..mono.augment import (PerturbSettings, apply_cutmix, cutmix_boxes, strong_perturbation)
 from ..mono.data import (LabelledFrames, generate_frames, labelled_batch,
                          load_labelled_folders, load_shard_frames, load_training_photos,
-                         unlabelled_batch)
+                         row_prior_disparity, unlabelled_batch)
 from ..mono.losses import (FEATURE_MARGIN, affine_invariant_loss, cutmix_affine_invariant_loss,
                            feature_alignment_loss, gradient_matching_loss)
 from ..mono.model import load_network, parse_model_spec
@@ -298,8 +298,7 @@ class MonoDepthTeacherRecipe(Recipe):
             for rgb, depth in zip(frames.rgb, frames.depth):
                 valid = depth > 0
                 model_err.append(relative_depth_metrics(predictor(rgb), depth, valid)["abs_rel"])
-                prior = np.repeat(np.linspace(1.0, 2.0, depth.shape[0], dtype=np.float32)[:, None],
-                                  depth.shape[1], axis=1)
+                prior = row_prior_disparity(*depth.shape)
                 prior_err.append(relative_depth_metrics(prior, depth, valid)["abs_rel"])
             curve[f"{name}_abs_rel"] = float(np.mean(model_err))
             curve[f"{name}_vs_row_prior"] = float(np.mean(model_err) / np.mean(prior_err))
