@@ -96,3 +96,15 @@ def test_random_resized_crop_keeps_depth_unblended():
         assert out.shape == (1, 16, 24) and set(out.unique().tolist()) <= {0.0, 2.0}
         image = crop_resize_rgb(rgb, box, (16, 24), flip=False)
         assert image.shape == (3, 16, 24) and image.dtype == torch.float32
+
+
+def test_camera_augment_keeps_shape_is_seeded_and_changes_pixels():
+    from edgegeo.training.mono.augment import camera_augment
+
+    rng = np.random.default_rng(0)
+    image = (rng.random((40, 60, 3)) * 200 + 20).astype(np.uint8)
+    outs = [camera_augment(image, np.random.default_rng(seed)) for seed in (1, 1, 2)]
+    assert all(o.shape == image.shape and o.dtype == np.uint8 for o in outs)
+    np.testing.assert_array_equal(outs[0], outs[1])
+    assert np.abs(outs[0].astype(int) - image).mean() > 1
+    assert np.abs(outs[0].astype(int) - outs[2]).mean() > 1

@@ -108,3 +108,21 @@ def test_shape_errors():
         affine_invariant_loss(torch.rand(1, 1, 4, 4), torch.rand(1, 1, 4, 5))
     with pytest.raises(ValueError):
         feature_alignment_loss(torch.rand(1, 4, 8), torch.rand(1, 4, 9))
+
+
+def test_gradient_matching_is_affine_invariant_and_sees_a_misplaced_edge():
+    from edgegeo.training.mono.losses import gradient_matching_loss
+
+    step = torch.zeros(1, 1, 16, 16)
+    step[..., 8:] = 1.0
+    mask = torch.ones_like(step, dtype=torch.bool)
+    assert float(gradient_matching_loss(3.0 * step + 2.0, step, mask)) == pytest.approx(0, abs=1e-6)
+    shifted = torch.zeros_like(step)
+    shifted[..., 10:] = 1.0
+    one_scale = gradient_matching_loss(shifted, step, mask, scales=1)
+    # Normalised (median 0): the step is 0 | 2 (MAD 0.5), the shifted step 0 | 8/3 (MAD 6/16);
+    # the residual jumps by 2 and 8/3 in every row: (2 + 8/3) × 16 rows / 480 valid pairs.
+    assert float(one_scale) == pytest.approx((2 + 8 / 3) * 16 / (2 * 16 * 15), rel=1e-5)
+    assert float(gradient_matching_loss(shifted, step, mask, scales=4)) > float(one_scale)
+    with pytest.raises(ValueError, match="scales"):
+        gradient_matching_loss(step, step, mask, scales=0)

@@ -85,13 +85,13 @@ def test_ablation_losses(teacher_weights, flags):
     loss, scalars = recipe.loss(model, batch, cfg)
     loss.backward()
     assert torch.isfinite(loss)
+    labelled = scalars["labelled"] + cfg.gradient_weight * scalars["gradient"]
     if "perturb=false" in flags:
         assert scalars["cutmix_fraction"] == 0
-        torch.testing.assert_close(loss, scalars["labelled"] + scalars["unlabelled"]
-                                   + scalars["feature"])
+        torch.testing.assert_close(loss, labelled + scalars["unlabelled"] + scalars["feature"])
     else:
         assert scalars["feature"] == 0
-        torch.testing.assert_close(loss, scalars["labelled"] + scalars["unlabelled"])
+        torch.testing.assert_close(loss, labelled + scalars["unlabelled"])
 
 
 def test_config_validation():

@@ -2,6 +2,7 @@
 
 * Geometric (every stream, on the CPU when a batch is built): random resized crops and
   horizontal flips of numpy images, applied identically to an image and its depth.
+* Camera (labelled frames, numpy): exposure, white balance, tone curve, blur, noise, JPEG.
 * Strong perturbations (the student's unlabelled input only, on the training device): colour
   jitter (brightness, contrast, saturation, hue; p = 0.8), random grey (p = 0.2), Gaussian blur
   (p = 0.5, σ ∈ [0.1, 2] px) — the UniMatch settings Depth Anything uses — and CutMix boxes
@@ -85,6 +86,28 @@ def crop_resize_depth(depth: np.ndarray, box: tuple[int, int, int, int],
     crop = torch.from_numpy(np.ascontiguousarray(depth[top:top + h, left:left + w]))
     out = F.interpolate(crop[None, None].float(), size=out_hw, mode="nearest-exact")[0]
     return out.flip(-1) if flip else out
+
+
+def camera_augment(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """What a real camera does to a labelled frame, on ``(H, W, 3) uint8`` RGB → same: exposure
+    (gain 2^N(0, 0.4)), white balance (per-channel gains ×[0.85, 1.15]), tone curve (gamma
+    [0.8, 1.25]), Gaussian blur (p = 0.25, σ ∈ [0.3, 1.2] px), sensor noise (σ ∈ [0, 0.02]) and
+    JPEG compression (p = 0.4, quality 30–90). Geometry is untouched, so the depth label
+    still holds."""
+    import cv2
+
+    x = image.astype(np.float32) / 255.0
+    gains = 2.0 ** rng.normal(0.0, 0.4) * rng.uniform(0.85, 1.15, 3).astype(np.float32)
+    x = np.clip(x * gains, 0.0, 1.0) ** rng.uniform(0.8, 1.25)
+    if rng.random() < 0.25:
+        x = cv2.GaussianBlur(x, (0, 0), rng.uniform(0.3, 1.2))
+    x = x + rng.normal(0.0, rng.uniform(0.0, 0.02), x.shape).astype(np.float32)
+    out = np.clip(x * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    if rng.random() < 0.4:
+        ok, data = cv2.imencode(".jpg", out[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY,
+                                                         int(rng.integers(30, 91))])
+        out = np.ascontiguousarray(cv2.imdecode(data, cv2.IMREAD_COLOR)[..., ::-1])
+    return out
 
 
 # ----------------------------------------------------------------------------- strong (torch)

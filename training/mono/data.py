@@ -21,7 +21,7 @@ import torch
 
 from edgegeo.data.splits import EVALUATION_ONLY_IMAGES, TRAIN_SEEDS, TRAINING_PHOTOS, check_seeds
 
-from .augment import crop_resize_depth, crop_resize_rgb, random_resized_crop_box
+from .augment import camera_augment, crop_resize_depth, crop_resize_rgb, random_resized_crop_box
 
 
 RIG_SEED_FACTOR = 1_000_003   # `edgegeo data render`: walk-through seed = scene seed × this
@@ -65,6 +65,23 @@ def load_shard_frames(root: str | Path, max_scenes: int | None = None) -> Labell
         raise ValueError(f"frames under {root} differ in size: {sorted(sizes)}")
     return LabelledFrames(np.stack(rgb), np.stack(depth),
                           f"{len(shards)} rendered scenes ({len(rgb)} frames) from {root}")
+
+
+def load_labelled_folders(roots: str, max_scenes: int | None = None) -> LabelledFrames:
+    """Frames of several shard folders (or packed ``.npz``), given comma-separated, all of one
+    frame size: :func:`load_shard_frames` of each (``max_scenes`` per folder), concatenated."""
+    parts = [load_shard_frames(root.strip(), max_scenes) for root in roots.split(",")
+             if root.strip()]
+    if not parts:
+        raise ValueError(f"no training data folder in {roots!r}")
+    if len(parts) == 1:
+        return parts[0]
+    sizes = {part.rgb.shape[1:] for part in parts}
+    if len(sizes) != 1:
+        raise ValueError(f"the folders of {roots!r} hold frames of different sizes: {sizes}")
+    return LabelledFrames(np.concatenate([p.rgb for p in parts]),
+                          np.concatenate([p.depth for p in parts]),
+                          " + ".join(p.source for p in parts))
 
 
 def generate_frames(seeds, frames_per_scene: int, height: int, width: int,
@@ -113,9 +130,11 @@ def load_training_photos() -> list[np.ndarray]:
 
 
 def labelled_batch(frames: LabelledFrames, count: int, out_hw: tuple[int, int], seed: int,
-                   crop_area: tuple[float, float]) -> dict[str, torch.Tensor]:
+                   crop_area: tuple[float, float], camera: bool = False
+                   ) -> dict[str, torch.Tensor]:
     """``count`` random frames, random resized crops (area fraction ``crop_area`` of the
-    frame) and flips.
+    frame: the scene at many pixel scales) and flips; with ``camera``, each crop also goes
+    through :func:`~.augment.camera_augment` (exposure, white balance, blur, noise, JPEG).
 
     Returns:
         ``image (B, 3, h, w)`` float32 [0, 1], ``disparity (B, 1, h, w)`` float32 (``1/depth``,
@@ -127,7 +146,12 @@ def labelled_batch(frames: LabelledFrames, count: int, out_hw: tuple[int, int], 
     for index in rng.integers(0, len(frames), size=count):
         box = random_resized_crop_box(height, width, out_hw, rng, crop_area)
         flip = bool(rng.random() < 0.5)
-        images.append(crop_resize_rgb(frames.rgb[index], box, out_hw, flip))
+        if camera:     # augment the crop only (cheaper), then take all of it
+            top, left, h, w = box
+            rgb = camera_augment(frames.rgb[index][top:top + h, left:left + w], rng)
+            images.append(crop_resize_rgb(rgb, (0, 0, h, w), out_hw, flip))
+        else:
+            images.append(crop_resize_rgb(frames.rgb[index], box, out_hw, flip))
         depths.append(crop_resize_depth(frames.depth[index], box, out_hw, flip))
     depth = torch.stack(depths)
     valid = depth > 1e-3
@@ -155,3 +179,10 @@ def unlabelled_batch(photos: list[np.ndarray], frames: LabelledFrames, count: in
             box = random_resized_crop_box(*image.shape[:2], out_hw, rng, frame_crop_area)
         images.append(crop_resize_rgb(image, box, out_hw, bool(rng.random() < 0.5)))
     return torch.stack(images)
+
+
+def row_prior_disparity(height: int, width: int) -> np.ndarray:
+    """The image-row prior the learning curve and the checkpoint tables compare with:
+    disparity rising linearly from the top row to the bottom one, ``(H, W) float32`` (as
+    ``edgegeo eval mono``'s row)."""
+    return np.repeat(np.linspace(1.0, 2.0, height, dtype=np.float32)[:, None], width, axis=1)

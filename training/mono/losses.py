@@ -1,4 +1,5 @@
-"""Losses of the Depth Anything recipe (Yang et al., CVPR 2024).
+"""Losses of the Depth Anything recipe (Yang et al., CVPR 2024) and MiDaS's gradient matching
+(Ranftl et al., TPAMI 2022).
 
 All maps are ``(B, 1, H, W)`` or ``(B, H, W)`` float tensors; masks are bool tensors of the
 same shape (True = pixel used). Losses are returned per image, ``(B,)``, so callers can weight
@@ -75,6 +76,41 @@ def affine_invariant_loss(pred: torch.Tensor, target: torch.Tensor,
     m = torch.ones_like(_flat(pred), dtype=torch.bool) if mask is None else _flat(mask).bool()
     error = (normalize_disparity(pred, m) - normalize_disparity(target.to(pred.dtype), m)).abs()
     return (error * m).sum(1) / m.sum(1).clamp_min(1)
+
+
+def gradient_matching_loss(pred: torch.Tensor, target: torch.Tensor,
+                           mask: torch.Tensor | None = None, scales: int = 4) -> torch.Tensor:
+    """MiDaS's multi-scale gradient-matching loss, per image.
+
+    Both maps are normalised as in :func:`affine_invariant_loss`; on the residual
+    ``R = d̂_pred − d̂_target`` the loss is ``Σ_k mean(|∂x R_k| + |∂y R_k|)`` over ``scales``
+    levels (level k keeps every 2^k-th pixel), each mean over the pixel pairs valid at both
+    ends. It rewards sharp, correctly placed depth edges (the L1 loss alone blurs them).
+
+    Args:
+        pred, target: ``(B, 1, H, W)`` disparity maps; mask: bool of the same shape or None.
+        scales: number of levels (≥ 1).
+    Returns:
+        ``(B,)`` float.
+    """
+    if pred.shape != target.shape or pred.dim() != 4:
+        raise ValueError(f"pred {tuple(pred.shape)} and target {tuple(target.shape)} must be "
+                         "equal (B, 1, H, W) maps")
+    if scales < 1:
+        raise ValueError(f"scales must be >= 1, got {scales}")
+    m = torch.ones_like(pred, dtype=torch.bool) if mask is None else mask.bool()
+    residual = (normalize_disparity(pred, m) - normalize_disparity(target.to(pred.dtype), m))
+    residual = residual.view_as(pred)
+    total = torch.zeros(pred.shape[0], dtype=pred.dtype, device=pred.device)
+    for level in range(scales):
+        step = 2 ** level
+        r, v = residual[..., ::step, ::step], m[..., ::step, ::step]
+        vx, vy = v[..., :, 1:] & v[..., :, :-1], v[..., 1:, :] & v[..., :-1, :]
+        gx = (r[..., :, 1:] - r[..., :, :-1]).abs() * vx
+        gy = (r[..., 1:, :] - r[..., :-1, :]).abs() * vy
+        count = (vx.flatten(1).sum(1) + vy.flatten(1).sum(1)).clamp_min(1)
+        total = total + (gx.flatten(1).sum(1) + gy.flatten(1).sum(1)) / count
+    return total
 
 
 def cutmix_affine_invariant_loss(pred: torch.Tensor, target_outside: torch.Tensor,

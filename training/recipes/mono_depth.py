@@ -4,7 +4,11 @@ labelled frames, then a student trained from scratch on labelled + teacher-pseud
 Two recipes, one module:
 
 * ``mono-depth-teacher`` — labelled synthetic frames only (GT ``1/depth``, invalid depth
-  masked), MiDaS affine-invariant loss.
+  masked): object-centred renders and room walk-throughs (``python -m
+  edgegeo.training.mono.render``), random resized crops across pixel scales, camera
+  augmentation (exposure, white balance, blur, noise, JPEG); MiDaS affine-invariant loss +
+  ``gradient_weight`` × multi-scale gradient matching. The default network is the
+  convolutional ``cnn`` config (``--set model=small`` trains the ViT variant).
 * ``mono-depth`` — the student (the shipped model): per step ``B/3`` labelled frames and
   ``2B/3`` unlabelled images (real photos from ``TRAINING_PHOTOS`` heavily cropped, and
   synthetic frames without labels). The frozen teacher pseudo-labels the **clean** unlabelled
@@ -39,10 +43,11 @@ from ..config import TrainConfig
 from ..distributed import set_cpu_threads
 from ..data import seeded_batches
 from ..mono.augment import (PerturbSettings, apply_cutmix, cutmix_boxes, strong_perturbation)
-from ..mono.data import (LabelledFrames, generate_frames, labelled_batch, load_shard_frames,
-                         load_training_photos, unlabelled_batch)
+from ..mono.data import (LabelledFrames, generate_frames, labelled_batch,
+                         load_labelled_folders, load_shard_frames, load_training_photos,
+                         row_prior_disparity, unlabelled_batch)
 from ..mono.losses import (FEATURE_MARGIN, affine_invariant_loss, cutmix_affine_invariant_loss,
-                           feature_alignment_loss)
+                           feature_alignment_loss, gradient_matching_loss)
 from ..mono.model import load_network, parse_model_spec
 from . import Recipe, register_recipe
 
@@ -56,17 +61,28 @@ class MonoDepthTeacherConfig(TrainConfig):
     """Teacher settings (the student's extend them).
 
     Attributes:
-        model: network size: ``tiny``/``small``/``base`` or ``sized:DIM,DEPTH,HEADS,FEATURES``.
+        model: network: ``cnn``/``cnn-tiny`` (convolutional), ``tiny``/``small``/``base`` or
+            ``sized:DIM,DEPTH,HEADS,FEATURES`` (ViT).
         crop_size: ``(H, W)`` of the training crops, multiples of the patch size.
+        crop_scales: each step's crops are ``crop_size`` times one of these (sides rounded to
+            patch multiples), drawn per step: the network sees inputs of several pixel sizes,
+            so its answer does not hinge on the input size (a CNN otherwise learns positions
+            from its zero padding at the one training size).
         crop_area: area fraction of a frame a labelled crop covers (random resized crop).
-        train_data: folder of rendered ``scene_*`` shards, or ``generate`` (render
-            ``generate_scenes`` training scenes in memory: smoke runs, fresh clones).
+        train_data: folders of rendered ``scene_*`` shards, comma-separated, or ``generate``
+            (render ``generate_scenes`` training scenes in memory: smoke runs, fresh clones).
+        camera_augment: pass labelled crops through exposure/white-balance/blur/noise/JPEG.
+        gradient_weight: weight of MiDaS's gradient-matching loss on labelled images (0 = off).
+        gradient_scales: its number of scales.
+        val_data: folder of held-out shards (``VAL_SEEDS``, e.g. object scenes of the held-out
+            generator setting) for the learning curve, or empty; the curve also uses
+            ``val_scenes`` validation rooms.
         max_scenes: use only the first this many shards (0 = all).
         generate_scenes, generate_frames, generate_size: scenes, frames per scene and
             ``(H, W)`` of in-memory data (``train_data=generate``) and of the validation
             frames of the model card's metrics.
         val_scenes: validation scenes (``VAL_SEEDS``) rendered for the card's metrics.
-        eval_resolution: short side the card's validation runs the predictor at.
+        eval_resolution: short side the card's validation (and the shipped predictor) runs at.
         num_threads: torch CPU threads per process (0 = torch's default).
     """
 
@@ -77,16 +93,21 @@ class MonoDepthTeacherConfig(TrainConfig):
     image_every: int = 0
     checkpoint_every: int = 100
     log_every: int = 25
-    model: str = "small"
-    crop_size: tuple[int, int] = (128, 160)
-    crop_area: tuple[float, float] = (0.3, 1.0)
-    train_data: str = "data/synth-train"
+    model: str = "cnn"
+    crop_size: tuple[int, int] = (160, 224)
+    crop_scales: tuple[float, ...] = (1.0, 1.2, 1.4)
+    crop_area: tuple[float, float] = (0.15, 1.0)
+    train_data: str = "data/mono-objects,data/mono-rooms"
+    camera_augment: bool = True
+    gradient_weight: float = 0.5
+    gradient_scales: int = 4
+    val_data: str = ""
     max_scenes: int = 0
     generate_scenes: int = 8
     generate_frames: int = 6
     generate_size: tuple[int, int] = (240, 320)
     val_scenes: int = 4
-    eval_resolution: int = 128
+    eval_resolution: int = 224
     num_threads: int = 2
 
     def validate(self) -> None:
@@ -96,6 +117,8 @@ class MonoDepthTeacherConfig(TrainConfig):
         if len(self.crop_size) != 2 or any(s <= 0 or s % patch for s in self.crop_size):
             raise ValueError(f"config crop_size must be two positive multiples of the patch "
                              f"size {patch}, got {self.crop_size}")
+        if not self.crop_scales or min(self.crop_scales) <= 0:
+            raise ValueError(f"config crop_scales must be positive, got {self.crop_scales}")
         low, high = self.crop_area
         if not 0 < low <= high <= 1:
             raise ValueError(f"config crop_area must satisfy 0 < low <= high <= 1, got "
@@ -103,6 +126,8 @@ class MonoDepthTeacherConfig(TrainConfig):
         if self.generate_scenes < 1 or self.generate_frames < 1 or min(self.generate_size) < 8:
             raise ValueError("config generate_scenes/generate_frames must be >= 1 and "
                              "generate_size >= 8 px")
+        if self.gradient_weight < 0 or self.gradient_scales < 1:
+            raise ValueError("config gradient_weight must be >= 0 and gradient_scales >= 1")
         if self.val_scenes < 0 or self.eval_resolution < patch or self.num_threads < 0:
             raise ValueError("config val_scenes and num_threads must be >= 0 and "
                              f"eval_resolution >= {patch}")
@@ -152,7 +177,17 @@ class MonoDepthStudentConfig(MonoDepthTeacherConfig):
                              f"{self.feature_margin}")
 
 
-_SMOKE = {"model": "tiny", "crop_size": (32, 48), "train_data": GENERATE, "generate_scenes": 1,
+def crop_size_of_step(cfg: MonoDepthTeacherConfig, seed: int) -> tuple[int, int]:
+    """The ``(H, W)`` of one step's crops: ``crop_size`` × a scale of ``crop_scales`` drawn
+    from the step's batch seed, sides rounded to multiples of the network's patch size."""
+    import numpy as np
+
+    patch = parse_model_spec(cfg.model).encoder.patch_size
+    scale = cfg.crop_scales[int(np.random.default_rng([seed, 3]).integers(len(cfg.crop_scales)))]
+    return tuple(max(patch, round(side * scale / patch) * patch) for side in cfg.crop_size)
+
+
+_SMOKE = {"model": "tiny", "crop_size": (32, 48), "crop_scales": (1.0,), "train_data": GENERATE, "generate_scenes": 1,
           "generate_frames": 3, "generate_size": (48, 64), "val_scenes": 1,
           "eval_resolution": 32, "log_every": 2}
 
@@ -191,27 +226,40 @@ class MonoDepthTeacherRecipe(Recipe):
                 self._frames[key] = generate_frames(seeds, cfg.generate_frames,
                                                     *cfg.generate_size)
             else:
-                self._frames[key] = load_shard_frames(cfg.train_data, cfg.max_scenes or None)
+                self._frames[key] = load_labelled_folders(cfg.train_data, cfg.max_scenes or None)
         return self._frames[key]
 
     def build_data(self, cfg, rank, world_size, seed, start_step):
         frames = self.frames(cfg)
         return seeded_batches(
-            lambda s: labelled_batch(frames, cfg.batch_size, tuple(cfg.crop_size), s,
-                                     tuple(cfg.crop_area)),
+            lambda s: labelled_batch(frames, cfg.batch_size, crop_size_of_step(cfg, s), s,
+                                     tuple(cfg.crop_area), camera=cfg.camera_augment),
             seed=seed, rank=rank, start_step=start_step)
 
     # -- loss -------------------------------------------------------------------------------
-    def loss(self, model, batch, cfg):
-        prediction = model(batch["image"])
+    def labelled_loss(self, prediction, batch, cfg) -> tuple[torch.Tensor, dict]:
+        """Affine-invariant L1 + ``gradient_weight`` × gradient matching against GT, batch
+        mean, and its parts as scalars."""
         labelled = affine_invariant_loss(prediction, batch["disparity"], batch["valid"]).mean()
-        return labelled, {"labelled": labelled.detach()}
+        scalars = {"labelled": labelled.detach()}
+        if cfg.gradient_weight > 0:
+            gradient = gradient_matching_loss(prediction, batch["disparity"], batch["valid"],
+                                              cfg.gradient_scales).mean()
+            scalars["gradient"] = gradient.detach()
+            labelled = labelled + cfg.gradient_weight * gradient
+        return labelled, scalars
+
+    def loss(self, model, batch, cfg):
+        return self.labelled_loss(model(batch["image"]), batch, cfg)
 
     def describe_data(self, cfg) -> str:
         frames = self.frames(cfg)
         return (f"labelled: {frames.source}; GT disparity 1/depth (depth 0 masked); random "
                 f"resized crops (area {cfg.crop_area[0]:g}–{cfg.crop_area[1]:g}) to "
-                f"{cfg.crop_size[0]}x{cfg.crop_size[1]}, horizontal flips")
+                f"{cfg.crop_size[0]}x{cfg.crop_size[1]} × {cfg.crop_scales} (per step), "
+                "horizontal flips"
+                + ("; camera augmentation (exposure, white balance, tone, blur, noise, JPEG)"
+                   if cfg.camera_augment else ""))
 
     # -- logging and card metrics -----------------------------------------------------------
     def images(self, model, batch, cfg):
@@ -219,6 +267,42 @@ class MonoDepthTeacherRecipe(Recipe):
         target = batch["disparity"][:4]
         return {"input": images, "gt_disparity": _normalised_for_display(target),
                 "prediction": _normalised_for_display(model(images))}
+
+    def curve_frames(self, cfg) -> dict[str, LabelledFrames]:
+        """The learning curve's held-out frames (cached): ``val_data`` shards as ``objects``
+        and ``val_scenes`` validation rooms (2 frames each) as ``rooms``."""
+        if not hasattr(self, "_curve"):
+            self._curve = {}
+            if cfg.val_data:
+                self._curve["objects"] = load_shard_frames(cfg.val_data)
+            if cfg.val_scenes:
+                self._curve["rooms"] = generate_frames(
+                    VAL_SEEDS[:cfg.val_scenes], 2, *cfg.generate_size, split=VAL_SEEDS,
+                    purpose="mono-depth validation")
+        return self._curve
+
+    def validate(self, model, cfg) -> dict[str, float]:
+        """The learning curve: per held-out set, mean AbsRel (after LS scale + shift in
+        disparity) of the model at ``eval_resolution`` and its ratio to the image-row prior's
+        (< 1 = better than the prior)."""
+        import numpy as np
+
+        from edgegeo.metrics.depth import relative_depth_metrics
+        from edgegeo.models.mono_depth import MonoDepthPredictor
+
+        device = next(model.parameters()).device
+        predictor = MonoDepthPredictor(model, resolution=cfg.eval_resolution, device=device)
+        curve = {}
+        for name, frames in self.curve_frames(cfg).items():
+            model_err, prior_err = [], []
+            for rgb, depth in zip(frames.rgb, frames.depth):
+                valid = depth > 0
+                model_err.append(relative_depth_metrics(predictor(rgb), depth, valid)["abs_rel"])
+                prior = row_prior_disparity(*depth.shape)
+                prior_err.append(relative_depth_metrics(prior, depth, valid)["abs_rel"])
+            curve[f"{name}_abs_rel"] = float(np.mean(model_err))
+            curve[f"{name}_vs_row_prior"] = float(np.mean(model_err) / np.mean(prior_err))
+        return curve
 
     def evaluate(self, model, cfg) -> dict[str, float]:
         """AbsRel and δ1 (after per-image scale + shift in disparity space) on rendered
@@ -288,10 +372,11 @@ class MonoDepthStudentRecipe(MonoDepthTeacherRecipe):
     def build_data(self, cfg, rank, world_size, seed, start_step):
         frames, photos = self.frames(cfg), self.photos()
         n_lab = cfg.batch_size // 3
-        crop = tuple(cfg.crop_size)
 
         def make(s: int) -> dict[str, Any]:
-            batch = labelled_batch(frames, n_lab, crop, s, tuple(cfg.crop_area))
+            crop = crop_size_of_step(cfg, s)
+            batch = labelled_batch(frames, n_lab, crop, s, tuple(cfg.crop_area),
+                                   camera=cfg.camera_augment)
             batch["unlabelled"] = unlabelled_batch(
                 photos, frames, cfg.batch_size - n_lab, crop, s + 1, cfg.photo_fraction,
                 tuple(cfg.photo_crop_area), tuple(cfg.crop_area))
@@ -327,12 +412,11 @@ class MonoDepthStudentRecipe(MonoDepthTeacherRecipe):
 
         prediction, tokens = model(torch.cat([labelled_images, student_input]),
                                    return_tokens=True)
-        labelled = affine_invariant_loss(prediction[:n_lab], batch["disparity"],
-                                         batch["valid"]).mean()
+        labelled, scalars = self.labelled_loss(prediction[:n_lab], batch, cfg)
         unlabelled = cutmix_affine_invariant_loss(prediction[n_lab:], pseudo, pseudo[partner],
                                                   box).mean()
-        scalars = {"labelled": labelled.detach(), "unlabelled": unlabelled.detach(),
-                   "cutmix_fraction": box.flatten(1).any(1).float().mean()}
+        scalars.update(unlabelled=unlabelled.detach(),
+                       cutmix_fraction=box.flatten(1).any(1).float().mean())
         total = labelled + unlabelled
         target_tokens = torch.where(token_box.unsqueeze(-1), frozen_tokens[partner],
                                     frozen_tokens)

@@ -1,5 +1,8 @@
 """The monocular relative-depth network (Depth Anything design, Yang et al., CVPR 2024): ImageNet
-normalisation → ViT encoder → DPT decoder on four evenly spaced blocks → non-negative disparity.
+normalisation → encoder → DPT decoder → non-negative disparity. Two encoders: a ViT whose DPT
+decoder reads four evenly spaced blocks (configs ``tiny``, ``small``, ``base``), or a compact
+ResNet-style CNN whose 1/4–1/32 maps a DPT-style fusion decoder reads (``cnn``, ``cnn-tiny``;
+:mod:`.conv`).
 
 References:
 
@@ -19,6 +22,7 @@ from torch import nn
 from ..common import IMAGENET_MEAN, IMAGENET_STD
 from ..layers.dpt import DPTDecoder
 from ..layers.vit import ViTConfig, ViTEncoder
+from .conv import ConvDPTDecoder, ConvEncoder, ConvEncoderConfig
 
 
 @dataclass(frozen=True)
@@ -26,20 +30,32 @@ class MonoDepthNetConfig:
     """Architecture of :class:`MonoDepthNet`.
 
     Attributes:
-        encoder: the ViT's size.
-        tap_blocks: the four encoder blocks the decoder reads, shallowest first.
-        reassemble_channels: channels of the four reassembled maps (×4, ×2, ×1, ×½ grid).
+        encoder: the ViT's size, or a :class:`ConvEncoderConfig` (the convolutional variant).
+        tap_blocks: the four ViT blocks the decoder reads, shallowest first (None with the
+            convolutional encoder, whose four stages are read).
+        reassemble_channels: channels of the four reassembled ViT maps (×4, ×2, ×1, ×½ grid;
+            None with the convolutional encoder).
         features: channels of the DPT fusion path.
         head_features: channels of the DPT head's hidden layer.
     """
 
-    encoder: ViTConfig = ViTConfig()
-    tap_blocks: tuple[int, int, int, int] = (2, 5, 8, 11)
-    reassemble_channels: tuple[int, int, int, int] = (48, 96, 192, 384)
+    encoder: ViTConfig | ConvEncoderConfig = ViTConfig()
+    tap_blocks: tuple[int, int, int, int] | None = (2, 5, 8, 11)
+    reassemble_channels: tuple[int, int, int, int] | None = (48, 96, 192, 384)
     features: int = 64
     head_features: int = 32
 
+    @property
+    def convolutional(self) -> bool:
+        """True for the CNN encoder variant."""
+        return isinstance(self.encoder, ConvEncoderConfig)
+
     def __post_init__(self):
+        if self.convolutional:
+            if self.tap_blocks is not None or self.reassemble_channels is not None:
+                raise ValueError("tap_blocks and reassemble_channels are ViT settings; leave "
+                                 "them None with a ConvEncoderConfig")
+            return
         taps = tuple(self.tap_blocks)
         if len(taps) != 4 or list(taps) != sorted(set(taps)) or taps[0] < 0 \
                 or taps[-1] >= self.encoder.depth:
@@ -60,6 +76,20 @@ class MonoDepthNetConfig:
         features 64: 8.06 M parameters, 4.4 GMAC for a 256×320 frame (1.75 of them in the
         encoder), about 100 ms median with torch on 2 CPU cores."""
         return cls.sized(embed_dim=192, depth=12, num_heads=3, features=64)
+
+    @classmethod
+    def cnn(cls) -> MonoDepthNetConfig:
+        """The convolutional edge model: ResNet-style encoder, widths 32/48/96/160/256, two
+        basic blocks per stage, global context at 1/32; DPT-style fusion with 64 features
+        (4.4 M parameters)."""
+        return cls(ConvEncoderConfig(), tap_blocks=None, reassemble_channels=None, features=64,
+                   head_features=32)
+
+    @classmethod
+    def cnn_tiny(cls) -> MonoDepthNetConfig:
+        """A 0.1 M-parameter convolutional variant for tests and smoke runs only."""
+        return cls(ConvEncoderConfig(widths=(8, 8, 16, 16, 32), blocks=(1, 1, 1, 1)),
+                   tap_blocks=None, reassemble_channels=None, features=16, head_features=8)
 
     @classmethod
     def base(cls) -> MonoDepthNetConfig:
@@ -83,11 +113,11 @@ class MonoDepthNetConfig:
 
     @classmethod
     def named(cls, name: str) -> MonoDepthNetConfig:
-        """One of the named configs: ``tiny``, ``small``, ``base``."""
+        """One of the named configs: ``tiny``, ``small``, ``base`` (ViT), ``cnn``, ``cnn-tiny``."""
         if name not in NAMED_CONFIGS:
             raise ValueError(f"unknown mono-depth config {name!r}; available: "
                              f"{', '.join(NAMED_CONFIGS)}")
-        return getattr(cls, name)()
+        return getattr(cls, name.replace("-", "_"))()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready nested dict (what a model card stores under ``model_config``)."""
@@ -98,23 +128,27 @@ class MonoDepthNetConfig:
         """Inverse of :meth:`to_dict` (lists from JSON become tuples)."""
         try:
             encoder = dict(fields["encoder"])
-            encoder["pos_grid"] = tuple(encoder.get("pos_grid", ViTConfig.pos_grid))
             rest = {k: tuple(v) if isinstance(v, list) else v
                     for k, v in fields.items() if k != "encoder"}
+            if "widths" in encoder:              # the convolutional encoder
+                return cls(encoder=ConvEncoderConfig(**{k: tuple(v) for k, v in encoder.items()}),
+                           **rest)
+            encoder["pos_grid"] = tuple(encoder.get("pos_grid", ViTConfig.pos_grid))
             return cls(encoder=ViTConfig(**encoder), **rest)
         except (KeyError, TypeError) as exc:
             raise ValueError(f"not a mono-depth model config: {fields!r} ({exc})") from None
 
 
-NAMED_CONFIGS = ("tiny", "small", "base")
+NAMED_CONFIGS = ("tiny", "small", "base", "cnn", "cnn-tiny")
 
 
 class MonoDepthNet(nn.Module):
     """Relative (affine-invariant) disparity from one RGB image.
 
     ``forward``: ``(B, 3, H, W)`` float32 RGB in [0, 1], ``H`` and ``W`` multiples of
-    ``config.encoder.patch_size`` → ``(B, 1, H, W)`` float32 disparity ≥ 0, larger = nearer,
-    in arbitrary units (scale and shift unknown). ImageNet mean/std normalisation is inside.
+    ``patch_size`` (16 for the ViT, 32 for the CNN) → ``(B, 1, H, W)`` float32 disparity ≥ 0,
+    larger = nearer, in arbitrary units (scale and shift unknown). ImageNet mean/std
+    normalisation is inside.
     """
 
     def __init__(self, config: MonoDepthNetConfig | None = None):
@@ -124,9 +158,15 @@ class MonoDepthNet(nn.Module):
                              persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1),
                              persistent=False)
-        self.encoder = ViTEncoder(self.config.encoder)
-        self.decoder = DPTDecoder(self.config.encoder.embed_dim, self.config.reassemble_channels,
-                                  self.config.features, self.config.head_features)
+        if self.config.convolutional:
+            self.encoder = ConvEncoder(self.config.encoder)
+            self.decoder = ConvDPTDecoder(self.config.encoder.widths[1:], self.config.features,
+                                          self.config.head_features)
+        else:
+            self.encoder = ViTEncoder(self.config.encoder)
+            self.decoder = DPTDecoder(self.config.encoder.embed_dim,
+                                      self.config.reassemble_channels, self.config.features,
+                                      self.config.head_features)
 
     @property
     def patch_size(self) -> int:
@@ -134,8 +174,9 @@ class MonoDepthNet(nn.Module):
 
     def forward(self, images: torch.Tensor, return_tokens: bool = False):
         """``(B, 3, H, W)`` RGB in [0, 1], sides multiples of the patch size → ``(B, 1, H, W)``
-        disparity ≥ 0; with ``return_tokens`` also the last tapped block's tokens ``(B, N,
-        embed_dim)`` (final LayerNorm applied, patches in row-major order), which training
+        disparity ≥ 0; with ``return_tokens`` also the encoder's deepest features as tokens
+        ``(B, N, embed_dim)``, patches in row-major order (ViT: the last tapped block, final
+        LayerNorm applied; CNN: the 1/32 map, one token per 32×32 patch), which training
         aligns to a frozen encoder in the same ``model(...)`` call (what DDP needs)."""
         if images.dim() != 4 or images.shape[1] != 3:
             raise ValueError(f"MonoDepthNet expects (B, 3, H, W) RGB, got {tuple(images.shape)}")
@@ -144,9 +185,16 @@ class MonoDepthNet(nn.Module):
         if height % patch or width % patch:
             raise ValueError(f"image size {height}x{width} is not a multiple of the patch size "
                              f"{patch}; resize or pad it (MonoDepthPredictor does)")
-        tokens = self.encoder((images - self.mean) / self.std, self.config.tap_blocks)
-        disparity = self.decoder(tokens, (height // patch, width // patch), (height, width))
-        return (disparity, tokens[-1]) if return_tokens else disparity
+        normalised = (images - self.mean) / self.std
+        if self.config.convolutional:
+            maps = self.encoder(normalised)
+            disparity = self.decoder(maps, (height, width))
+            deepest = maps[-1].flatten(2).transpose(1, 2) if return_tokens else None
+        else:
+            tokens = self.encoder(normalised, self.config.tap_blocks)
+            disparity = self.decoder(tokens, (height // patch, width // patch), (height, width))
+            deepest = tokens[-1]
+        return (disparity, deepest) if return_tokens else disparity
 
 
 def count_parameters(model: nn.Module) -> int:
