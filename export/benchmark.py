@@ -70,7 +70,7 @@ def benchmark_model(name: str, out_dir: Path, weights=None, config=None, random_
     from .fp16 import convert_fp16
     from .onnx_export import export_attributes, export_onnx
     from .ort_runner import OrtRunner
-    from .parity import graph_output, relative_error, torch_output
+    from .parity import graph_output, parity_error, torch_output
     from .pipeline import export_model, load_network
     from .specs import get_spec
 
@@ -102,7 +102,9 @@ def benchmark_model(name: str, out_dir: Path, weights=None, config=None, random_
             for label, feeds, gt in cases:
                 expected = torch_output(network, feeds, spec)
                 got = runner.run(feeds)[0]
-                parity_rows.append({"input": label, "rel_error": relative_error(got, expected)})
+                rel, disagreement = parity_error(got, expected, spec.zero_is_no_value)
+                parity_rows.append({"input": label, "rel_error": rel,
+                                    "mask_disagreement": disagreement})
                 if gt is not None:
                     metric_rows.append({"input": label,
                                         "torch": spec.metric(expected[0, 0], gt),
@@ -142,9 +144,8 @@ def benchmark_model(name: str, out_dir: Path, weights=None, config=None, random_
             try:
                 runner = OrtRunner(convert_fp16(fp32, keep), threads=LATENCY_THREADS,
                                    providers="cpu")
-                rows[label] = max(relative_error(runner.run(f)[0],
-                                                 torch_output(network, f, spec))
-                                  for _, f, _ in cases)
+                rows[label] = max(parity_error(runner.run(f)[0], torch_output(network, f, spec),
+                                               spec.zero_is_no_value)[0] for _, f, _ in cases)
             except Exception as exc:             # an all-fp16 graph may not even load
                 rows[label] = f"fails: {str(exc).splitlines()[0][:80]}"
         results["fp16_block_list"] = rows
@@ -183,7 +184,7 @@ def _torch_fp16_emulation(network, spec, cases) -> dict[str, Any]:
     (ORT's CPU provider runs most fp16 graph ops in fp32, so it cannot show this.)"""
     import copy
 
-    from .parity import relative_error
+    from .parity import parity_error
 
     graph = spec.torch_graph(network)
 
@@ -207,7 +208,7 @@ def _torch_fp16_emulation(network, spec, cases) -> dict[str, Any]:
                 with torch.no_grad():
                     expected = graph(*tensors).numpy()
                     got = model(*[t.half() for t in tensors]).float().numpy()
-                errors.append(relative_error(got, expected))
+                errors.append(parity_error(got, expected, spec.zero_is_no_value)[0])
             rows[label] = max(errors)
     except Exception as exc:            # e.g. ops without fp16 CPU kernels (adaptive_conv)
         rows = {"not measured": f"{type(exc).__name__}: {str(exc).splitlines()[0][:80]}"

@@ -23,6 +23,10 @@ import numpy as np
 import torch
 
 TOLERANCES = {"fp32": 1e-4, "fp16": 1e-2}
+MASK_TOLERANCE = 1e-3
+"""For outputs where 0 means "no value" (``ExportSpec.zero_is_no_value``: mvs depth below its
+confidence threshold): the largest fraction of pixels that may have a value in one graph and
+none in the other — a confidence within rounding of the threshold flips either way."""
 
 
 def relative_error(got: np.ndarray, expected: np.ndarray) -> float:
@@ -38,6 +42,20 @@ def relative_error(got: np.ndarray, expected: np.ndarray) -> float:
         raise ValueError("the runtime output holds NaN or inf")
     scale = max(float(np.abs(expected).max()), 1e-12)
     return float(np.abs(got - expected).max() / scale)
+
+
+def parity_error(got: np.ndarray, expected: np.ndarray, zero_is_no_value: bool = False
+                 ) -> tuple[float, float]:
+    """``(relative error, mask disagreement)``. With ``zero_is_no_value`` the relative error
+    is taken over the elements where both outputs have a value (≠ 0) and the disagreement is
+    the fraction of elements where exactly one has; otherwise :func:`relative_error` and 0."""
+    if not zero_is_no_value:
+        return relative_error(got, expected), 0.0
+    got, expected = np.asarray(got, np.float64), np.asarray(expected, np.float64)
+    both = (got != 0) & (expected != 0)
+    disagreement = float(((got != 0) != (expected != 0)).mean()) if got.shape == expected.shape \
+        else 1.0
+    return relative_error(np.where(both, got, 0.0), np.where(both, expected, 0.0)), disagreement
 
 
 def parity_frames(spec, sources: Sequence[str], size: tuple[int, int],
@@ -91,17 +109,19 @@ def check_parity(network, runtime, spec, cases, tolerance: float | None) -> list
 
     Returns:
         One dict per case: ``input``, ``size``, ``max_abs_error``, ``rel_error`` (see module
-        docstring), ``tolerance`` and ``passed`` (None when there is no tolerance).
+        docstring; over the pixels with a value in both for a ``zero_is_no_value`` spec),
+        ``mask_disagreement``, ``tolerance`` and ``passed`` (None when there is no tolerance).
     """
     rows = []
     for label, feeds, _ in cases:
         expected = torch_output(network, feeds, spec)
         got = graph_output(runtime, feeds, spec)
-        rel = relative_error(got, expected)
+        rel, disagreement = parity_error(got, expected, spec.zero_is_no_value)
         rows.append({"input": label, "size": list(expected.shape[-2:]),
                      "max_abs_error": float(np.abs(got - expected).max()), "rel_error": rel,
-                     "tolerance": tolerance,
-                     "passed": None if tolerance is None else bool(rel <= tolerance)})
+                     "mask_disagreement": disagreement, "tolerance": tolerance,
+                     "passed": None if tolerance is None else
+                     bool(rel <= tolerance and disagreement <= MASK_TOLERANCE)})
     return rows
 
 

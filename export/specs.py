@@ -114,6 +114,9 @@ class ExportSpec:
         working_size: ``torch network → (H, W)``, the default export size of a fixed-size
             graph (the size the model's predictor resizes to), or None: ``deployment_size``.
         parity_sources: default inputs of the torch comparison (``parity.parity_frames``).
+        zero_is_no_value: 0 in the output means "no value" (mvs depth below the model's
+            confidence threshold): parity compares the values where both graphs have one
+            and bounds the fraction where only one has (``parity.MASK_TOLERANCE``).
     """
 
     name: str
@@ -140,6 +143,7 @@ class ExportSpec:
     graph_module: Callable[[Any], Any] | None = None
     working_size: Callable[[Any], tuple[int, int]] | None = None
     parity_sources: tuple[str, ...] = ("motorcycle", "synthetic:2")
+    zero_is_no_value: bool = False
 
     @property
     def input_names(self) -> tuple[str, ...]:
@@ -340,7 +344,7 @@ EXPORT_SPECS: dict[str, ExportSpec] = {
         int8_op_types=("Conv", "MatMul", "Gemm"), int8_exclude=unquantized_matmuls,
         runtime_class="MVSRuntimeNetwork", dynamic_hw=False,
         graph_module=MVSGraph, working_size=mvs_working_size,
-        parity_sources=("synthetic:2",)),
+        parity_sources=("synthetic:2",), zero_is_no_value=True),
 }
 
 

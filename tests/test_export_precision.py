@@ -1,7 +1,9 @@
-"""fp16 export: nodes kept in float32 read float32 tensors — no fp16 round trip on the way
-(the converter casts every float graph input to fp16 first)."""
+"""Export precision: nodes kept in float32 in an fp16 graph read float32 tensors — no fp16
+round trip on the way (the converter casts every float graph input to fp16 first); parity of
+outputs where 0 means "no value" compares the values and bounds the flips."""
 import numpy as np
 import onnx
+import pytest
 import onnxruntime as ort
 from onnx import TensorProto, helper
 
@@ -29,3 +31,14 @@ def test_kept_nodes_read_graph_inputs_at_full_precision():
     casts = [n for n in converted.graph.node if n.op_type == "Cast"]
     assert all(any(n.output[0] in m.input for m in converted.graph.node) or
                n.output[0] in {o.name for o in converted.graph.output} for n in casts)
+
+
+def test_parity_of_masked_outputs_compares_values_and_bounds_mask_flips():
+    from edgegeo.export.parity import parity_error
+
+    expected = np.array([[2.0, 3.0, 0.0, 4.0]])
+    got = np.array([[2.0, 3.03, 0.0, 0.0]])            # one pixel lost its value
+    rel, disagreement = parity_error(got, expected, zero_is_no_value=True)
+    assert rel == pytest.approx(0.03 / 3.0) and disagreement == pytest.approx(0.25)
+    rel, disagreement = parity_error(got, expected)       # plain: the flip is the error
+    assert rel == pytest.approx(1.0) and disagreement == 0.0
