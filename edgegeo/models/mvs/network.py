@@ -76,6 +76,19 @@ class CostVolumeEncoder(nn.Module):
         return outputs
 
 
+def decoder_stages(in_channels: int, widths: tuple[int, ...], skips: tuple[int, ...]
+                   ) -> nn.ModuleList:
+    """The U-Net decoder's stages, coarse to fine: stage ``i`` reads the previous stage's
+    output (×2 upsampled; ``in_channels`` for the first) concatenated with ``skips[i]``
+    channels, and is two 3×3 conv-BN-ReLU layers of ``widths[i]`` channels."""
+    stages, previous = [], in_channels
+    for width, skip in zip(widths, skips):
+        stages.append(nn.Sequential(conv_bn_relu(previous + skip, width),
+                                    conv_bn_relu(width, width)))
+        previous = width
+    return nn.ModuleList(stages)
+
+
 class DepthDecoder(nn.Module):
     """U-Net decoder: cost-volume encoder maps (1/4 … 1/32) + the 1/2 image feature → log depth
     at 1/1, 1/2, 1/4, 1/8 (in that order), each in ``[ln min_depth, ln max_depth]``."""
@@ -83,13 +96,9 @@ class DepthDecoder(nn.Module):
     def __init__(self, cv_channels: tuple[int, ...], image_channels: tuple[int, ...],
                  decoder_channels: tuple[int, ...], min_depth: float, max_depth: float):
         super().__init__()
-        skips = (cv_channels[2], cv_channels[1], cv_channels[0], image_channels[0], 0)
-        stages, previous = [], cv_channels[3]
-        for width, skip in zip(decoder_channels, skips):
-            stages.append(nn.Sequential(conv_bn_relu(previous + skip, width),
-                                        conv_bn_relu(width, width)))
-            previous = width
-        self.stages = nn.ModuleList(stages)
+        self.stages = decoder_stages(cv_channels[3], decoder_channels,
+                                     (cv_channels[2], cv_channels[1], cv_channels[0],
+                                      image_channels[0], 0))
         # Heads after stages 1..4 (1/8, 1/4, 1/2, 1/1).
         self.heads = nn.ModuleList(nn.Conv2d(width, 1, 3, padding=1)
                                    for width in decoder_channels[1:])
@@ -122,13 +131,10 @@ class PlaneDecoder(nn.Module):
     def __init__(self, cv_channels: tuple[int, ...], image_channels: tuple[int, ...],
                  decoder_channels: tuple[int, ...], log_planes: torch.Tensor):
         super().__init__()
-        skips = (cv_channels[2], cv_channels[1], cv_channels[0], image_channels[0] + 1, 1)
-        stages, previous = [], cv_channels[3]
-        for width, skip in zip(decoder_channels, skips):
-            stages.append(nn.Sequential(conv_bn_relu(previous + skip, width),
-                                        conv_bn_relu(width, width)))
-            previous = width
-        self.stages = nn.ModuleList(stages)
+        # The 1/2 and 1/1 stages also read the upsampled log depth (one channel).
+        self.stages = decoder_stages(cv_channels[3], decoder_channels,
+                                     (cv_channels[2], cv_channels[1], cv_channels[0],
+                                      image_channels[0] + 1, 1))
         self.plane_head = nn.Conv2d(decoder_channels[2], len(log_planes), 3, padding=1)
         self.refine_heads = nn.ModuleList(nn.Conv2d(width, 1, 3, padding=1)
                                           for width in decoder_channels[3:])
