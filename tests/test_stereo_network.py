@@ -57,6 +57,7 @@ def test_forward_shapes_ranges_and_intermediates():
     assert parts["logits8"].shape == (2, 4, 8, 12)               # tiny: 32 px = 4 shifts at ⅛
     assert parts["d8"].shape == (2, 1, 8, 12) and parts["d4"].shape == (2, 1, 16, 24)
     assert parts["d2"].shape == (2, 1, 32, 48) and parts["disparity"].shape == (2, 1, 64, 96)
+    assert parts["d1"].shape == (2, 1, 64, 96)                   # the full-resolution stage's input
     assert ((parts["d8"] >= 0) & (parts["d8"] <= 3)).all()      # soft-argmin inside the range
     assert torch.allclose(out[:, :1], parts["disparity"].clamp_min(0))
 
@@ -68,6 +69,21 @@ def test_every_parameter_gets_a_gradient():
     loss.backward()
     missing = [name for name, p in network.named_parameters() if p.grad is None]
     assert not missing
+
+
+def test_full_resolution_stage_starts_as_the_identity_and_then_corrects_within_its_radius():
+    network = tiny_network()
+    left, right = torch.rand(1, 3, 64, 96), torch.rand(1, 3, 64, 96)
+    with torch.no_grad():
+        parts = network(left, right, intermediates=True)
+        assert torch.equal(parts["disparity"], parts["d1"])
+        torch.nn.init.normal_(network.refine1.net[-1].weight)
+        moved = network(left, right, intermediates=True)
+    step = (moved["disparity"] - moved["d1"]).abs()
+    assert float(step.max()) > 0 and float(step.max()) <= network.config.fine_radius
+    without = CostVolumeStereo(StereoConfig.named("small"))
+    assert not hasattr(without, "refine1")
+    assert StereoConfig.named("fine").fine_channels > 0
 
 
 @pytest.mark.parametrize("final", ["jbu", "residual"])

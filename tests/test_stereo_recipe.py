@@ -1,5 +1,6 @@
 """The ``stereo`` recipe: its loss, its data, and a smoke run end to end (card, held-out curve
 with its baselines, loadable weights, ``edgegeo stereo``)."""
+import dataclasses
 import json
 
 import numpy as np
@@ -11,9 +12,10 @@ from edgegeo.cli import main
 from edgegeo.data.synthetic.layered_stereo import LayeredStereoConfig, layered_stereo_pair
 from edgegeo.data.synthetic.materials import PRINT_PHOTOS
 from edgegeo.data.synthetic.textures import EVALUATION_ONLY_PHOTOS, PHOTOS
-from edgegeo.models.stereo import StereoConfig
+from edgegeo.models.stereo import CostVolumeStereo, StereoConfig
 from edgegeo.training.stereo.data import (PhotometricJitter, jitter_view,
                                           stereo_training_batch)
+from edgegeo.training.recipes.stereo import warm_start
 from edgegeo.training.stereo.losses import stereo_loss, volume_cross_entropy
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -47,6 +49,22 @@ def test_loss_supervises_every_level_and_ignores_out_of_range_gt():
     assert all(value.grad is not None for value in out.values())
     assert float(out["d2"].grad.abs().sum()) == 0        # exact levels: no pull
     assert float(out["logits8"].grad.abs().sum()) > 0    # a flat volume is pushed to the GT
+
+
+def test_warm_start_adds_the_full_resolution_stage_to_earlier_weights():
+    plain = dataclasses.replace(StereoConfig.named("tiny"), fine_channels=0)
+    torch.manual_seed(0)
+    earlier = CostVolumeStereo(plain).eval()
+    model = warm_start(CostVolumeStereo(StereoConfig.named("tiny")), earlier.state_dict(),
+                       "earlier").eval()
+    left, right = torch.rand(1, 3, 64, 96), torch.rand(1, 3, 64, 96)
+    with torch.no_grad():
+        assert torch.equal(model(left, right), earlier(left, right))
+    with pytest.raises(ValueError, match="does not fit"):
+        warm_start(CostVolumeStereo(plain), model.state_dict(), "later")     # extra tensors
+    wider = dataclasses.replace(plain, channels=(8, 8, 16))
+    with pytest.raises(ValueError, match="does not fit"):
+        warm_start(CostVolumeStereo(wider), earlier.state_dict(), "narrower")
 
 
 def test_training_batches_mix_sources_and_jitter_each_view():

@@ -29,6 +29,7 @@ from ..config import TrainConfig
 from ..croco.data import TwoViewImages, load_two_view_shards
 from ..data import seeded_batches
 from ..distributed import set_cpu_threads
+from ..init_weights import NO_INIT, init_provenance
 from ..stereo.data import PhotometricJitter, stereo_training_batch
 from ..stereo.losses import stereo_loss
 from . import Recipe, register_recipe
@@ -43,10 +44,12 @@ class StereoTrainConfig(TrainConfig):
     """``stereo`` settings.
 
     Attributes:
-        model: named :class:`StereoConfig`: ``small`` (shipped), ``residual`` and ``croco``
-            (ablations), ``tiny`` (smoke runs).
-        init: ``croco`` weights (``.safetensors``) the ``croco`` model's ViT encoder starts
-            from, or ``none`` (random initialisation).
+        model: named :class:`StereoConfig`: ``small`` and ``fine`` (edge models),
+            ``residual`` and ``croco`` (ablations), ``tiny`` (smoke runs).
+        init: ``none`` (random initialisation); for ``model=croco`` the ``croco`` weights
+            (``.safetensors``) its ViT encoder starts from; otherwise earlier ``stereo``
+            weights the run starts from (a warm start), where a stage those weights lack
+            (``fine`` on ``small`` weights) keeps its identity initialisation.
         crop_size: ``(H, W)`` training crops, multiples of 32.
         train_data: folder (or packed ``.npz``) of ``--rig stereo`` shards, ``generate``
             (render a few in memory: smoke runs) or ``layered`` (layered pairs only).
@@ -148,17 +151,17 @@ class StereoRecipe(Recipe):
     def build_model(self, cfg: StereoTrainConfig) -> CostVolumeStereo:
         set_cpu_threads(cfg.num_threads, cfg.device)
         model = CostVolumeStereo(StereoConfig.named(cfg.model))
-        if cfg.init != "none":
-            from edgegeo.weights_io import load_weights
+        if cfg.init == NO_INIT:
+            return model
+        from edgegeo.weights_io import load_weights
 
-            if not model.config.croco_channels:
-                raise ValueError(f"init={cfg.init} needs a model with CroCo features "
-                                 "(model=croco)")
+        if model.config.croco_channels:
             prefix = "backbone."
             model.croco.load_state_dict({k[len(prefix):]: v for k, v in
                                          load_weights(cfg.init).items()
                                          if k.startswith(prefix)})
-        return model
+            return model
+        return warm_start(model, load_weights(cfg.init), cfg.init)
 
     def pairs(self, cfg: StereoTrainConfig) -> TwoViewImages | None:
         if cfg.train_data == LAYERED:
@@ -254,7 +257,34 @@ class StereoRecipe(Recipe):
         return self.validate(model, cfg)
 
     def model_card(self, model, cfg: StereoTrainConfig) -> dict[str, Any]:
-        return {"model_config": StereoConfig.named(cfg.model).to_dict(), "init": cfg.init}
+        card = {"model_config": StereoConfig.named(cfg.model).to_dict(), "init": cfg.init}
+        if cfg.init != NO_INIT and not model.config.croco_channels:
+            card.update(init_provenance(cfg.init))
+        return card
+
+
+ADDED_STAGES = ("fine.", "refine1.")
+"""Parameter prefixes of the stages a warm start may add to earlier weights."""
+
+
+def warm_start(model: CostVolumeStereo, weights: dict[str, torch.Tensor], source: str
+               ) -> CostVolumeStereo:
+    """Load earlier ``stereo`` weights into ``model``; only parameters of :data:`ADDED_STAGES`
+    may be missing from them (they keep their identity initialisation).
+
+    Raises:
+        ValueError: the weights hold tensors ``model`` lacks, miss others, or differ in shape.
+    """
+    try:
+        missing, unexpected = model.load_state_dict(weights, strict=False)
+    except RuntimeError as exc:
+        raise ValueError(f"config init {source!r} does not fit this stereo network: "
+                         f"{str(exc).splitlines()[0]}") from None
+    missing = [k for k in missing if not k.startswith(ADDED_STAGES)]
+    if missing or unexpected:
+        raise ValueError(f"config init {source!r} does not fit this stereo network: missing "
+                         f"{missing[:3]}, unexpected {unexpected[:3]}")
+    return model
 
 
 def _scores(prefix: str, predictions: list[np.ndarray], samples: list) -> dict[str, float]:

@@ -1,7 +1,8 @@
 """The ``stereo`` recipe's loss: every level supervised (deep supervision, as in StereoNet and
 AnyNet), the coarse cost volume directly.
 
-- Smooth-L1 of each level's disparity (⅛, ¼, ½, full), bilinearly resized to the GT and in GT
+- Smooth-L1 of each level's disparity (⅛, ¼, ½, full; with the full-resolution stage also
+  its input ``d1``), bilinearly resized to the GT and in GT
   pixels, over the pixels with GT below the network's ``max_disparity``.
 - Cross-entropy of the ⅛ probability volume against the GT spread over its two nearest shifts
   (so matching features learn from the first step, and the soft-argmin sees one mode).
@@ -13,8 +14,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-LEVEL_WEIGHTS = {"d8": 0.5, "d4": 0.7, "d2": 0.85, "disparity": 1.0}
-LEVEL_FACTORS = {"d8": 8, "d4": 4, "d2": 2, "disparity": 1}
+LEVEL_WEIGHTS = {"d8": 0.5, "d4": 0.7, "d2": 0.85, "d1": 0.9, "disparity": 1.0}
+LEVEL_FACTORS = {"d8": 8, "d4": 4, "d2": 2, "d1": 1, "disparity": 1}
 VOLUME_WEIGHT = 0.5
 CONFIDENCE_WEIGHT = 0.2
 
@@ -52,6 +53,8 @@ def stereo_loss(out: dict[str, torch.Tensor], target: torch.Tensor, valid: torch
     total = target.new_zeros(())
     full = None
     for name, weight in LEVEL_WEIGHTS.items():
+        if name not in out:
+            continue
         prediction = out[name].float() * LEVEL_FACTORS[name]
         if prediction.shape[-2:] != size:
             prediction = F.interpolate(prediction, size=size, mode="bilinear",

@@ -28,6 +28,11 @@ Data flow for ``left, right (B, 3, H, W)`` float32 RGB in [0, 1], ``H, W`` multi
 5. Full resolution: the ½ disparity ×2 through a learned JBU stage guided by the left image
    (``final="jbu"``), or bilinear ×2 plus a residual CNN on [disparity, image]
    (``final="residual"``, the ablation).
+6. Optionally (``fine_channels > 0``) a last warped local volume at full resolution, on
+   features of the full-resolution image merged with the ½ features: ``±fine_radius`` px around
+   the upsampled estimate, for the sub-pixel precision the ½ levels cannot give. Its output
+   layer starts at zero, so the stage begins as the identity and can be added to trained
+   weights (a warm start).
 
 Output ``(B, 2, H, W)``: disparity in pixels of the left input (≥ 0 up to ``max_disparity``)
 and a bounded log-scale ``c`` ∈ (−3, 3) (confidence ``exp(−c)``, larger = surer).
@@ -66,6 +71,9 @@ class StereoConfig:
         refine_channels: hidden channels of the refinement CNNs at ¼ and ½.
         final: ``"jbu"`` (learned joint bilateral ×2) or ``"residual"`` (bilinear ×2 +
             residual CNN) for the last ×2.
+        fine_channels: 0 (no full-resolution stage), or the feature channels of the
+            full-resolution local refinement (step 6).
+        fine_radius: ``R`` of that stage's local volume (full-resolution px).
         croco_channels: 0, or the channels of the CroCo ViT encoder's ⅛-resolution tokens
             (``CroCoConfig.small``, patch 8) projected and appended to the ⅛ features — the
             CroCo-initialisation experiment (its weights from ``croco``, or random).
@@ -78,6 +86,8 @@ class StereoConfig:
     refine_radius: tuple[int, int] = (4, 2)
     refine_channels: tuple[int, int] = (32, 16)
     final: str = "jbu"
+    fine_channels: int = 0
+    fine_radius: int = 2
     croco_channels: int = 0
 
     def __post_init__(self):
@@ -90,8 +100,11 @@ class StereoConfig:
                              f"groups={self.groups}, got {self.channels}")
         if self.final not in FINAL_STAGES:
             raise ValueError(f"final must be one of {FINAL_STAGES}, got {self.final!r}")
-        if min(self.refine_radius) < 1:
-            raise ValueError(f"refine_radius must be >= 1, got {self.refine_radius}")
+        if min(self.refine_radius) < 1 or self.fine_radius < 1:
+            raise ValueError(f"refine_radius and fine_radius must be >= 1, got "
+                             f"{self.refine_radius}, {self.fine_radius}")
+        if self.fine_channels < 0:
+            raise ValueError(f"fine_channels must be >= 0, got {self.fine_channels}")
 
     @property
     def coarse_levels(self) -> int:
@@ -100,19 +113,23 @@ class StereoConfig:
 
     @classmethod
     def named(cls, name: str) -> StereoConfig:
-        """``small`` (the shipped edge model), ``residual`` (its bilinear + residual-CNN
+        """``small`` (the 13 000-step edge model), ``fine`` (``small`` plus the
+        full-resolution local refinement), ``residual`` (bilinear + residual-CNN last ×2,
         ablation), ``croco`` (with CroCo encoder features) or ``tiny`` (tests, smoke runs)."""
         if name == "small":
             return cls()
+        if name == "fine":
+            return cls(fine_channels=8)
         if name == "residual":
             return cls(final="residual")
         if name == "croco":
             return cls(croco_channels=48)
         if name == "tiny":
             return cls(max_disparity=32, channels=(8, 8, 8), groups=2, hourglass=(8, 8, 8),
-                       refine_radius=(2, 1), refine_channels=(8, 8))
-        raise ValueError(f"unknown stereo config {name!r}; use 'small', 'residual', 'croco' or "
-                         "'tiny'")
+                       refine_radius=(2, 1), refine_channels=(8, 8), fine_channels=4,
+                       fine_radius=1)
+        raise ValueError(f"unknown stereo config {name!r}; use 'small', 'fine', 'residual', "
+                         "'croco' or 'tiny'")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -288,6 +305,20 @@ class LocalRefinement(nn.Module):
         return refined, out[:, taps:]
 
 
+class FineFeatures(nn.Module):
+    """Full-resolution matching features: two ``conv_bn`` on the normalised image ``(B, 3, H,
+    W)``, merged (1×1) with the bilinearly upsampled ``f2 (B, c2, H/2, W/2)`` → ``(B, c1, H,
+    W)``."""
+
+    def __init__(self, c2: int, c1: int):
+        super().__init__()
+        self.image = nn.Sequential(conv_bn(3, c1), conv_bn(c1, c1))
+        self.merge = conv_bn(c1 + c2, c1, kernel=1)
+
+    def forward(self, images: torch.Tensor, f2: torch.Tensor) -> torch.Tensor:
+        return self.merge(torch.cat([self.image(images), upsample2(f2)], 1))
+
+
 class ResidualUpsampler(nn.Module):
     """Bilinear ×2 of the disparity plus a residual CNN on [disparity / 32, image]."""
 
@@ -308,7 +339,8 @@ class CostVolumeStereo(nn.Module):
     of :data:`SIZE_MULTIPLE` → ``(B, 2, H, W)``: disparity (pixels of the left image) and the
     bounded log-scale ``c``. ``forward(left, right, intermediates=True)`` returns a dict with
     the coarse ``logits8 (B, D, H/8, W/8)`` and the disparities ``d8``, ``d4``, ``d2`` (pixels
-    of their level) besides ``disparity`` and ``log_scale`` (training).
+    of their level; with the full-resolution stage also ``d1``, its input) besides
+    ``disparity`` and ``log_scale`` (training).
     """
 
     size_multiple = SIZE_MULTIPLE
@@ -335,6 +367,13 @@ class CostVolumeStereo(nn.Module):
             self.upsample = JBUStage(radius=2, key_dim=8, correction_hidden=0)
         else:
             self.upsample = ResidualUpsampler()
+        if config.fine_channels:
+            self.fine = FineFeatures(c2, config.fine_channels)
+            self.refine1 = LocalRefinement(config.fine_channels, config.fine_radius,
+                                           2 * config.fine_channels, dilations=(2,))
+            output = self.refine1.net[-1]
+            nn.init.zeros_(output.weight)
+            nn.init.zeros_(output.bias)
         self.register_buffer("levels", torch.arange(config.coarse_levels,
                                                     dtype=torch.float32).view(1, -1, 1, 1),
                              persistent=False)
@@ -363,9 +402,14 @@ class CostVolumeStereo(nn.Module):
             disparity = self.upsample(2 * d2, images[:batch])
         else:
             disparity = self.upsample(d2, images[:batch])
+        levels = {"d8": d8, "d4": d4, "d2": d2}
+        if self.config.fine_channels:
+            levels["d1"] = disparity
+            fine = self.fine(images, f2)
+            disparity, _ = self.refine1(fine[:batch], fine[batch:], disparity.detach())
         log_scale = bounded_log_scale(upsample2(extra))
         if intermediates:
-            return {"logits8": logits8, "d8": d8, "d4": d4, "d2": d2, "disparity": disparity,
+            return {"logits8": logits8, **levels, "disparity": disparity,
                     "log_scale": log_scale}
         return torch.cat([disparity.clamp_min(0.0), log_scale], 1)
 
