@@ -139,10 +139,11 @@ def benchmark_model(name: str, out_dir: Path, weights=None, config=None, random_
 
         fp32 = onnx.load(str(fp32_path))
         rows = {}
-        for label, keep in (("all fp16 (ORT default block list only)", ()),
-                            ("edgegeo block list", spec.fp16_keep_fp32)):
+        for label, keep, nodes in (("all fp16 (ORT default block list only)", (), ()),
+                                   ("edgegeo block list", spec.fp16_keep_fp32,
+                                    tuple(spec.fp16_keep_fp32_nodes(fp32)))):
             try:
-                runner = OrtRunner(convert_fp16(fp32, keep), threads=LATENCY_THREADS,
+                runner = OrtRunner(convert_fp16(fp32, keep, nodes), threads=LATENCY_THREADS,
                                    providers="cpu")
                 rows[label] = max(parity_error(runner.run(f)[0], torch_output(network, f, spec),
                                                spec.zero_is_no_value)[0] for _, f, _ in cases)

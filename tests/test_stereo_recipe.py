@@ -16,7 +16,8 @@ from edgegeo.models.stereo import CostVolumeStereo, StereoConfig
 from edgegeo.training.stereo.data import (PhotometricJitter, jitter_view,
                                           stereo_training_batch)
 from edgegeo.training.recipes.stereo import warm_start
-from edgegeo.training.stereo.losses import stereo_loss, volume_cross_entropy
+from edgegeo.training.stereo.losses import (local_cross_entropy, stereo_loss,
+                                            volume_cross_entropy)
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -42,13 +43,32 @@ def test_loss_supervises_every_level_and_ignores_out_of_range_gt():
     out = {"logits8": torch.zeros(1, 4, 4, 4, requires_grad=True),
            **{name: torch.full((1, 1, 32 // f, 32 // f), 8.0 / f, requires_grad=True)
               for name, f in (("d8", 8), ("d4", 4), ("d2", 2), ("disparity", 1))},
+           **{f"logits{f}": torch.zeros(1, 5, 32 // f, 32 // f, requires_grad=True)
+              for f in (4, 2)},
+           **{f"base{f}": torch.full((1, 1, 32 // f, 32 // f), 8.0 / f) for f in (4, 2)},
            "log_scale": torch.zeros(1, 1, 32, 32, requires_grad=True)}
-    loss, parts = stereo_loss(out, target, valid, max_disparity=32)
+    loss, parts = stereo_loss(out, target, valid, max_disparity=32, local_weight=0.5)
     assert float(parts["epe"]) == 0 and float(parts["sl1_d8"]) == 0
     loss.backward()
-    assert all(value.grad is not None for value in out.values())
+    assert all(value.grad is not None for value in out.values() if value.requires_grad)
     assert float(out["d2"].grad.abs().sum()) == 0        # exact levels: no pull
     assert float(out["logits8"].grad.abs().sum()) > 0    # a flat volume is pushed to the GT
+    assert float(out["logits2"].grad.abs().sum()) > 0    # so are the local volumes
+    assert float(parts["local_ce4"]) == pytest.approx(np.log(5))
+
+
+def test_local_cross_entropy_is_lowest_at_the_tap_of_the_gt_residual():
+    target = torch.full((1, 1, 8, 8), 2 * 3.5)             # 3.5 px at ½ resolution
+    mask = torch.ones_like(target, dtype=torch.bool)
+    base = torch.full((1, 1, 4, 4), 2.5)                    # GT residual +1 → tap R + 1 = 3
+    scores = []
+    for peak in range(5):
+        logits = torch.full((1, 5, 4, 4), -10.0)
+        logits[:, peak] = 10.0
+        scores.append(float(local_cross_entropy(logits, base, target, mask, factor=2)))
+    assert int(np.argmin(scores)) == 3
+    far = torch.full((1, 1, 4, 4), 20.0)                    # GT beyond the radius: left out
+    assert float(local_cross_entropy(torch.zeros(1, 5, 4, 4), far, target, mask, 2)) == 0
 
 
 def test_warm_start_adds_the_full_resolution_stage_to_earlier_weights():

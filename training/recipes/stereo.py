@@ -61,6 +61,8 @@ class StereoTrainConfig(TrainConfig):
         max_scenes: use only the first this many shards (0 = all).
         val_scenes, val_layered: held-out pairs of the curve (rendered ``VAL_SEEDS`` scenes,
             one pair each, and layered pairs), at ``val_size``.
+        local_ce: weight of the local volumes' cross-entropy at ¼ and ½ (0 = only the
+            disparity losses train them).
         num_threads: torch CPU threads (0 = torch's default).
     """
 
@@ -88,6 +90,7 @@ class StereoTrainConfig(TrainConfig):
     val_scenes: int = 12
     val_layered: int = 12
     val_size: tuple[int, int] = (240, 320)
+    local_ce: float = 0.0
     num_threads: int = 1
 
     def validate(self) -> None:
@@ -95,6 +98,8 @@ class StereoTrainConfig(TrainConfig):
         if len(self.crop_size) != 2 or any(s <= 0 or s % 32 for s in self.crop_size):
             raise ValueError(f"config crop_size must be two positive multiples of 32, got "
                              f"{self.crop_size}")
+        if self.local_ce < 0:
+            raise ValueError(f"config local_ce must be >= 0, got {self.local_ce}")
         if not 0 <= self.layered_share <= 1:
             raise ValueError(f"config layered_share must be in [0, 1], got {self.layered_share}")
         if self.train_data == LAYERED and self.layered_share != 1:
@@ -188,7 +193,7 @@ class StereoRecipe(Recipe):
     def loss(self, model, batch, cfg):
         out = model(batch["left"], batch["right"], intermediates=True)
         return stereo_loss(out, batch["disparity"], batch["valid"],
-                           StereoConfig.named(cfg.model).max_disparity)
+                           StereoConfig.named(cfg.model).max_disparity, cfg.local_ce)
 
     def describe_data(self, cfg) -> str:
         layered = (f"{cfg.layered_share:.0%} procedural layered pairs (largest disparity "

@@ -6,6 +6,8 @@ AnyNet), the coarse cost volume directly.
   pixels, over the pixels with GT below the network's ``max_disparity``.
 - Cross-entropy of the ⅛ probability volume against the GT spread over its two nearest shifts
   (so matching features learn from the first step, and the soft-argmin sees one mode).
+- Optionally (``local_weight``) the same for the warped local volumes at ¼ and ½: their
+  offset logits against the GT residual, where it lies within their radius.
 - The confidence: the Laplacian negative log-likelihood ``|d − d_gt|·exp(−c) + c`` with the
   disparity detached (it trains ``c`` only, never pulls the disparity).
 """
@@ -20,32 +22,58 @@ VOLUME_WEIGHT = 0.5
 CONFIDENCE_WEIGHT = 0.2
 
 
+def two_hot_cross_entropy(logits: torch.Tensor, position: torch.Tensor, mask: torch.Tensor
+                          ) -> torch.Tensor:
+    """Cross-entropy of ``logits (B, K, h, w)`` against the target ``position (B, 1, h, w)``
+    (fractional index into the ``K`` bins) split linearly between its two nearest bins, over
+    ``mask (B, 1, h, w)`` bool (positions outside ``[0, K−1)`` are left out)."""
+    bins = logits.shape[1]
+    mask = mask & (position >= 0) & (position < bins - 1)
+    if not mask.any():
+        return logits.sum() * 0.0
+    low = position.floor().clamp(0, bins - 2)
+    upper = (position - low).clamp(0, 1)
+    log_probs = F.log_softmax(logits.float(), 1)
+    picked = (torch.gather(log_probs, 1, low.long()) * (1 - upper)
+              + torch.gather(log_probs, 1, low.long() + 1) * upper)
+    return -picked[mask].mean()
+
+
+def at_level(full: torch.Tensor, factor: int) -> torch.Tensor:
+    """``(B, 1, H, W)`` full-resolution map → its value at each level cell ``(B, 1, H/f,
+    W/f)`` (the pixel at the cell's centre, rounded down)."""
+    return full[..., factor // 2::factor, factor // 2::factor]
+
+
 def volume_cross_entropy(logits8: torch.Tensor, target: torch.Tensor, mask: torch.Tensor
                          ) -> torch.Tensor:
     """Cross-entropy of ``logits8 (B, D, h, w)`` against ``target (B, 1, 8h, 8w)`` pixels,
     sampled at each ⅛ cell's centre and linearly split between its two nearest shifts; ``mask``
     ``(B, 1, 8h, 8w)`` bool."""
-    levels = logits8.shape[1]
-    target8 = target[..., 4::8, 4::8] / 8.0
-    mask8 = mask[..., 4::8, 4::8] & (target8 < levels - 1)
-    if not mask8.any():
-        return logits8.sum() * 0.0
-    low = target8.floor().clamp(0, levels - 2)
-    upper = (target8 - low).clamp(0, 1)
-    log_probs = F.log_softmax(logits8.float(), 1)
-    picked = (torch.gather(log_probs, 1, low.long()) * (1 - upper)
-              + torch.gather(log_probs, 1, low.long() + 1) * upper)
-    return -picked[mask8].mean()
+    return two_hot_cross_entropy(logits8, at_level(target, 8) / 8.0, at_level(mask, 8))
+
+
+def local_cross_entropy(logits: torch.Tensor, base: torch.Tensor, target: torch.Tensor,
+                        mask: torch.Tensor, factor: int) -> torch.Tensor:
+    """Cross-entropy of a local volume's offset logits ``(B, 2R+1, h, w)`` (tap ``k`` = the
+    disparity ``base + k − R``, level pixels) against ``target (B, 1, fh, fw)`` full-resolution
+    pixels, at the cells whose GT lies within ``R`` of ``base (B, 1, h, w)``."""
+    radius = (logits.shape[1] - 1) // 2
+    position = at_level(target, factor) / factor - base.float() + radius
+    return two_hot_cross_entropy(logits, position, at_level(mask, factor))
 
 
 def stereo_loss(out: dict[str, torch.Tensor], target: torch.Tensor, valid: torch.Tensor,
-                max_disparity: float) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+                max_disparity: float, local_weight: float = 0.0
+                ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """The total loss and its named parts for one batch.
 
     Args:
         out: ``CostVolumeStereo(..., intermediates=True)``.
         target: ``(B, 1, H, W)`` GT disparity, pixels. valid: ``(B, 1, H, W)`` bool.
         max_disparity: the network's range; GT at or above it is not supervised.
+        local_weight: weight of each local volume's cross-entropy (¼ and ½ levels; logged
+            either way).
     """
     mask = valid & (target < max_disparity)
     size = target.shape[-2:]
@@ -70,6 +98,12 @@ def stereo_loss(out: dict[str, torch.Tensor], target: torch.Tensor, valid: torch
         if mask.any() else log_scale.sum() * 0.0
     parts.update(volume_ce=volume.detach(), confidence_nll=laplace.detach())
     total = total + VOLUME_WEIGHT * volume + CONFIDENCE_WEIGHT * laplace
+    for level, factor in ((4, 4), (2, 2)):
+        local = local_cross_entropy(out[f"logits{level}"], out[f"base{level}"], target, mask,
+                                    factor)
+        parts[f"local_ce{level}"] = local.detach()
+        if local_weight:
+            total = total + local_weight * local
     with torch.no_grad():
         error = (full - target).abs()[mask]
         parts["epe"] = error.mean() if error.numel() else error.new_zeros(())

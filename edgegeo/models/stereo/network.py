@@ -273,8 +273,9 @@ class LocalRefinement(nn.Module):
     """Residual disparity from a warped local cost volume (one pyramid level).
 
     ``forward(left, right, disparity)`` with features ``(B, C, h, w)`` and the disparity
-    estimate ``(B, 1, h, w)`` in pixels of this level → refined disparity ``(B, 1, h, w)``
-    and ``extra`` outputs ``(B, extra, h, w)``.
+    estimate ``(B, 1, h, w)`` in pixels of this level → refined disparity ``(B, 1, h, w)``,
+    ``extra`` outputs ``(B, extra, h, w)`` and the offset logits ``(B, 2R+1, h, w)`` (tap
+    ``k`` stands for the disparity ``estimate + k − R``; supervised in training).
     """
 
     def __init__(self, channels: int, radius: int, hidden: int, dilations: tuple[int, ...],
@@ -290,7 +291,7 @@ class LocalRefinement(nn.Module):
                              persistent=False)
 
     def forward(self, left: torch.Tensor, right: torch.Tensor, disparity: torch.Tensor
-                ) -> tuple[torch.Tensor, torch.Tensor]:
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         width = left.shape[-1]
         columns = torch.arange(width, dtype=left.dtype, device=left.device).view(1, 1, 1, -1)
         left_unit = F.normalize(left, dim=1)
@@ -302,7 +303,7 @@ class LocalRefinement(nn.Module):
         taps = 2 * self.radius + 1
         weights = torch.softmax(out[:, :taps], 1)
         refined = disparity + (weights * self.offsets.to(out.dtype)).sum(1, keepdim=True)
-        return refined, out[:, taps:]
+        return refined, out[:, taps:], out[:, :taps]
 
 
 class FineFeatures(nn.Module):
@@ -339,7 +340,8 @@ class CostVolumeStereo(nn.Module):
     of :data:`SIZE_MULTIPLE` → ``(B, 2, H, W)``: disparity (pixels of the left image) and the
     bounded log-scale ``c``. ``forward(left, right, intermediates=True)`` returns a dict with
     the coarse ``logits8 (B, D, H/8, W/8)`` and the disparities ``d8``, ``d4``, ``d2`` (pixels
-    of their level; with the full-resolution stage also ``d1``, its input) besides
+    of their level; with the full-resolution stage also ``d1``, its input), the local
+    volumes' inputs ``base4``, ``base2`` and offset logits ``logits4``, ``logits2`` besides
     ``disparity`` and ``log_scale`` (training).
     """
 
@@ -396,20 +398,23 @@ class CostVolumeStereo(nn.Module):
                                      self.config.groups)
         logits8 = self.aggregate(volume, f8[:batch])
         d8 = (torch.softmax(logits8, 1) * self.levels.to(logits8.dtype)).sum(1, keepdim=True)
-        d4, _ = self.refine4(f4[:batch], f4[batch:], 2 * upsample2(d8).detach())
-        d2, extra = self.refine2(f2[:batch], f2[batch:], 2 * upsample2(d4).detach())
+        base4 = 2 * upsample2(d8).detach()
+        d4, _, logits4 = self.refine4(f4[:batch], f4[batch:], base4)
+        base2 = 2 * upsample2(d4).detach()
+        d2, extra, logits2 = self.refine2(f2[:batch], f2[batch:], base2)
         if self.config.final == "jbu":
             disparity = self.upsample(2 * d2, images[:batch])
         else:
             disparity = self.upsample(d2, images[:batch])
         levels = {"d8": d8, "d4": d4, "d2": d2}
+        local = {"base4": base4, "logits4": logits4, "base2": base2, "logits2": logits2}
         if self.config.fine_channels:
             levels["d1"] = disparity
             fine = self.fine(images, f2)
-            disparity, _ = self.refine1(fine[:batch], fine[batch:], disparity.detach())
+            disparity, _, _ = self.refine1(fine[:batch], fine[batch:], disparity.detach())
         log_scale = bounded_log_scale(upsample2(extra))
         if intermediates:
-            return {"logits8": logits8, **levels, "disparity": disparity,
+            return {"logits8": logits8, **levels, **local, "disparity": disparity,
                     "log_scale": log_scale}
         return torch.cat([disparity.clamp_min(0.0), log_scale], 1)
 
