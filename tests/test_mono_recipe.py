@@ -71,6 +71,12 @@ def test_student_is_trained_from_scratch_not_from_the_teacher(student_weights,
     assert not torch.equal(student.encoder.patch_embed.weight,
                            teacher.encoder.patch_embed.weight)
     assert not any(p.requires_grad for p in teacher.parameters())
+    warm = make_config(recipe.config_cls, smoke_overrides=recipe.smoke_overrides,
+                       overrides=[f"teacher={teacher_weights}", f"init={teacher_weights}"])
+    started = recipe.build_model(warm)                  # the budget option: start at the teacher
+    assert all(torch.equal(a, b) for a, b in zip(started.state_dict().values(),
+                                                 teacher.state_dict().values()))
+    assert recipe.model_card(started, warm)["init_from"]["weights"] == str(teacher_weights)
 
 
 @pytest.mark.parametrize("flags", [("perturb=false",), ("feature_align=false",)])

@@ -41,6 +41,7 @@ from edgegeo.models.mono_depth import MonoDepthNet
 
 from ..config import TrainConfig
 from ..distributed import set_cpu_threads
+from ..init_weights import NO_INIT, init_provenance, initialise_from
 from ..data import seeded_batches
 from ..mono.augment import (PerturbSettings, apply_cutmix, cutmix_boxes, strong_perturbation)
 from ..mono.data import (LabelledFrames, generate_frames, labelled_batch,
@@ -149,6 +150,9 @@ class MonoDepthStudentConfig(MonoDepthTeacherConfig):
         cutmix_p: probability that an unlabelled image gets a CutMix box.
         feature_align: the feature-alignment loss to the frozen teacher encoder.
         feature_margin: α; patches whose cosine to the frozen features exceeds it are ignored.
+        init: ``none`` (the student starts from scratch, as in the paper) or weights of the
+            same architecture it starts from, e.g. the teacher's own (a warm start that fits a
+            CPU budget; the frozen teacher still gives the pseudo-labels and features).
     """
 
     steps: int = 1200
@@ -160,6 +164,7 @@ class MonoDepthStudentConfig(MonoDepthTeacherConfig):
     cutmix_p: float = 0.5
     feature_align: bool = True
     feature_margin: float = FEATURE_MARGIN
+    init: str = NO_INIT
 
     def validate(self) -> None:
         super().validate()
@@ -345,7 +350,7 @@ class MonoDepthStudentRecipe(MonoDepthTeacherRecipe):
         self._photos: list | None = None
 
     def build_model(self, cfg: MonoDepthStudentConfig) -> MonoDepthNet:
-        student = super().build_model(cfg)     # from scratch, under the run seed
+        student = initialise_from(super().build_model(cfg), cfg.init, "mono-depth")
         teacher = self.teacher(cfg)
         if teacher.config.encoder.embed_dim != student.config.encoder.embed_dim:
             raise ValueError(f"feature alignment needs the student's token width "
@@ -444,6 +449,11 @@ class MonoDepthStudentRecipe(MonoDepthTeacherRecipe):
                 f"frames without labels; pseudo-labels and frozen features from {cfg.teacher}; "
                 f"perturb={cfg.perturb} (colour jitter, grey, blur, CutMix p={cfg.cutmix_p:g}), "
                 f"feature_align={cfg.feature_align} (α={cfg.feature_margin:g})")
+
+    def model_card(self, model, cfg: MonoDepthStudentConfig) -> dict[str, Any]:
+        """The teacher's entries plus where the student started (``init_from``)."""
+        return {**super().model_card(model, cfg), "teacher": cfg.teacher,
+                **init_provenance(cfg.init)}
 
     def images(self, model, batch, cfg):
         clean = batch["unlabelled"][:4]
