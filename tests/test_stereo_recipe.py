@@ -165,3 +165,12 @@ def test_eval_stereo_runs_the_model_torch_and_exported_with_latency(smoke_weight
     for row in ("| smoke |", "| smoke (ORT fp32) |", "| smoke (ORT int8) |", "741×500 (ms)",
                 "640×480 (ms)", "| SGBM (defaults) |"):
         assert row in printed
+
+
+def test_benchmark_lists_every_run_behind_warm_started_weights():
+    from edgegeo.bench.stereo import training_stages
+
+    card = {"recipe": "stereo", "steps": 5000, "wall_time_s": 2700,
+            "init_from": {"weights": "w.safetensors", "command": "edgegeo train stereo --out r",
+                          "steps": 13000, "wall_time_s": 7200}}
+    assert training_stages(card) == ["stereo 13000 steps 120 min", "stereo 5000 steps 45 min"]

@@ -28,12 +28,12 @@ def initialise_from(model: nn.Module, init: str, recipe: str) -> nn.Module:
 
 def init_provenance(init: str) -> dict:
     """Model-card entry for a run started from ``init``: how those weights were made (their
-    card's command, steps, wall time, data, and its own ``init_from``), so the chain of runs
+    card's sha256, command, steps, wall time, data, and its own ``init_from``), so the chain of runs
     behind shipped weights stays reproducible. Empty for ``none``."""
     if init == NO_INIT:
         return {}
     from edgegeo.weights_io import load_model_card
 
     card = load_model_card(init)
-    keys = ("command", "resume_commands", "steps", "wall_time_s", "data", "init_from")
+    keys = ("sha256", "command", "resume_commands", "steps", "wall_time_s", "data", "init_from")
     return {"init_from": {"weights": init, **{k: card[k] for k in keys if k in card}}}

@@ -82,7 +82,8 @@ def latency_rows(methods: dict[str, Callable], sizes: list[tuple[int, int]], lef
 
 def model_rows(models: dict[str, Path]) -> list[dict]:
     """Per model: parameters, initialisation and the training time of each stage (the
-    stereo card's wall time, plus the CroCo card's when initialised from one)."""
+    stereo card's wall time, after the runs it continued from (``init_from``), and the
+    CroCo card's when initialised from one)."""
     from edgegeo.weights_io import load_model_card, load_weights
 
     rows = []
@@ -90,24 +91,35 @@ def model_rows(models: dict[str, Path]) -> list[dict]:
         card = load_model_card(path, missing_ok=True)
         params = sum(t.numel() for t in load_weights(path).values())
         init = card.get("init", card.get("config", {}).get("init", "none"))
-        minutes = card.get("wall_time_s", 0) / 60
-        stages = [f"{card.get('recipe', 'stereo')} {card.get('steps', '?')} steps "
-                  f"{minutes:.0f} min"]
-        if init not in ("none", "") and Path(init).is_file():
-            croco = load_model_card(init, missing_ok=True)
-            stages.insert(0, f"croco {croco.get('steps', '?')} steps "
-                             f"{croco.get('wall_time_s', 0) / 60:.0f} min")
+        croco = init not in ("none", "") and "init_from" not in card
+        stages = training_stages(card)
+        if croco and Path(init).is_file():
+            pre = load_model_card(init, missing_ok=True)
+            stages.insert(0, f"croco {pre.get('steps', '?')} steps "
+                             f"{pre.get('wall_time_s', 0) / 60:.0f} min")
         rows.append({"model": name, "architecture": model_name(path),
                      "params (M)": f"{params / 1e6:.2f}",
-                     "initialisation": "CroCo pre-training" if init not in ("none", "")
+                     "initialisation": "CroCo pre-training" if croco
                      else "random (no pre-training)",
                      "training on this machine": "; ".join(stages)})
     return rows
 
 
+def training_stages(card: dict) -> list[str]:
+    """``"<recipe> <steps> steps <minutes> min"`` for each run behind a card, the runs it
+    continued from (``init_from``, nested) first."""
+    earlier = card.get("init_from")
+    stages = training_stages(earlier) if earlier else []
+    recipe = card.get("recipe") or (card.get("command") or "edgegeo train stereo").split()[2]
+    stages.append(f"{recipe} {card.get('steps', '?')} steps "
+                  f"{card.get('wall_time_s', 0) / 60:.0f} min")
+    return stages
+
+
 def synthetic_rows(methods: dict[str, Callable], root: Path = SYNTHETIC_TEST_DATA,
                    limit: int = 0) -> tuple[list[dict], str]:
-    """Mean EPE / bad-2 / D1 per method over the held-out synthetic stereo shards (test seeds).
+    """Mean EPE / bad-1 / bad-2 / D1 per method over the held-out synthetic stereo shards (test
+    seeds).
 
     Returns:
         the rows and a sentence describing the data.
@@ -127,6 +139,7 @@ def synthetic_rows(methods: dict[str, Callable], root: Path = SYNTHETIC_TEST_DAT
         rows.append({"method": name,
                      **{label: f"{np.mean([r[key] for r in results]):.{digits}f}"
                         for label, key, digits in (("EPE (px)", "epe", 3),
+                                                   ("bad-1 (%)", "bad1", 2),
                                                    ("bad-2 (%)", "bad2", 2),
                                                    ("D1 (%)", "d1_all", 2))}})
     height, width = pairs.first.shape[1:3]
