@@ -44,12 +44,12 @@ class StereoTrainConfig(TrainConfig):
     """``stereo`` settings.
 
     Attributes:
-        model: named :class:`StereoConfig`: ``small`` and ``fine`` (edge models),
+        model: named :class:`StereoConfig`: ``small``, ``propagate`` and ``fine`` (edge models),
             ``residual`` and ``croco`` (ablations), ``tiny`` (smoke runs).
         init: ``none`` (random initialisation); for ``model=croco`` the ``croco`` weights
             (``.safetensors``) its ViT encoder starts from; otherwise earlier ``stereo``
             weights the run starts from (a warm start), where a stage those weights lack
-            (``fine`` on ``small`` weights) keeps its identity initialisation.
+            (``fine`` or ``propagate`` on ``small`` weights) keeps its identity initialisation.
         crop_size: ``(H, W)`` training crops, multiples of 32.
         train_data: folder (or packed ``.npz``) of ``--rig stereo`` shards, ``generate``
             (render a few in memory: smoke runs) or ``layered`` (layered pairs only).
@@ -268,7 +268,7 @@ class StereoRecipe(Recipe):
         return card
 
 
-ADDED_STAGES = ("fine.", "refine1.")
+ADDED_STAGES = ("fine.", "refine1.", "select4.", "select2.")
 """Parameter prefixes of the stages a warm start may add to earlier weights."""
 
 

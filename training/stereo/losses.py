@@ -8,6 +8,9 @@ AnyNet), the coarse cost volume directly.
   (so matching features learn from the first step, and the soft-argmin sees one mode).
 - Optionally (``local_weight``) the same for the warped local volumes at ¼ and ½: their
   offset logits against the GT residual, where it lies within their radius.
+- With candidate propagation, the cross-entropy of each level's candidate logits against a
+  soft target that favours the candidates nearest the GT (``softmax(−|candidate − GT|)``,
+  level pixels): which neighbour to trust is taught directly, as the coarse volume is.
 - The confidence: the Laplacian negative log-likelihood ``|d − d_gt|·exp(−c) + c`` with the
   disparity detached (it trains ``c`` only, never pulls the disparity).
 """
@@ -19,6 +22,8 @@ import torch.nn.functional as F
 LEVEL_WEIGHTS = {"d8": 0.5, "d4": 0.7, "d2": 0.85, "d1": 0.9, "disparity": 1.0}
 LEVEL_FACTORS = {"d8": 8, "d4": 4, "d2": 2, "d1": 1, "disparity": 1}
 VOLUME_WEIGHT = 0.5
+SELECTION_WEIGHT = 0.5
+SELECTION_TEMPERATURE = 1.0
 CONFIDENCE_WEIGHT = 0.2
 
 
@@ -59,8 +64,23 @@ def local_cross_entropy(logits: torch.Tensor, base: torch.Tensor, target: torch.
     disparity ``base + k − R``, level pixels) against ``target (B, 1, fh, fw)`` full-resolution
     pixels, at the cells whose GT lies within ``R`` of ``base (B, 1, h, w)``."""
     radius = (logits.shape[1] - 1) // 2
-    position = at_level(target, factor) / factor - base.float() + radius
+    position = at_level(target, factor) / factor - base.detach().float() + radius
     return two_hot_cross_entropy(logits, position, at_level(mask, factor))
+
+
+def selection_cross_entropy(logits: torch.Tensor, candidates: torch.Tensor, target: torch.Tensor,
+                            mask: torch.Tensor, factor: int) -> torch.Tensor:
+    """Cross-entropy of candidate ``logits (B, K, h, w)`` against ``softmax(−|candidates −
+    GT| / T)`` (``candidates (B, K, h, w)`` level pixels, ``T`` =
+    :data:`SELECTION_TEMPERATURE`), ``target (B, 1, fh, fw)`` full-resolution pixels, over
+    ``mask (B, 1, fh, fw)`` bool sampled at the level's cells."""
+    cells = at_level(mask, factor)
+    if not cells.any():
+        return logits.sum() * 0.0
+    distance = (candidates.detach().float() - at_level(target, factor) / factor).abs()
+    wanted = torch.softmax(-distance / SELECTION_TEMPERATURE, 1)
+    per_cell = -(wanted * F.log_softmax(logits.float(), 1)).sum(1, keepdim=True)
+    return per_cell[cells].mean()
 
 
 def stereo_loss(out: dict[str, torch.Tensor], target: torch.Tensor, valid: torch.Tensor,
@@ -104,6 +124,11 @@ def stereo_loss(out: dict[str, torch.Tensor], target: torch.Tensor, valid: torch
         parts[f"local_ce{level}"] = local.detach()
         if local_weight:
             total = total + local_weight * local
+        if f"select_logits{level}" in out:
+            selection = selection_cross_entropy(out[f"select_logits{level}"],
+                                                out[f"candidates{level}"], target, mask, factor)
+            parts[f"select_ce{level}"] = selection.detach()
+            total = total + SELECTION_WEIGHT * selection
     with torch.no_grad():
         error = (full - target).abs()[mask]
         parts["epe"] = error.mean() if error.numel() else error.new_zeros(())

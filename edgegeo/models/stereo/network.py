@@ -7,6 +7,9 @@ Upstream designs this follows (our own implementation):
 - AnyNet (Wang et al., ICRA 2019) and NVIDIA's ESS: a full-range volume only at the coarsest
   level, then *warped* local volumes over a small residual range at finer levels.
 - GwcNet (Guo et al., CVPR 2019): group-wise correlation (one correlation per channel group).
+- HITNet (Tankovich et al., CVPR 2021) and PatchMatch (Bleyer et al., BMVC 2011): propagation
+  — each pixel also scores the disparities of its neighbours instead of only interpolating
+  them (``propagate``).
 - FeatUp (Fu et al., ICLR 2024): the learned joint bilateral upsampler (``JBUStage`` on the
   ``adaptive_conv`` op) that takes the disparity from ½ to full resolution, guided by the left
   image.
@@ -21,14 +24,21 @@ Data flow for ``left, right (B, 3, H, W)`` float32 RGB in [0, 1], ``H, W`` multi
    ``D`` slices, products and channel means (standard ONNX ops, TensorRT-friendly).
 3. Aggregation: a 2-D hourglass over [volume as ``G·D`` channels, left features] → ``D``
    logits; softmax → soft-argmin disparity (⅛ px) and the probability volume (supervised).
-4. Local refinement at ¼ and ½: the disparity from the level below, ×2, samples the right
+4. Optionally (``propagate``, the candidate-propagation design) the estimate a finer level
+   starts from is *chosen* rather than interpolated: each pixel's candidates are the bilinear
+   ×2 disparity and the disparities of the 3×3 coarser cells around its own; one cosine
+   between the left feature and the right feature each candidate points at, a small CNN →
+   candidate logits, and the softmax-weighted candidate is the start (supervised: the
+   candidate nearest the GT). Bilinear interpolation blends foreground and background across
+   a depth edge; selection can keep either side's value.
+5. Local refinement at ¼ and ½: the disparity from the level below, ×2, samples the right
    features at ``x − d − r`` for ``r ∈ [−R, R]`` (linear along the row: ``GatherElements``);
    a small CNN reads the ``2R+1`` cosines with the left features and outputs offset logits:
    ``d ← d + Σ_r r·softmax(logits)_r``. The ½ level also outputs the confidence channel.
-5. Full resolution: the ½ disparity ×2 through a learned JBU stage guided by the left image
+6. Full resolution: the ½ disparity ×2 through a learned JBU stage guided by the left image
    (``final="jbu"``), or bilinear ×2 plus a residual CNN on [disparity, image]
    (``final="residual"``, the ablation).
-6. Optionally (``fine_channels > 0``, the ``fine`` ablation) a last warped local volume at full
+7. Optionally (``fine_channels > 0``, the ``fine`` ablation) a last warped local volume at full
    resolution, on features of the full-resolution image merged with the ½ features:
    ``±fine_radius`` px around the upsampled estimate. Its output layer starts at zero, so the
    stage begins as the identity and can be added to trained weights (a warm start). Measured:
@@ -72,8 +82,10 @@ class StereoConfig:
         final: ``"jbu"`` (learned joint bilateral ×2) or ``"residual"`` (bilinear ×2 +
             residual CNN) for the last ×2.
         fine_channels: 0 (no full-resolution stage), or the feature channels of the
-            full-resolution local refinement (step 6).
+            full-resolution local refinement (step 7).
         fine_radius: ``R`` of that stage's local volume (full-resolution px).
+        propagate: choose each finer level's starting disparity among the coarser
+            neighbours' (step 4) instead of bilinear ×2 alone.
         croco_channels: 0, or the channels of the CroCo ViT encoder's ⅛-resolution tokens
             (``CroCoConfig.small``, patch 8) projected and appended to the ⅛ features — the
             CroCo-initialisation experiment (its weights from ``croco``, or random).
@@ -88,6 +100,7 @@ class StereoConfig:
     final: str = "jbu"
     fine_channels: int = 0
     fine_radius: int = 2
+    propagate: bool = False
     croco_channels: int = 0
 
     def __post_init__(self):
@@ -113,11 +126,14 @@ class StereoConfig:
 
     @classmethod
     def named(cls, name: str) -> StereoConfig:
-        """``small`` (the shipped edge model), ``fine`` (``small`` plus the full-resolution
+        """``small`` (the shipped edge model), ``propagate`` (``small`` plus candidate
+        propagation at ¼ and ½), ``fine`` (``small`` plus the full-resolution
         local refinement, ablation), ``residual`` (bilinear + residual-CNN last ×2,
         ablation), ``croco`` (with CroCo encoder features) or ``tiny`` (tests, smoke runs)."""
         if name == "small":
             return cls()
+        if name == "propagate":
+            return cls(propagate=True)
         if name == "fine":
             return cls(fine_channels=8)
         if name == "residual":
@@ -127,9 +143,9 @@ class StereoConfig:
         if name == "tiny":
             return cls(max_disparity=32, channels=(8, 8, 8), groups=2, hourglass=(8, 8, 8),
                        refine_radius=(2, 1), refine_channels=(8, 8), fine_channels=4,
-                       fine_radius=1)
-        raise ValueError(f"unknown stereo config {name!r}; use 'small', 'fine', 'residual', "
-                         "'croco' or 'tiny'")
+                       fine_radius=1, propagate=True)
+        raise ValueError(f"unknown stereo config {name!r}; use 'small', 'propagate', 'fine', "
+                         "'residual', 'croco' or 'tiny'")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -306,6 +322,65 @@ class LocalRefinement(nn.Module):
         return refined, out[:, taps:], out[:, :taps]
 
 
+def neighbour_candidates(coarse: torch.Tensor) -> torch.Tensor:
+    """Disparities a finer level may start from.
+
+    Args:
+        coarse: ``(B, 1, h, w)`` disparity, pixels of its level.
+    Returns:
+        ``(B, 10, 2h, 2w)`` in pixels of the ×2 level: channel 0 the bilinear ×2, channels
+        1–9 the values of the 3×3 coarse cells around each pixel's own (row-major offsets
+        ``(−1, −1) … (1, 1)``; edge cells repeat at the border), ×2.
+    """
+    padded = torch.cat([coarse[..., :1], coarse, coarse[..., -1:]], 3)
+    padded = torch.cat([padded[..., :1, :], padded, padded[..., -1:, :]], 2)
+    height, width = coarse.shape[-2:]
+    shifted = [padded[..., dy:dy + height, dx:dx + width] for dy in range(3) for dx in range(3)]
+    nearest = F.interpolate(torch.cat(shifted, 1), scale_factor=2.0, mode="nearest")
+    return 2 * torch.cat([upsample2(coarse), nearest], 1)
+
+
+class CandidateSelection(nn.Module):
+    """Propagation: the starting disparity of a level chosen among its coarser neighbours'.
+
+    ``forward(left, right, coarse)`` with features ``(B, C, h, w)`` of this level and the
+    coarser level's disparity ``(B, 1, h/2, w/2)`` (its pixels) → the start ``(B, 1, h, w)``
+    (pixels of this level), the candidate logits ``(B, K, h, w)`` and the candidates
+    ``(B, K, h, w)`` (:func:`neighbour_candidates`; supervised in training). The output layer
+    starts at zero with the bilinear candidate favoured, so the stage begins close to the
+    bilinear ×2 and can be added to trained weights (a warm start).
+    """
+
+    candidates = 10
+    bilinear_bias = 2.0
+
+    def __init__(self, channels: int, hidden: int):
+        super().__init__()
+        count = self.candidates
+        self.net = nn.Sequential(conv_bn(2 * count + channels, hidden),
+                                 conv_bn(hidden, hidden, dilation=2),
+                                 nn.Conv2d(hidden, count, 3, padding=1))
+        output = self.net[-1]
+        nn.init.zeros_(output.weight)
+        with torch.no_grad():
+            output.bias.zero_()
+            output.bias[0] = self.bilinear_bias
+
+    def forward(self, left: torch.Tensor, right: torch.Tensor, coarse: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        candidates = neighbour_candidates(coarse.detach())
+        width = left.shape[-1]
+        columns = torch.arange(width, dtype=left.dtype, device=left.device).view(1, 1, 1, -1)
+        left_unit = F.normalize(left, dim=1)
+        right_unit = F.normalize(right, dim=1)
+        costs = [(left_unit * sample_along_rows(right_unit, columns - candidates[:, k:k + 1])
+                  ).sum(1, keepdim=True) for k in range(self.candidates)]
+        spread = (candidates - candidates[:, :1]) / 4.0
+        logits = self.net(torch.cat([*costs, spread, left], 1))
+        start = (torch.softmax(logits, 1) * candidates).sum(1, keepdim=True)
+        return start, logits, candidates
+
+
 class FineFeatures(nn.Module):
     """Full-resolution matching features: two ``conv_bn`` on the normalised image ``(B, 3, H,
     W)``, merged (1×1) with the bilinearly upsampled ``f2 (B, c2, H/2, W/2)`` → ``(B, c1, H,
@@ -341,7 +416,8 @@ class CostVolumeStereo(nn.Module):
     bounded log-scale ``c``. ``forward(left, right, intermediates=True)`` returns a dict with
     the coarse ``logits8 (B, D, H/8, W/8)`` and the disparities ``d8``, ``d4``, ``d2`` (pixels
     of their level; with the full-resolution stage also ``d1``, its input), the local
-    volumes' inputs ``base4``, ``base2`` and offset logits ``logits4``, ``logits2`` besides
+    volumes' inputs ``base4``, ``base2`` and offset logits ``logits4``, ``logits2`` (with
+    ``propagate`` also ``select_logits4``/``2`` and ``candidates4``/``2``) besides
     ``disparity`` and ``log_scale`` (training).
     """
 
@@ -361,6 +437,9 @@ class CostVolumeStereo(nn.Module):
         self.aggregate = CoarseAggregation(config.groups * config.coarse_levels,
                                            c8 + config.croco_channels, config.coarse_levels,
                                            config.hourglass)
+        if config.propagate:
+            self.select4 = CandidateSelection(c4, config.refine_channels[0])
+            self.select2 = CandidateSelection(c2, config.refine_channels[1])
         self.refine4 = LocalRefinement(c4, config.refine_radius[0], config.refine_channels[0],
                                        dilations=(2, 4, 1))
         self.refine2 = LocalRefinement(c2, config.refine_radius[1], config.refine_channels[1],
@@ -398,16 +477,25 @@ class CostVolumeStereo(nn.Module):
                                      self.config.groups)
         logits8 = self.aggregate(volume, f8[:batch])
         d8 = (torch.softmax(logits8, 1) * self.levels.to(logits8.dtype)).sum(1, keepdim=True)
-        base4 = 2 * upsample2(d8).detach()
+        local: dict[str, torch.Tensor] = {}
+        if self.config.propagate:
+            base4, local["select_logits4"], local["candidates4"] = self.select4(
+                f4[:batch], f4[batch:], d8)
+        else:
+            base4 = 2 * upsample2(d8).detach()
         d4, _, logits4 = self.refine4(f4[:batch], f4[batch:], base4)
-        base2 = 2 * upsample2(d4).detach()
+        if self.config.propagate:
+            base2, local["select_logits2"], local["candidates2"] = self.select2(
+                f2[:batch], f2[batch:], d4)
+        else:
+            base2 = 2 * upsample2(d4).detach()
         d2, extra, logits2 = self.refine2(f2[:batch], f2[batch:], base2)
         if self.config.final == "jbu":
             disparity = self.upsample(2 * d2, images[:batch])
         else:
             disparity = self.upsample(d2, images[:batch])
         levels = {"d8": d8, "d4": d4, "d2": d2}
-        local = {"base4": base4, "logits4": logits4, "base2": base2, "logits2": logits2}
+        local.update(base4=base4, logits4=logits4, base2=base2, logits2=logits2)
         if self.config.fine_channels:
             levels["d1"] = disparity
             fine = self.fine(images, f2)
