@@ -74,6 +74,21 @@ def test_local_correlation_matches_the_definition_and_gradcheck():
                                     (keys[:1, :2, :4, :4].clone().requires_grad_(),))
 
 
+@pytest.mark.parametrize("options", [{"radius": 3}, {"radius": 1, "correction_hidden": 0}])
+def test_channels_first_form_equals_the_op_form(options):
+    """The standard-op form written under ONNX export (taps as channels) computes the same
+    upsampling as the adaptive-conv op, correction included."""
+    torch.manual_seed(0)
+    stage = JBUStage(**options)
+    if stage.correction is not None:
+        torch.nn.init.normal_(stage.correction[-1].weight, std=0.1)
+    source, guidance = torch.rand(2, 3, 10, 12), torch.randn(2, 3, 20, 24)
+    upsampled = torch.nn.functional.interpolate(source, scale_factor=2.0, mode="bicubic",
+                                                align_corners=False)
+    torch.testing.assert_close(stage.forward_channels_first(upsampled, guidance),
+                               stage(source, guidance), rtol=0, atol=1e-5)
+
+
 def test_gradients_reach_temperature_sigma_projection_and_correction():
     stage = JBUStage(key_dim=8, correction_hidden=8).double()
     with torch.no_grad():  # a non-zero correction so its first layer gets gradients too

@@ -6,7 +6,8 @@ import torch
 import torch.nn.functional as F
 
 from edgegeo.models.stereo import CostVolumeStereo, StereoConfig, StereoPredictor
-from edgegeo.models.stereo.network import group_cosine_volume, sample_along_rows
+from edgegeo.models.stereo.network import (CandidateSelection, group_cosine_volume,
+                                           neighbour_candidates, sample_along_rows)
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -84,6 +85,36 @@ def test_full_resolution_stage_starts_as_the_identity_and_then_corrects_within_i
     without = CostVolumeStereo(StereoConfig.named("small"))
     assert not hasattr(without, "refine1")
     assert StereoConfig.named("fine").fine_channels > 0
+
+
+def test_candidates_are_the_bilinear_estimate_and_the_coarse_neighbours():
+    coarse = torch.zeros(1, 1, 4, 4)
+    coarse[..., 2:] = 10.0                                   # a depth edge between columns 1|2
+    candidates = neighbour_candidates(coarse)
+    assert candidates.shape == (1, 10, 8, 8)
+    torch.testing.assert_close(candidates[:, :1], 2 * F.interpolate(
+        coarse, scale_factor=2.0, mode="bilinear", align_corners=False))
+    torch.testing.assert_close(candidates[:, 5:6], 2 * F.interpolate(coarse, scale_factor=2.0))
+    # a fine pixel beside the edge (bilinear: a blend) has both sides' values to choose from
+    pixel = candidates[0, :, 4, 3]
+    assert 0 < pixel[0] < 20 and {0.0, 20.0} <= set(pixel[1:].tolist())
+    assert set(candidates[0, 1:, 0, 0].tolist()) == {0.0}  # border cells repeat, never 0-pad
+
+
+def test_selection_starts_near_bilinear_and_can_pick_any_candidate():
+    torch.manual_seed(0)
+    stage = CandidateSelection(channels=4, hidden=8).eval()
+    left, right = torch.randn(1, 4, 8, 8), torch.randn(1, 4, 8, 8)
+    coarse = torch.rand(1, 1, 4, 4) * 3
+    with torch.no_grad():
+        start, logits, candidates = stage(left, right, coarse)
+        assert torch.equal(logits.argmax(1), torch.zeros_like(logits[:, 0], dtype=torch.long))
+        stage.net[-1].bias.copy_(torch.full((10,), -20.0))
+        stage.net[-1].bias[7] = 20.0
+        picked, _, _ = stage(left, right, coarse)
+    assert start.shape == (1, 1, 8, 8)
+    torch.testing.assert_close(picked, candidates[:, 7:8])
+    assert StereoConfig.named("propagate").propagate and not StereoConfig.named("small").propagate
 
 
 @pytest.mark.parametrize("final", ["jbu", "residual"])

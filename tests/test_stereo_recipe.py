@@ -16,8 +16,8 @@ from edgegeo.models.stereo import CostVolumeStereo, StereoConfig
 from edgegeo.training.stereo.data import (PhotometricJitter, jitter_view,
                                           stereo_training_batch)
 from edgegeo.training.recipes.stereo import warm_start
-from edgegeo.training.stereo.losses import (local_cross_entropy, stereo_loss,
-                                            volume_cross_entropy)
+from edgegeo.training.stereo.losses import (local_cross_entropy, selection_cross_entropy,
+                                            stereo_loss, volume_cross_entropy)
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -69,6 +69,31 @@ def test_local_cross_entropy_is_lowest_at_the_tap_of_the_gt_residual():
     assert int(np.argmin(scores)) == 3
     far = torch.full((1, 1, 4, 4), 20.0)                    # GT beyond the radius: left out
     assert float(local_cross_entropy(torch.zeros(1, 5, 4, 4), far, target, mask, 2)) == 0
+
+
+def test_selection_cross_entropy_is_lowest_at_the_candidate_nearest_the_gt():
+    target = torch.full((1, 1, 8, 8), 4 * 6.0)               # 6 px at ¼ resolution
+    mask = torch.ones_like(target, dtype=torch.bool)
+    candidates = torch.arange(10, dtype=torch.float32).view(1, 10, 1, 1).expand(1, 10, 2, 2)
+    scores = []
+    for peak in range(10):
+        logits = torch.full((1, 10, 2, 2), -10.0)
+        logits[:, peak] = 10.0
+        scores.append(float(selection_cross_entropy(logits, candidates, target, mask, 4)))
+    assert int(np.argmin(scores)) == 6
+    out = CostVolumeStereo(StereoConfig.named("tiny"))(torch.rand(1, 3, 64, 96),
+                                                      torch.rand(1, 3, 64, 96), intermediates=True)
+    _, parts = stereo_loss(out, torch.full((1, 1, 64, 96), 5.0),
+                           torch.ones(1, 1, 64, 96, dtype=torch.bool), 32)
+    assert {"select_ce4", "select_ce2"} <= set(parts)
+
+
+def test_warm_start_adds_the_selection_stages_to_weights_without_them():
+    plain = dataclasses.replace(StereoConfig.named("tiny"), propagate=False)
+    earlier = CostVolumeStereo(plain)
+    model = warm_start(CostVolumeStereo(StereoConfig.named("tiny")), earlier.state_dict(),
+                       "earlier")
+    torch.testing.assert_close(model.refine4.net[0][0].weight, earlier.refine4.net[0][0].weight)
 
 
 def test_warm_start_adds_the_full_resolution_stage_to_earlier_weights():

@@ -429,6 +429,12 @@ def constant_depth_metrics(gt_depth, mask) -> dict:
                          mask)
 
 
+def _stage(label: str) -> str:
+    """The stage a mono row label names: ``"student (step 2000)"`` → ``"student"``; ablation
+    rows (``"student w/o …"``) keep their whole label."""
+    return label.split(" (")[0]
+
+
 def _mono_models(args) -> list[tuple[str, Path]]:
     from edgegeo.weights_io import WEIGHTS_DIR
 
@@ -562,7 +568,7 @@ def save_mono_figure(path: Path, sample, predictions: dict) -> Path:
     images = [sample.left.copy(), colorize(sample.disparity, low, high)]
     labels = ["Motorcycle left", "GT disparity"]
     for label, disparity in predictions.items():
-        if not (label == "teacher" or label.startswith("student (")):
+        if _stage(label) not in ("teacher", "student"):      # not the ablations
             continue
         scale, shift = align_scale_shift(disparity, sample.disparity, sample.valid)
         images.append(colorize(scale * disparity + shift, low, high, invalid=None))
@@ -609,8 +615,8 @@ def _mono_section_body(args, frame_count: int, sample, table: str, raw: dict, fi
             lines.append(f"- {label}: `{os.path.relpath(result['_path'])}` — "
                          f"`{card.get('command')}` "
                          f"({card.get('steps')} steps, {card.get('wall_time_s', 0) / 60:.1f} min)")
-    teacher = raw.get("teacher")
-    student = next((r for k, r in raw.items() if k.startswith("student (")), None)
+    teacher = next((r for k, r in raw.items() if _stage(k) == "teacher"), None)
+    student = next((r for k, r in raw.items() if _stage(k) == "student"), None)
     if teacher and student:
         gain = teacher["Motorcycle AbsRel"] - student["Motorcycle AbsRel"]
         verdict = ("holds here" if gain > CLAIM_MARGIN else

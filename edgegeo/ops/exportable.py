@@ -59,6 +59,13 @@ def onnx_adaptive_conv_mode(mode: str) -> Iterator[None]:
         _onnx_mode = previous
 
 
+def exporting_decomposed() -> bool:
+    """True while a model is being traced for ONNX export in ``"decompose"`` mode (a model
+    may then write its use of the op in the standard-op form that suits it best)."""
+    return (torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()) \
+        and _onnx_mode == "decompose"
+
+
 def _static_kernel_size(kernels) -> int:
     from torch.onnx import symbolic_helper
 

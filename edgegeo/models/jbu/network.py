@@ -12,7 +12,10 @@ GELU, 1×1 conv 32→32 — τ (temperature) and σ (spatial width, in units of 
 learned through their logarithms, ``k_q`` is normalised to sum 1, and ``c_q`` is a small
 learned correction (1×1 convs on the 49 kernel values and the guidance, last layer
 zero-initialised, so training starts from the plain JBU). The source is padded by reflection
-and the kernels are applied with ``edgegeo.ops.adaptive_conv`` (shared across channels).
+and the kernels are applied with ``edgegeo.ops.adaptive_conv`` (shared across channels). Under
+ONNX export without the plugin node the stage is written channels-first instead (taps as
+channels, no layout changes: :meth:`JBUStage.forward_channels_first`), which ONNX Runtime runs
+faster than the op's decomposition of ``(B, H, W, K, K)`` kernels.
 :class:`JBUStack` chains ``n`` stages for ×2ⁿ, each stage guided by the image pooled to its
 output size.
 
@@ -39,7 +42,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..common import IMAGENET_MEAN, IMAGENET_STD
-from edgegeo.ops.exportable import adaptive_conv, local_correlation
+from edgegeo.ops.exportable import adaptive_conv, exporting_decomposed, local_correlation
 
 
 def pool_guidance(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -65,6 +68,15 @@ def pool_guidance(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 
 def _reflect_pad(x: torch.Tensor, radius: int) -> torch.Tensor:
     return F.pad(x, (radius, radius, radius, radius), mode="reflect")
+
+
+def _window(x: torch.Tensor, radius: int) -> list[torch.Tensor]:
+    """The ``(2r+1)²`` shifted copies ``x[..., h+i−r, w+j−r]`` of ``x (B, C, H, W)``, row-major
+    ``(i, j)``, reflected past the borders (each ``(B, C, H, W)``)."""
+    padded = _reflect_pad(x, radius)
+    height, width = x.shape[-2:]
+    size = 2 * radius + 1
+    return [padded[..., i:i + height, j:j + width] for i in range(size) for j in range(size)]
 
 
 class JBUStage(nn.Module):
@@ -165,8 +177,39 @@ class JBUStage(nn.Module):
         height, width = 2 * source.shape[-2], 2 * source.shape[-1]
         guidance = pool_guidance(guidance, (height, width))
         upsampled = F.interpolate(source, scale_factor=2.0, mode="bicubic", align_corners=False)
+        if exporting_decomposed():
+            return self.forward_channels_first(upsampled, guidance)
         padded = _reflect_pad(upsampled, self.radius).contiguous()
         return adaptive_conv(padded, self.kernels(guidance).to(padded.dtype))
+
+    def forward_channels_first(self, upsampled: torch.Tensor, guidance: torch.Tensor
+                               ) -> torch.Tensor:
+        """The stage after the bicubic ×2, in standard ops with the taps as channels.
+
+        Args:
+            upsampled: ``(B, C, H, W)`` bicubic ×2 of the source.
+            guidance: ``(B, 3, H, W)`` normalised guidance at the output size.
+        Returns:
+            ``(B, C, H, W)``, equal to :meth:`forward`'s result (same kernels, same taps).
+        """
+        keys = self.range_proj(guidance)
+        logits = self.temperature * torch.cat(
+            [(keys * shifted).sum(1, keepdim=True) for shifted in _window(keys, self.radius)], 1)
+        range_term = torch.exp(logits - logits.amax(1, keepdim=True))
+        spatial = torch.exp(-self.offset_sq / (2 * self.sigma ** 2)).view(1, -1, 1, 1)
+        kernel = range_term * spatial
+        kernel = kernel / kernel.sum(1, keepdim=True).clamp_min(1e-7)
+        if self.correction is not None:
+            first, _, last = self.correction
+            hidden = F.gelu(F.conv2d(torch.cat([kernel, guidance], 1),
+                                     first.weight[..., None, None], first.bias))
+            kernel = kernel + F.conv2d(hidden, last.weight[..., None, None], last.bias)
+        kernel = kernel.to(upsampled.dtype)
+        shifted = _window(upsampled, self.radius)
+        out = kernel[:, :1] * shifted[0]
+        for tap in range(1, len(shifted)):
+            out = out + kernel[:, tap:tap + 1] * shifted[tap]
+        return out
 
 
 class JBUStack(nn.Module):

@@ -81,6 +81,9 @@ class StereoConfig:
         refine_channels: hidden channels of the refinement CNNs at ¼ and ½.
         final: ``"jbu"`` (learned joint bilateral ×2) or ``"residual"`` (bilinear ×2 +
             residual CNN) for the last ×2.
+        jbu_radius: window radius of that JBU stage (full-resolution px; its parameters do
+            not depend on it, so trained weights run at any radius). The stage is about half
+            of the network's ONNX Runtime time at radius 2 (25 taps at full resolution).
         fine_channels: 0 (no full-resolution stage), or the feature channels of the
             full-resolution local refinement (step 7).
         fine_radius: ``R`` of that stage's local volume (full-resolution px).
@@ -98,6 +101,7 @@ class StereoConfig:
     refine_radius: tuple[int, int] = (4, 2)
     refine_channels: tuple[int, int] = (32, 16)
     final: str = "jbu"
+    jbu_radius: int = 2
     fine_channels: int = 0
     fine_radius: int = 2
     propagate: bool = False
@@ -113,9 +117,9 @@ class StereoConfig:
                              f"groups={self.groups}, got {self.channels}")
         if self.final not in FINAL_STAGES:
             raise ValueError(f"final must be one of {FINAL_STAGES}, got {self.final!r}")
-        if min(self.refine_radius) < 1 or self.fine_radius < 1:
-            raise ValueError(f"refine_radius and fine_radius must be >= 1, got "
-                             f"{self.refine_radius}, {self.fine_radius}")
+        if min(self.refine_radius) < 1 or self.fine_radius < 1 or self.jbu_radius < 1:
+            raise ValueError(f"refine_radius, fine_radius and jbu_radius must be >= 1, got "
+                             f"{self.refine_radius}, {self.fine_radius}, {self.jbu_radius}")
         if self.fine_channels < 0:
             raise ValueError(f"fine_channels must be >= 0, got {self.fine_channels}")
 
@@ -445,7 +449,7 @@ class CostVolumeStereo(nn.Module):
         self.refine2 = LocalRefinement(c2, config.refine_radius[1], config.refine_channels[1],
                                        dilations=(2,), extra=1)
         if config.final == "jbu":
-            self.upsample = JBUStage(radius=2, key_dim=8, correction_hidden=0)
+            self.upsample = JBUStage(radius=config.jbu_radius, key_dim=8, correction_hidden=0)
         else:
             self.upsample = ResidualUpsampler()
         if config.fine_channels:
