@@ -32,7 +32,9 @@ from edgegeo.ops.exportable import PLUGIN_DOMAIN
 DEFAULT_OPSET = 17
 # Bump when the export recipe changes (invalidates cached artefacts); 2: bilinear sampling as
 # gathers instead of GridSample.
-FORMAT_VERSION = "2"
+FORMAT_VERSION = "3"
+"""Version of the exported graphs' layout, part of every artefact's cache key: bump it when a
+model's exported graph changes for the same weights (3: JBU stages written channels-first)."""
 
 
 def _adaptive_conv_mode(plugins: bool):
