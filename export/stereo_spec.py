@@ -4,8 +4,9 @@
 ``H, W`` multiples of 32, dynamic → ``disparity_confidence`` ``(1, 2, H, W)``: disparity of the
 left view in pixels and the bounded log-scale ``c`` (confidence ``exp(−c)``). The whole image is
 one call (the network is fully convolutional); the correlation volume is slices, products and
-channel sums, the warped local volumes ``GatherElements`` along rows, the last ×2 the
-``adaptive_conv`` op (decomposed, or the plugin).
+channel sums, the warped local volumes and the candidate selection ``Gather`` s of
+channels-last feature rows, the last ×2 the ``adaptive_conv`` op (written channels-first in
+standard ops, or the plugin node).
 
 ``croco-stereo`` (``CroCoStereoNet``): the same inputs and output at the predictor's tile size
 (96×160, the training crop, multiples of the patch size); ``CroCoStereoPredictor`` sends

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 
 from edgegeo.models.stereo import CostVolumeStereo, StereoConfig, StereoPredictor
 from edgegeo.models.stereo.network import (CandidateSelection, group_cosine_volume,
-                                           neighbour_candidates, sample_along_rows)
+                                           neighbour_candidates, row_correlation)
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -32,19 +32,22 @@ def test_correlation_volume_peaks_at_the_true_shift():
     assert (per_group[:, 7, :, :, :7] == 0).all()      # off the image: no similarity
 
 
-def test_row_sampling_is_linear_interpolation_with_zeros_outside():
+def test_row_correlation_is_the_cosine_with_the_linearly_interpolated_right_feature():
     torch.manual_seed(1)
-    features = torch.randn(2, 3, 4, 10)
+    left, right = torch.randn(2, 3, 4, 10), torch.randn(2, 3, 4, 10)
     x = torch.tensor([-1.5, -0.25, 0.0, 2.5, 8.75, 9.0, 9.5, 12.0]).view(1, 1, 1, 8)
-    x = x.expand(2, 1, 4, 8)
-    got = sample_along_rows(features, x)
-    rows = torch.arange(4, dtype=torch.float32).view(1, 1, 4, 1).expand(2, 1, 4, 8)
-    grid = torch.stack([x[:, 0] / 9 * 2 - 1, rows[:, 0] / 3 * 2 - 1], -1)
-    expected = F.grid_sample(features, grid, mode="bilinear", padding_mode="zeros",
-                             align_corners=True)
-    assert torch.allclose(got, expected, atol=1e-6)
-    assert torch.equal(got[..., 2], features[..., 0])
-    assert (got[..., -1] == 0).all() and (got[..., 0] == 0).all()
+    x = torch.cat([x, x + 0.5], 3).expand(2, 1, 4, 16)[..., :10].contiguous()
+    got = row_correlation(left, right, [x, x - 1.0])
+    assert got.shape == (2, 2, 4, 10)
+    unit_right = F.normalize(right, dim=1)
+    rows = torch.arange(4, dtype=torch.float32).view(1, 1, 4, 1).expand(2, 1, 4, 10)
+    for k, positions in enumerate((x, x - 1.0)):
+        grid = torch.stack([positions[:, 0] / 9 * 2 - 1, rows[:, 0] / 3 * 2 - 1], -1)
+        sampled = F.grid_sample(unit_right, grid, mode="bilinear", padding_mode="zeros",
+                                align_corners=True)
+        expected = (F.normalize(left, dim=1) * sampled).sum(1)
+        torch.testing.assert_close(got[:, k], expected, rtol=0, atol=1e-6)
+    assert (got[:, 0, :, [0, 7]] == 0).all()          # taps at −1.5 and 12.0: off the map
 
 
 def test_forward_shapes_ranges_and_intermediates():

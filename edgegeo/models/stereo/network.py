@@ -32,7 +32,7 @@ Data flow for ``left, right (B, 3, H, W)`` float32 RGB in [0, 1], ``H, W`` multi
    candidate nearest the GT). Bilinear interpolation blends foreground and background across
    a depth edge; selection can keep either side's value.
 5. Local refinement at ¼ and ½: the disparity from the level below, ×2, samples the right
-   features at ``x − d − r`` for ``r ∈ [−R, R]`` (linear along the row: ``GatherElements``);
+   features at ``x − d − r`` for ``r ∈ [−R, R]`` (linear along the row: row ``Gather`` of channels-last features);
    a small CNN reads the ``2R+1`` cosines with the left features and outputs offset logits:
    ``d ← d + Σ_r r·softmax(logits)_r``. The ½ level also outputs the confidence channel.
 6. Full resolution: the ½ disparity ×2 through a learned JBU stage guided by the left image
@@ -243,26 +243,41 @@ def group_cosine_volume(left: torch.Tensor, right: torch.Tensor, levels: int, gr
     return torch.cat(slices, 1)
 
 
-def sample_along_rows(features: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """Linear interpolation of ``features`` at column positions ``x`` on each pixel's own row.
+def row_correlation(left: torch.Tensor, right: torch.Tensor, positions: list[torch.Tensor]
+                    ) -> torch.Tensor:
+    """Cosine similarity of each left pixel's feature with the right feature at given column
+    positions on the same row, the right feature linearly interpolated between columns.
 
     Args:
-        features: ``(B, C, h, w)``.
-        x: ``(B, 1, h, w)`` column positions in pixels (0 = first column's centre).
+        left, right: ``(B, C, h, w)`` features (normalised here).
+        positions: ``K`` maps ``(B, 1, h, w)``, column positions in right-image pixels of this
+            level (0 = first column's centre); taps left or right of the map contribute 0.
     Returns:
-        ``(B, C, h, w)``; taps left or right of the map contribute 0. Exports as
-        ``GatherElements`` (no ``GridSample``).
+        ``(B, K, h, w)``.
+
+    Both views are laid out channels-last once, as ``(B·h·w, C)`` rows (the right one with a
+    zero column added at each side, where out-of-range taps are clamped to), and each tap
+    gathers whole rows (ONNX ``Gather`` on axis 0 with one index per pixel): no per-channel
+    index tensor and no masks.
     """
-    width = features.shape[-1]
-    x0 = torch.floor(x)
-    weight1 = x - x0
-    sampled = None
-    for tap, weight in ((x0, 1 - weight1), (x0 + 1, weight1)):
-        inside = ((tap >= 0) & (tap <= width - 1)).to(features.dtype)
-        index = tap.clamp(0, width - 1).long().expand(-1, features.shape[1], -1, -1)
-        term = torch.gather(features, 3, index) * (weight * inside)
-        sampled = term if sampled is None else sampled + term
-    return sampled
+    batch, channels, height, width = left.shape
+    left_rows = F.normalize(left, dim=1).permute(0, 2, 3, 1).reshape(-1, channels)
+    # one zero column each side: taps outside the map are clamped onto them (no masks)
+    right_rows = F.pad(F.normalize(right, dim=1), (1, 1)).permute(0, 2, 3, 1)
+    right_rows = right_rows.reshape(-1, channels)
+    rows = torch.arange(batch * height, device=left.device).view(batch, 1, height, 1)
+    row_start = (rows * (width + 2) + 1).expand(-1, -1, -1, width).reshape(-1)
+    costs = []
+    for x in positions:
+        x0 = torch.floor(x)
+        weight1 = (x - x0).reshape(-1, 1)
+        cost = None
+        for tap, weight in ((x0, 1 - weight1), (x0 + 1, weight1)):
+            index = row_start + tap.reshape(-1).clamp(-1, width).long()
+            sampled = right_rows.index_select(0, index) * weight
+            cost = sampled if cost is None else cost + sampled
+        costs.append((left_rows * cost).sum(1).view(batch, 1, height, width))
+    return torch.cat(costs, 1)
 
 
 class CoarseAggregation(nn.Module):
@@ -314,12 +329,10 @@ class LocalRefinement(nn.Module):
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         width = left.shape[-1]
         columns = torch.arange(width, dtype=left.dtype, device=left.device).view(1, 1, 1, -1)
-        left_unit = F.normalize(left, dim=1)
-        right_unit = F.normalize(right, dim=1)
         base = columns - disparity
-        costs = [(left_unit * sample_along_rows(right_unit, base - offset)).sum(1, keepdim=True)
-                 for offset in range(-self.radius, self.radius + 1)]
-        out = self.net(torch.cat([*costs, left], 1))
+        costs = row_correlation(left, right, [base - offset for offset in
+                                              range(-self.radius, self.radius + 1)])
+        out = self.net(torch.cat([costs, left], 1))
         taps = 2 * self.radius + 1
         weights = torch.softmax(out[:, :taps], 1)
         refined = disparity + (weights * self.offsets.to(out.dtype)).sum(1, keepdim=True)
@@ -375,12 +388,10 @@ class CandidateSelection(nn.Module):
         candidates = neighbour_candidates(coarse.detach())
         width = left.shape[-1]
         columns = torch.arange(width, dtype=left.dtype, device=left.device).view(1, 1, 1, -1)
-        left_unit = F.normalize(left, dim=1)
-        right_unit = F.normalize(right, dim=1)
-        costs = [(left_unit * sample_along_rows(right_unit, columns - candidates[:, k:k + 1])
-                  ).sum(1, keepdim=True) for k in range(self.candidates)]
+        costs = row_correlation(left, right, [columns - candidates[:, k:k + 1]
+                                              for k in range(self.candidates)])
         spread = (candidates - candidates[:, :1]) / 4.0
-        logits = self.net(torch.cat([*costs, spread, left], 1))
+        logits = self.net(torch.cat([costs, spread, left], 1))
         start = (torch.softmax(logits, 1) * candidates).sum(1, keepdim=True)
         return start, logits, candidates
 
