@@ -34,7 +34,8 @@ DEFAULT_OPSET = 17
 # gathers instead of GridSample.
 FORMAT_VERSION = "3"
 """Version of the exported graphs' layout, part of every artefact's cache key: bump it when a
-model's exported graph changes for the same weights (3: JBU stages written channels-first)."""
+model's exported graph changes for the same weights (3: JBU stages written channels-first,
+stereo's row gathers, its fp16 graph keeping the geometry in fp32)."""
 
 
 def _adaptive_conv_mode(plugins: bool):

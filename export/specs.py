@@ -23,7 +23,8 @@ from .arrays import resize_nearest, rgb_tensor
 from .mvs_spec import (MVSGraph, geometry_nodes, mvs_attributes, mvs_frame_inputs, mvs_metric,
                        mvs_working_size, unquantized_matmuls)
 from .stereo_spec import (CROCO_TILE_SIZE, DEPLOYMENT_SIZE, croco_stereo_attributes,
-                          stereo_attributes, stereo_frame_inputs, stereo_metric)
+                          stereo_attributes, stereo_frame_inputs, stereo_geometry_nodes,
+                          stereo_metric)
 
 PRECISIONS = ("fp32", "fp16", "int8")
 
@@ -318,6 +319,7 @@ EXPORT_SPECS: dict[str, ExportSpec] = {
         attributes=stereo_attributes,
         fp16_keep_fp32=("Softmax", "ReduceSum", "ReduceL2", "Div", "Pow", "Sqrt", "Exp",
                         "Sigmoid", "AdaptiveConv"),
+        fp16_keep_fp32_nodes=stereo_geometry_nodes,
         int8_op_types=("Conv",), int8_exclude=_one_hot_convs,
         uses_adaptive_conv=True, runtime_class="RuntimeNetwork"),
     "croco-stereo": ExportSpec(

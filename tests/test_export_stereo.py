@@ -97,6 +97,9 @@ def test_fp16_keeps_fragile_ops_in_fp32(exported):
     for node in model.graph.node:
         by_type.setdefault(node.op_type, []).append(types.get(node.output[0]))
     assert set(by_type["Softmax"]) == {onnx.TensorProto.FLOAT}
+    # sampling positions (column − disparity, then Floor) lose sub-pixel steps in fp16
+    assert set(by_type["Floor"]) == {onnx.TensorProto.FLOAT}
+    assert onnx.TensorProto.FLOAT16 not in set(by_type["Gather"])
     assert onnx.TensorProto.FLOAT16 in set(by_type["Conv"])
 
 
