@@ -116,12 +116,12 @@ def test_eval_mono_on_tiny_data(teacher_weights, student_weights, tmp_path, monk
     monkeypatch.setenv("EDGEGEO_BENCH_FILE", str(bench))
     figure = tmp_path / "mono.png"
     assert main(["eval", "mono", "--model", f"teacher={teacher_weights}",
-                 "--model", f"student={student_weights}",          # the default rows' label
+                 "--model", f"CNN student (smoke)={student_weights}",
                  "--test-data", str(tmp_path / "test"), "--test-scenes", "1",
                  "--resolution", "32", "--repeats", "1", "--figure", str(figure),
                  "--record"]) == 0
     out = capsys.readouterr().out
-    for row in ("teacher", "student", "constant disparity", "row prior"):
+    for row in ("teacher", "CNN student (smoke)", "constant disparity", "row prior"):
         assert row in out
     assert (tmp_path / "test" / "scene_001000" / "meta.npz").is_file()   # rendered on demand
     assert figure.is_file() and figure.stat().st_size < 300_000

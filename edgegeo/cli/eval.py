@@ -429,10 +429,11 @@ def constant_depth_metrics(gt_depth, mask) -> dict:
                          mask)
 
 
-def _stage(label: str) -> str:
-    """The stage a mono row label names: ``"student (step 2000)"`` → ``"student"``; ablation
-    rows (``"student w/o …"``) keep their whole label."""
-    return label.split(" (")[0]
+def _first_row(raw: dict, stage: str):
+    """The first learned row whose label names ``stage`` (``"teacher"`` or ``"student"``,
+    e.g. ``"CNN student (shipped)"``) and is not an ablation (``"… w/o …"``); None if none."""
+    return next((row for label, row in raw.items()
+                 if stage in label and "w/o" not in label and "_card" in row), None)
 
 
 def _mono_models(args) -> list[tuple[str, Path]]:
@@ -555,9 +556,10 @@ def run_mono(args) -> int:
 
 
 def save_mono_figure(path: Path, sample, predictions: dict) -> Path:
-    """Motorcycle left image, GT disparity, and the teacher's and student's predictions, each
-    prediction least-squares aligned (scale + shift) to the GT disparity and drawn on its colour
-    scale; 2 columns, scaled down until the PNG is under ``FIGURE_MAX_BYTES``."""
+    """Motorcycle left image, GT disparity, and every learned model's prediction but the
+    ablations' (``"… w/o …"`` rows), each least-squares aligned (scale + shift) to the GT
+    disparity and drawn on its colour scale; 2 columns, scaled down until the PNG is under
+    ``FIGURE_MAX_BYTES``."""
     import cv2
     import numpy as np
 
@@ -568,11 +570,11 @@ def save_mono_figure(path: Path, sample, predictions: dict) -> Path:
     images = [sample.left.copy(), colorize(sample.disparity, low, high)]
     labels = ["Motorcycle left", "GT disparity"]
     for label, disparity in predictions.items():
-        if _stage(label) not in ("teacher", "student"):      # not the ablations
+        if "w/o" in label:                                  # the ablations
             continue
         scale, shift = align_scale_shift(disparity, sample.disparity, sample.valid)
         images.append(colorize(scale * disparity + shift, low, high, invalid=None))
-        labels.append(f"{label.split(' (')[0]} (aligned)")
+        labels.append(f"{label} (aligned)")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     for scale in FIGURE_SCALES:                 # the largest that keeps the file small
@@ -615,8 +617,7 @@ def _mono_section_body(args, frame_count: int, sample, table: str, raw: dict, fi
             lines.append(f"- {label}: `{os.path.relpath(result['_path'])}` — "
                          f"`{card.get('command')}` "
                          f"({card.get('steps')} steps, {card.get('wall_time_s', 0) / 60:.1f} min)")
-    teacher = next((r for k, r in raw.items() if _stage(k) == "teacher"), None)
-    student = next((r for k, r in raw.items() if _stage(k) == "student"), None)
+    teacher, student = _first_row(raw, "teacher"), _first_row(raw, "student")
     if teacher and student:
         gain = teacher["Motorcycle AbsRel"] - student["Motorcycle AbsRel"]
         verdict = ("holds here" if gain > CLAIM_MARGIN else
