@@ -37,7 +37,8 @@ def test_row_correlation_is_the_cosine_with_the_linearly_interpolated_right_feat
     left, right = torch.randn(2, 3, 4, 10), torch.randn(2, 3, 4, 10)
     x = torch.tensor([-1.5, -0.25, 0.0, 2.5, 8.75, 9.0, 9.5, 12.0]).view(1, 1, 1, 8)
     x = torch.cat([x, x + 0.5], 3).expand(2, 1, 4, 16)[..., :10].contiguous()
-    got = row_correlation(left, right, [x, x - 1.0])
+    columns = torch.arange(10, dtype=torch.float32).view(1, 1, 1, 10)
+    got = row_correlation(left, right, [columns - x, columns - x + 1.0])     # at x, x − 1
     assert got.shape == (2, 2, 4, 10)
     unit_right = F.normalize(right, dim=1)
     rows = torch.arange(4, dtype=torch.float32).view(1, 1, 4, 1).expand(2, 1, 4, 10)

@@ -129,6 +129,10 @@ class JBUStage(nn.Module):
         """σ > 0 in units of the radius (scalar tensor)."""
         return self.log_sigma.exp().clamp_min(1e-3)
 
+    def spatial_weights(self) -> torch.Tensor:
+        """``exp(−‖o/r‖² / 2σ²)`` of the window's ``K²`` taps, row-major ``(K²,)``."""
+        return torch.exp(-self.offset_sq / (2 * self.sigma ** 2))
+
     def range_logits(self, guidance: torch.Tensor) -> torch.Tensor:
         """``τ · ⟨p(q+o), p(q)⟩`` for every output pixel q and window offset o.
 
@@ -150,8 +154,7 @@ class JBUStage(nn.Module):
             ``(B, H, W, K²)`` float, ``K = 2r+1``, taps in row-major (dy, dx) order.
         """
         range_term = torch.softmax(self.range_logits(guidance), dim=-1)
-        spatial = torch.exp(-self.offset_sq / (2 * self.sigma ** 2))
-        kernel = range_term * spatial
+        kernel = range_term * self.spatial_weights()
         return kernel / kernel.sum(-1, keepdim=True).clamp_min(1e-7)
 
     def kernels(self, guidance: torch.Tensor) -> torch.Tensor:
@@ -196,8 +199,7 @@ class JBUStage(nn.Module):
         logits = self.temperature * torch.cat(
             [(keys * shifted).sum(1, keepdim=True) for shifted in _window(keys, self.radius)], 1)
         range_term = torch.exp(logits - logits.amax(1, keepdim=True))
-        spatial = torch.exp(-self.offset_sq / (2 * self.sigma ** 2)).view(1, -1, 1, 1)
-        kernel = range_term * spatial
+        kernel = range_term * self.spatial_weights().view(1, -1, 1, 1)
         kernel = kernel / kernel.sum(1, keepdim=True).clamp_min(1e-7)
         if self.correction is not None:
             first, _, last = self.correction

@@ -32,7 +32,8 @@ Data flow for ``left, right (B, 3, H, W)`` float32 RGB in [0, 1], ``H, W`` multi
    candidate nearest the GT). Bilinear interpolation blends foreground and background across
    a depth edge; selection can keep either side's value.
 5. Local refinement at ¼ and ½: the disparity from the level below, ×2, samples the right
-   features at ``x − d − r`` for ``r ∈ [−R, R]`` (linear along the row: row ``Gather`` of channels-last features);
+   features at ``x − d − r`` for ``r ∈ [−R, R]`` (linear along the row: row ``Gather`` s
+   of channels-last features);
    a small CNN reads the ``2R+1`` cosines with the left features and outputs offset logits:
    ``d ← d + Σ_r r·softmax(logits)_r``. The ½ level also outputs the confidence channel.
 6. Full resolution: the ½ disparity ×2 through a learned JBU stage guided by the left image
@@ -243,15 +244,16 @@ def group_cosine_volume(left: torch.Tensor, right: torch.Tensor, levels: int, gr
     return torch.cat(slices, 1)
 
 
-def row_correlation(left: torch.Tensor, right: torch.Tensor, positions: list[torch.Tensor]
+def row_correlation(left: torch.Tensor, right: torch.Tensor, disparities: list[torch.Tensor]
                     ) -> torch.Tensor:
-    """Cosine similarity of each left pixel's feature with the right feature at given column
-    positions on the same row, the right feature linearly interpolated between columns.
+    """Cosine similarity of each left pixel's feature with the right feature ``d`` columns to
+    its left on the same row (``x − d``), the right feature linearly interpolated between
+    columns.
 
     Args:
         left, right: ``(B, C, h, w)`` features (normalised here).
-        positions: ``K`` maps ``(B, 1, h, w)``, column positions in right-image pixels of this
-            level (0 = first column's centre); taps left or right of the map contribute 0.
+        disparities: ``K`` maps ``(B, 1, h, w)``, disparities ``d`` in pixels of this level;
+            taps left or right of the map contribute 0.
     Returns:
         ``(B, K, h, w)``.
 
@@ -267,8 +269,10 @@ def row_correlation(left: torch.Tensor, right: torch.Tensor, positions: list[tor
     right_rows = right_rows.reshape(-1, channels)
     rows = torch.arange(batch * height, device=left.device).view(batch, 1, height, 1)
     row_start = (rows * (width + 2) + 1).expand(-1, -1, -1, width).reshape(-1)
+    columns = torch.arange(width, dtype=left.dtype, device=left.device).view(1, 1, 1, width)
     costs = []
-    for x in positions:
+    for disparity in disparities:
+        x = columns - disparity
         x0 = torch.floor(x)
         weight1 = (x - x0).reshape(-1, 1)
         cost = None
@@ -327,10 +331,7 @@ class LocalRefinement(nn.Module):
 
     def forward(self, left: torch.Tensor, right: torch.Tensor, disparity: torch.Tensor
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        width = left.shape[-1]
-        columns = torch.arange(width, dtype=left.dtype, device=left.device).view(1, 1, 1, -1)
-        base = columns - disparity
-        costs = row_correlation(left, right, [base - offset for offset in
+        costs = row_correlation(left, right, [disparity + offset for offset in
                                               range(-self.radius, self.radius + 1)])
         out = self.net(torch.cat([costs, left], 1))
         taps = 2 * self.radius + 1
@@ -386,10 +387,7 @@ class CandidateSelection(nn.Module):
     def forward(self, left: torch.Tensor, right: torch.Tensor, coarse: torch.Tensor
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         candidates = neighbour_candidates(coarse.detach())
-        width = left.shape[-1]
-        columns = torch.arange(width, dtype=left.dtype, device=left.device).view(1, 1, 1, -1)
-        costs = row_correlation(left, right, [columns - candidates[:, k:k + 1]
-                                              for k in range(self.candidates)])
+        costs = row_correlation(left, right, list(candidates.split(1, 1)))
         spread = (candidates - candidates[:, :1]) / 4.0
         logits = self.net(torch.cat([costs, spread, left], 1))
         start = (torch.softmax(logits, 1) * candidates).sum(1, keepdim=True)
