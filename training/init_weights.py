@@ -6,9 +6,11 @@ from torch import nn
 NO_INIT = "none"
 
 
-def initialise_from(model: nn.Module, init: str, recipe: str) -> nn.Module:
+def initialise_from(model: nn.Module, init: str, recipe: str, added: tuple[str, ...] = ()
+                    ) -> nn.Module:
     """Load ``init`` (a ``.safetensors`` of a ``recipe`` run with the same network settings)
-    into ``model``; ``init == "none"`` leaves the random initialisation.
+    into ``model``; ``init == "none"`` leaves the random initialisation. Parameters whose
+    names start with one of ``added`` (stages a warm start may add) may be missing from it.
 
     Raises:
         FileNotFoundError: no such weights.
@@ -18,11 +20,27 @@ def initialise_from(model: nn.Module, init: str, recipe: str) -> nn.Module:
         return model
     from edgegeo.weights_io import load_weights
 
+    return load_with_added_stages(model, load_weights(init), init, recipe, added)
+
+
+def load_with_added_stages(model: nn.Module, weights: dict, source: str, recipe: str,
+                           added: tuple[str, ...] = ()) -> nn.Module:
+    """Load earlier weights into ``model``; only parameters whose names start with one of
+    ``added`` may be missing from them (those stages keep their own — identity —
+    initialisation: a warm start that adds them).
+
+    Raises:
+        ValueError: the weights hold tensors ``model`` lacks, miss others, or differ in shape.
+    """
     try:
-        model.load_state_dict(load_weights(init))
+        missing, unexpected = model.load_state_dict(weights, strict=False)
     except RuntimeError as exc:
-        raise ValueError(f"config init {init!r} does not fit this {recipe} network (other "
+        raise ValueError(f"config init {source!r} does not fit this {recipe} network (other "
                          f"network settings?): {str(exc).splitlines()[0]}") from None
+    missing = [k for k in missing if not k.startswith(tuple(added))]
+    if missing or unexpected:
+        raise ValueError(f"config init {source!r} does not fit this {recipe} network: missing "
+                         f"{missing[:3]}, unexpected {unexpected[:3]}")
     return model
 
 

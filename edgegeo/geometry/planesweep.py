@@ -55,7 +55,9 @@ def plane_sweep_grid(K_ref: torch.Tensor, K_src: torch.Tensor, src_T_ref: torch.
         K_ref: (B, 3, 3) reference intrinsics (for the H×W reference grid).
         K_src: (B, 3, 3) source intrinsics (for the source image of size ``src_hw``).
         src_T_ref: (B, 4, 4) rigid transform reference camera → source camera.
-        depths: (D,) plane depths in metres (> 0) along the reference optical axis.
+        depths: (D,) plane depths in metres (> 0) along the reference optical axis, or
+            ``(B, D, H, W)`` per-pixel depth hypotheses (metres, > 0; not checked: a network's
+            output, e.g. a local volume around an estimate).
         H, W: reference grid size.
         src_hw: (Hs, Ws) source image size, ≥ 2 each; defaults to (H, W).
         (All tensors are cast to ``depths``' dtype and device.)
@@ -65,13 +67,20 @@ def plane_sweep_grid(K_ref: torch.Tensor, K_src: torch.Tensor, src_T_ref: torch.
         src_depth: (B, D, H, W) z-depth of each plane point in the source camera (metres).
         valid: (B, D, H, W) bool, point in front of the source and inside its image.
     """
-    depths = _check_depths(depths)
     H, W = grid_size(H, "H"), grid_size(W, "W")
     H_src, W_src = (H, W) if src_hw is None else grid_hw(src_hw, "src_hw")
     check_tensor(K_ref, "K_ref", (None, 3, 3))
-    B, D = K_ref.shape[0], depths.shape[0]
+    B = K_ref.shape[0]
+    if depths.dim() == 1:
+        depths = _check_depths(depths)
+        D = depths.shape[0]
+        per_point = depths.reshape(1, 1, D, 1)
+    else:
+        check_tensor(depths, "depths", (B, None, H, W))
+        D = depths.shape[1]
+        per_point = depths.reshape(B, 1, D, H * W)
     rays = pixel_rays(check_K_tensor(K_ref, "K_ref", B, like=depths), H, W)      # (B, 3, HW)
-    points_ref = rays.unsqueeze(2) * depths.reshape(1, 1, D, 1)                # (B, 3, D, HW)
+    points_ref = rays.unsqueeze(2) * per_point                                 # (B, 3, D, HW)
     uv, src_depth, valid = project_to_camera(points_ref.reshape(B, 3, D * H * W), K_src,
                                              src_T_ref, (H_src, W_src))
     grid = pixel_to_grid(uv, H_src, W_src).reshape(B, D, H, W, 2)

@@ -12,6 +12,7 @@ the same recipe with ``--set decoder=depth --set cost_volume=metadata --set num_
     edgegeo train mvs --out runs/mvs
     edgegeo train mvs --out runs/mvs-metadata --set cost_volume=metadata   # SimpleRecon's claim
     edgegeo train mvs --out runs/mvs-nosup --set volume_ce=0 --set plane_ce=0   # ablation
+    edgegeo train mvs --out runs/mvs-local --set model=local --set init=runs/mvs/mvs.safetensors
 
 Depth planes: 64, log-spaced over **0.25–8 m** (SimpleRecon's ScanNet range is 0.25–5 m). Our
 rooms are larger: on 40 of the ``data/synth-train`` walk-throughs 13.8 % of GT pixels lie beyond
@@ -59,18 +60,27 @@ CURVE_TUPLES = 16
 CURVE_SEED = 12345
 
 
+ADDED_STAGES = ("matching_encoder.fine.", "local_refine.")
+"""Parameter prefixes of the stages a warm start may add to earlier weights (the ½-resolution
+local volume of ``model=local``)."""
+
+
 @dataclass(frozen=True)
 class MVSConfig(TrainConfig):
     """``mvs`` settings.
 
     Attributes:
-        model: network size (``small`` = the edge model, ``tiny`` for smoke runs).
+        model: named network (``MVSNetConfig.named``): ``small`` (SimpleRecon's sizes),
+            ``matching`` (the same sizes, as the planes design), ``local`` (``matching`` plus
+            the ½-resolution local depth volume), ``tiny`` for smoke runs.
         cost_volume: one of ``COST_VOLUMES`` (``correlation`` for the planes design;
             SimpleRecon: ``metadata``, its ablation ``dot``).
         decoder: ``planes`` (the volume's logits corrected, soft-argmin) or ``depth``
             (SimpleRecon's sigmoid depth heads).
         volume_ce, plane_ce: weights of the cross-entropy against the GT plane on the raw
             volume's logits and on the corrected logits (``planes`` decoder only).
+        local_ce: weight of the cross-entropy against the GT hypothesis of the ½-resolution
+            local volume (``model=local``).
         num_views: N, the reference plus N − 1 sources (SimpleRecon: 8).
         num_planes: depth planes of the sweep.
         depth_range: nearest and farthest plane, metres (also the output range).
@@ -99,7 +109,9 @@ class MVSConfig(TrainConfig):
             averages of the crops): the crops' statistics do not fit whole frames.
         num_threads: torch CPU threads per process (0 = torch's default).
         init: weights of an earlier ``mvs`` run with the same network settings to start from
-            (a fresh schedule: a warm restart), or ``none`` (random initialisation).
+            (a fresh schedule: a warm restart), or ``none`` (random initialisation); the
+            ½-resolution stages (:data:`ADDED_STAGES`) may be missing from them (``model=local``
+            on ``matching`` weights).
     """
 
     steps: int = 4000
@@ -114,6 +126,7 @@ class MVSConfig(TrainConfig):
     decoder: str = "planes"
     volume_ce: float = PLANE_LOSS_WEIGHTS["volume_ce"]
     plane_ce: float = PLANE_LOSS_WEIGHTS["plane_ce"]
+    local_ce: float = PLANE_LOSS_WEIGHTS["local_ce"]
     num_views: int = 5
     num_planes: int = 64
     depth_range: tuple[float, float] = (0.25, 8.0)
@@ -144,8 +157,8 @@ class MVSConfig(TrainConfig):
                              f"{self.cost_volume!r}")
         if self.decoder not in DECODERS:
             raise ValueError(f"config decoder must be one of {DECODERS}, got {self.decoder!r}")
-        if self.volume_ce < 0 or self.plane_ce < 0:
-            raise ValueError("config volume_ce and plane_ce must be >= 0")
+        if self.volume_ce < 0 or self.plane_ce < 0 or self.local_ce < 0:
+            raise ValueError("config volume_ce, plane_ce and local_ce must be >= 0")
         if self.num_views < 2 or self.num_planes < 2:
             raise ValueError(f"config num_views and num_planes must be >= 2, got "
                              f"{self.num_views}, {self.num_planes}")
@@ -211,7 +224,7 @@ class MVSRecipe(Recipe):
     # -- model and data ---------------------------------------------------------------------
     def build_model(self, cfg: MVSConfig) -> MVSNet:
         set_cpu_threads(cfg.num_threads, cfg.device)
-        return initialise_from(MVSNet(network_config(cfg)), cfg.init, "mvs")
+        return initialise_from(MVSNet(network_config(cfg)), cfg.init, "mvs", ADDED_STAGES)
 
     def sequences(self, cfg: MVSConfig) -> SequenceSet:
         """The training walk-throughs (loaded or rendered once per recipe instance)."""
@@ -271,8 +284,10 @@ class MVSRecipe(Recipe):
         low, high = cfg.depth_range
         log_planes = torch.log(log_depth_planes(cfg.num_planes, low, high)).to(
             batch["depth"].device)
+        local_step = model.local_refine.step if model.local_refine is not None else 0.0
         total, parts = mvs_loss(outputs, batch, low, high, log_planes, LOSS_WEIGHTS,
-                                {"volume_ce": cfg.volume_ce, "plane_ce": cfg.plane_ce})
+                                {"volume_ce": cfg.volume_ce, "plane_ce": cfg.plane_ce,
+                                 "local_ce": cfg.local_ce}, local_step)
         with torch.no_grad():
             gt = batch["depth"]
             valid = (gt > 0) & (gt <= high)

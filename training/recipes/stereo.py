@@ -29,7 +29,7 @@ from ..config import TrainConfig
 from ..croco.data import TwoViewImages, load_two_view_shards
 from ..data import seeded_batches
 from ..distributed import set_cpu_threads
-from ..init_weights import NO_INIT, init_provenance
+from ..init_weights import NO_INIT, init_provenance, load_with_added_stages
 from ..stereo.data import PhotometricJitter, stereo_training_batch
 from ..stereo.losses import stereo_loss
 from . import Recipe, register_recipe
@@ -280,16 +280,7 @@ def warm_start(model: CostVolumeStereo, weights: dict[str, torch.Tensor], source
     Raises:
         ValueError: the weights hold tensors ``model`` lacks, miss others, or differ in shape.
     """
-    try:
-        missing, unexpected = model.load_state_dict(weights, strict=False)
-    except RuntimeError as exc:
-        raise ValueError(f"config init {source!r} does not fit this stereo network: "
-                         f"{str(exc).splitlines()[0]}") from None
-    missing = [k for k in missing if not k.startswith(ADDED_STAGES)]
-    if missing or unexpected:
-        raise ValueError(f"config init {source!r} does not fit this stereo network: missing "
-                         f"{missing[:3]}, unexpected {unexpected[:3]}")
-    return model
+    return load_with_added_stages(model, weights, source, "stereo", ADDED_STAGES)
 
 
 def _scores(prefix: str, predictions: list[np.ndarray], samples: list) -> dict[str, float]:

@@ -54,6 +54,13 @@ class MVSNetConfig:
             probability, bilinearly upsampled) is below this; 0 keeps every pixel. Chosen
             after training on validation walk-throughs for the fused mesh's F-score
             (``edgegeo.training.mvs.confidence``); part of the exported graph.
+        fine_channels: 0, or the channels of ½-resolution matching features and the local
+            depth volume built from them around the ½-resolution estimate
+            (:class:`~edgegeo.models.mvs.refinement.LocalDepthRefinement`; ``planes`` decoder
+            only).
+        local_radius: ``R`` of that volume: ``2R + 1`` depth hypotheses per pixel.
+        local_step: spacing of the hypotheses, in plane steps (the log-depth step between
+            neighbouring planes of the sweep).
         image_size: ``(H, W)`` working resolution the model is trained for (multiples of 32):
             the predictor resizes images to it by default. Not architecture — the network runs
             at any multiple of 32 — but its matching was learnt at that pixel scale.
@@ -72,6 +79,9 @@ class MVSNetConfig:
     decoder_channels: tuple[int, int, int, int, int] = (128, 96, 64, 32, 16)
     image_size: tuple[int, int] = (192, 256)
     min_confidence: float = 0.0
+    fine_channels: int = 0
+    local_radius: int = 4
+    local_step: float = 0.5
 
     def __post_init__(self):
         def positive_ints(name: str, count: int | None) -> None:
@@ -100,6 +110,16 @@ class MVSNetConfig:
         if not (isinstance(self.min_confidence, (int, float)) and 0 <= self.min_confidence < 1):
             raise ValueError(f"MVSNetConfig.min_confidence must be in [0, 1), got "
                              f"{self.min_confidence!r}")
+        for name in ("fine_channels", "local_radius"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"MVSNetConfig.{name} must be an integer >= 0, got {value!r}")
+        if not (isinstance(self.local_step, (int, float)) and 0 < self.local_step <= 4):
+            raise ValueError(f"MVSNetConfig.local_step must be in (0, 4] plane steps, got "
+                             f"{self.local_step!r}")
+        if self.fine_channels and (self.decoder != "planes" or self.local_radius < 1):
+            raise ValueError("MVSNetConfig.fine_channels (the ½-resolution local volume) needs "
+                             "the planes decoder and local_radius >= 1")
         if self.min_confidence and self.decoder != "planes":
             raise ValueError("MVSNetConfig.min_confidence needs the planes decoder (the depth "
                              "decoder has no confidence)")
@@ -133,6 +153,14 @@ class MVSNetConfig:
         return cls(**fields)
 
     @classmethod
+    def local(cls, **changes: Any) -> MVSNetConfig:
+        """The ``matching`` design plus the ½-resolution local depth volume (coarse to fine):
+        16-channel ½ matching features, 9 hypotheses half a plane step apart."""
+        fields = dict(fine_channels=16)
+        fields.update(changes)
+        return cls.matching(**fields)
+
+    @classmethod
     def tiny(cls, **changes: Any) -> MVSNetConfig:
         """A few thousand parameters, 2 sources and 8 planes: tests and smoke runs only."""
         # No 4-channel layers before a stride-2 1×1 skip: oneDNN's AVX2 1×1 backward-weights
@@ -145,7 +173,7 @@ class MVSNetConfig:
 
     @classmethod
     def named(cls, name: str) -> MVSNetConfig:
-        """One of the named configs: ``tiny``, ``small``, ``matching``."""
+        """One of the named configs: ``tiny``, ``small``, ``matching``, ``local``."""
         if name not in NAMED_CONFIGS:
             raise ValueError(f"unknown mvs config {name!r}; available: "
                              f"{', '.join(NAMED_CONFIGS)}")
@@ -196,4 +224,4 @@ class MVSNetConfig:
         return dataclasses.replace(base, **changes)
 
 
-NAMED_CONFIGS = ("tiny", "small", "matching")
+NAMED_CONFIGS = ("tiny", "small", "matching", "local")

@@ -15,6 +15,7 @@ https://github.com/nianticlabs/simplerecon).
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..common import IMAGENET_MEAN, IMAGENET_STD
@@ -69,9 +70,14 @@ class MatchingEncoder(nn.Module):
 
     stem 3×3/2 → residual block → residual block /2 → residual block → 1×1 projection (no
     activation, so dot products can be negative). Receptive field 31 px.
+
+    With ``fine_channels > 0`` it also has ½-resolution features (:meth:`pyramid`): the ½
+    activations after the first residual block, concatenated with the ¼ features upsampled
+    (top-down, as a feature pyramid network), through a 3×3 conv-BN-ReLU and a 1×1
+    projection — the features of the ½-resolution local depth volume.
     """
 
-    def __init__(self, channels: int = 16, width: int = 32):
+    def __init__(self, channels: int = 16, width: int = 32, fine_channels: int = 0):
         super().__init__()
         self.normalize = Normalize()
         half = max(8, width // 2)
@@ -82,9 +88,24 @@ class MatchingEncoder(nn.Module):
             ResidualBlock(width, width),
             nn.Conv2d(width, channels, 1))
         self.out_channels = channels
+        self.fine_channels = fine_channels
+        self.fine = (nn.Sequential(conv_bn_relu(half + channels, 2 * fine_channels),
+                                   nn.Conv2d(2 * fine_channels, fine_channels, 1))
+                     if fine_channels else None)
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         return self.layers(self.normalize(image))
+
+    def pyramid(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``(B, 3, H, W)`` → ¼ features ``(B, channels, H/4, W/4)`` and ½ features
+        ``(B, fine_channels, H/2, W/2)`` (None without ``fine_channels``)."""
+        x = self.normalize(image)
+        half = self.layers[1](self.layers[0](x))
+        quarter = self.layers[2:](half)
+        if self.fine is None:
+            return quarter, None
+        up = F.interpolate(quarter, scale_factor=2.0, mode="bilinear", align_corners=False)
+        return quarter, self.fine(torch.cat([half, up], dim=1))
 
 
 class ImageEncoder(nn.Module):

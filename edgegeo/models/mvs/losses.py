@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from edgegeo.geometry.warp import backproject_torch, pixel_to_grid, project_to_camera
 
 LOSS_WEIGHTS = {"ms_log_l1": 1.0, "gradient": 1.0, "normal": 1.0, "multiview": 0.2}
-PLANE_LOSS_WEIGHTS = {"volume_ce": 0.3, "plane_ce": 0.3}
+PLANE_LOSS_WEIGHTS = {"volume_ce": 0.3, "plane_ce": 0.3, "local_ce": 0.3}
 VISIBILITY_RATIO = 1.05
 _EPS_DEPTH = 1e-3
 
@@ -203,6 +203,16 @@ def simplerecon_loss(outputs: dict, batch: dict, min_depth: float, max_depth: fl
     return total, {name: value.detach() for name, value in losses.items()}
 
 
+def cell_centre_depth(gt_depth: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """``(B, 1, H, W)`` GT depth → ``(B, 1, h, w)``: the GT at the pixel nearest the centre of
+    each cell of an ``h × w`` grid over the image (no averaging across depth edges); ``H, W``
+    multiples of ``h, w``."""
+    H, W = gt_depth.shape[-2:]
+    h, w = size
+    stride_y, stride_x = H // h, W // w
+    return gt_depth[..., stride_y // 2::stride_y, stride_x // 2::stride_x][..., :h, :w]
+
+
 def plane_targets(gt_depth: torch.Tensor, log_planes: torch.Tensor, size: tuple[int, int]
                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The GT plane of every cell of a ``size = (h, w)`` grid over the image (the cost volume's).
@@ -219,10 +229,7 @@ def plane_targets(gt_depth: torch.Tensor, log_planes: torch.Tensor, size: tuple[
         ``lower (B, 1, h, w)`` int64 plane index, ``upper_weight (B, 1, h, w)`` in [0, 1] and
         ``valid (B, 1, h, w)`` bool (GT inside the planes' range).
     """
-    H, W = gt_depth.shape[-2:]
-    h, w = size
-    stride_y, stride_x = H // h, W // w
-    sampled = gt_depth[..., stride_y // 2::stride_y, stride_x // 2::stride_x][..., :h, :w]
+    sampled = cell_centre_depth(gt_depth, size)
     D = log_planes.shape[0]
     low, high = float(log_planes[0]), float(log_planes[-1])
     valid = gt_valid(sampled) & (sampled >= math.exp(low)) & (sampled <= math.exp(high))
@@ -249,14 +256,45 @@ def plane_cross_entropy(logits: torch.Tensor, gt_depth: torch.Tensor,
     return _masked_mean(loss, valid)
 
 
+def local_cross_entropy(logits: torch.Tensor, log_center: torch.Tensor,
+                        gt_depth: torch.Tensor, step: float, min_depth: float,
+                        max_depth: float) -> torch.Tensor:
+    """Cross-entropy of the ½-resolution local volume's hypotheses
+    (:class:`~edgegeo.models.mvs.refinement.LocalDepthRefinement`) against the two-hot GT
+    hypothesis, mean over cells with GT in ``[min_depth, max_depth]``.
+
+    The GT log depth at each cell (:func:`cell_centre_depth`) as a fractional hypothesis index
+    ``(ln z − c) / step + R`` is clamped to ``[0, 2R]``: where the GT lies outside the local
+    range the target is the end hypothesis on its side (move as far as the volume allows).
+
+    Args:
+        logits: ``(B, K, h, w)``, ``K = 2R + 1``; log_center: ``(B, 1, h, w)`` the hypotheses'
+            centre ``c``; gt_depth: ``(B, 1, H, W)`` metres; step: log depth between
+            hypotheses.
+    """
+    count = logits.shape[1]
+    sampled = cell_centre_depth(gt_depth, logits.shape[-2:])
+    valid = gt_valid(sampled) & (sampled >= min_depth) & (sampled <= max_depth)
+    log_gt = torch.log(torch.where(valid, sampled, torch.ones_like(sampled)))
+    index = ((log_gt - log_center.float()) / step + (count - 1) / 2).clamp(0, count - 1)
+    lower = index.floor().clamp(max=count - 2)
+    upper_weight = index - lower
+    log_probability = torch.log_softmax(logits.float(), dim=1)
+    loss = -((1 - upper_weight) * log_probability.gather(1, lower.long())
+             + upper_weight * log_probability.gather(1, lower.long() + 1))
+    return _masked_mean(loss, valid)
+
+
 def mvs_loss(outputs: dict, batch: dict, min_depth: float, max_depth: float,
              log_planes: torch.Tensor, weights: dict[str, float] | None = None,
-             plane_weights: dict[str, float] | None = None
+             plane_weights: dict[str, float] | None = None, local_step: float = 0.0
              ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """:func:`simplerecon_loss`, plus — when the outputs have plane logits (the ``planes``
     decoder) — :func:`plane_cross_entropy` on the raw volume's logits (``volume_ce``) and on
-    the corrected ones (``plane_ce``), weighted by ``plane_weights`` (default
-    :data:`PLANE_LOSS_WEIGHTS`). Returns ``(total, {name: unweighted loss (detached)})``."""
+    the corrected ones (``plane_ce``), and — when they have the ½-resolution local volume's
+    logits — :func:`local_cross_entropy` (``local_ce``; ``local_step`` = the log depth between
+    its hypotheses), weighted by ``plane_weights`` (default :data:`PLANE_LOSS_WEIGHTS`).
+    Returns ``(total, {name: unweighted loss (detached)})``."""
     total, parts = simplerecon_loss(outputs, batch, min_depth, max_depth, weights)
     if "plane_logits" not in outputs:
         return total, parts
@@ -267,4 +305,12 @@ def mvs_loss(outputs: dict, batch: dict, min_depth: float, max_depth: float,
             value = plane_cross_entropy(outputs[key], gt, log_planes)
             total = total + plane_weights[name] * value
             parts[name] = value.detach()
+    local_weight = plane_weights.get("local_ce", 0.0)
+    if "local_logits" in outputs and local_weight > 0:
+        if local_step <= 0:
+            raise ValueError("mvs_loss needs local_step > 0 for the local volume's logits")
+        value = local_cross_entropy(outputs["local_logits"], outputs["local_center"], gt,
+                                    local_step, min_depth, max_depth)
+        total = total + local_weight * value
+        parts["local_ce"] = value.detach()
     return total, parts

@@ -159,8 +159,10 @@ def _check_inputs(ref_feats, src_feats, K_ref, K_src, src_T_ref, depths, source_
     for name, (tensor, shape) in expected.items():
         if tuple(tensor.shape) != shape:
             raise ValueError(f"{name} must have shape {shape}, got {tuple(tensor.shape)}")
-    if depths.dim() != 1:
-        raise ValueError(f"depths must be (D,), got {tuple(depths.shape)}")
+    if depths.dim() != 1 and not (depths.dim() == 4 and depths.shape[0] == B
+                                  and tuple(depths.shape[2:]) == tuple(ref_feats.shape[2:])):
+        raise ValueError(f"depths must be (D,) planes or (B, D, h, w) per-pixel hypotheses, "
+                         f"got {tuple(depths.shape)}")
     if source_valid is not None and tuple(source_valid.shape) != (B, S):
         raise ValueError(f"source_valid must be (B, S) = {(B, S)}, got "
                          f"{tuple(source_valid.shape)}")
@@ -176,7 +178,8 @@ def sweep_sources(ref_feats: torch.Tensor, src_feats: torch.Tensor, K_ref: torch
         K_ref: ``(B, 3, 3)`` intrinsics of the ``h × w`` reference feature grid.
         K_src: ``(B, S, 3, 3)`` intrinsics of the source feature maps.
         src_T_ref: ``(B, S, 4, 4)`` rigid transforms reference camera → source camera.
-        depths: ``(D,)`` plane depths in metres.
+        depths: ``(D,)`` plane depths in metres, or ``(B, D, h, w)`` per-pixel depth
+            hypotheses (metres).
     Returns (float32 when the features are half/bfloat16, else their dtype):
         warped: ``(B, S, C, D, h, w)`` bilinearly sampled source features, 0 where the plane
             point is behind the source or projects outside its feature map.
@@ -185,10 +188,12 @@ def sweep_sources(ref_feats: torch.Tensor, src_feats: torch.Tensor, K_ref: torch
     """
     B, _, h, w = ref_feats.shape
     S, C, hs, ws = src_feats.shape[1:]
-    D = depths.shape[0]
+    D = depths.shape[0] if depths.dim() == 1 else depths.shape[1]
     dtype = geometry_dtype(src_feats)
     src_feats = src_feats.to(dtype)
     depths = depths.to(dtype=dtype, device=src_feats.device)
+    if depths.dim() == 4:
+        depths = depths.unsqueeze(1).expand(B, S, D, h, w).reshape(B * S, D, h, w)
     K_ref_rep = K_ref.unsqueeze(1).expand(B, S, 3, 3).reshape(B * S, 3, 3)
     grid, src_depth, valid = plane_sweep_grid(
         K_ref_rep, K_src.reshape(B * S, 3, 3), src_T_ref.reshape(B * S, 4, 4), depths, h, w,
@@ -354,8 +359,10 @@ def correlation_volume(ref_feats: torch.Tensor, src_feats: torch.Tensor, K_ref: 
     with the features, and its sample (1 inside the source map, falling to 0 across its border,
     0 behind the camera) weights that source's score and the mean.
 
-    Arguments as :func:`build_metadata`. Returns ``(B, D, h, w)``; 0 where no source sees the
-    point.
+    Arguments as :func:`build_metadata`, except that ``depths`` may also be ``(B, D, h, w)``
+    per-pixel depth hypotheses (metres; the local volume of
+    :class:`~edgegeo.models.mvs.refinement.LocalDepthRefinement`). Returns ``(B, D, h, w)``;
+    0 where no source sees the point.
     """
     _check_inputs(ref_feats, src_feats, K_ref, K_src, src_T_ref, depths, source_valid)
     unit_src = src_feats / src_feats.norm(dim=2, keepdim=True).clamp_min(1e-6)

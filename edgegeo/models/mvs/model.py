@@ -1,6 +1,7 @@
 """``MVSNet``: multi-view depth — matching encoder, plane sweep with a cost volume (SimpleRecon's
 metadata MLP, or the dot / cosine / correlation volumes), 2-D U-Net to depth at four
-scales.
+scales, optionally a ½-resolution local depth volume around the U-Net's answer
+(:mod:`.refinement`).
 
 Reference: Sayed et al., "SimpleRecon: 3D Reconstruction Without 3D Convolutions", ECCV 2022 (code:
 https://github.com/nianticlabs/simplerecon).
@@ -18,8 +19,9 @@ from edgegeo.geometry.planesweep import log_depth_planes
 from .config import MATCHING_STRIDE, SIZE_MULTIPLE, MVSNetConfig
 from .cost_volume import CostVolume
 from .features import MatchingEncoder
-from .metadata import geometry_dtype, scale_intrinsics
+from .metadata import correlation_volume, geometry_dtype, scale_intrinsics
 from .network import MVSDepthNetwork
+from .refinement import LocalDepthRefinement
 
 
 class MVSNet(nn.Module):
@@ -42,7 +44,11 @@ class MVSNet(nn.Module):
         each in ``[min_depth, max_depth]``; ``log_depth`` — their natural logs;
         ``cost_volume`` — ``(B, D, H/4, W/4)``; with ``config.decoder == "planes"`` also
         ``volume_logits``, ``plane_logits`` ``(B, D, H/4, W/4)`` and ``confidence``
-        ``(B, 1, H/4, W/4)`` (see :class:`~.network.MVSDepthNetwork`). In eval mode with
+        ``(B, 1, H/4, W/4)`` (see :class:`~.network.MVSDepthNetwork`); with
+        ``config.fine_channels`` also ``local_logits`` ``(B, 2R+1, H/2, W/2)`` and
+        ``local_center`` ``(B, 1, H/2, W/2)`` of the ½-resolution local volume
+        (:mod:`.refinement`), whose refined depth ``depth[1]`` is and whose change
+        ``depth[0]`` includes. In eval mode with
         ``config.min_confidence`` > 0, ``depth[0]`` is 0 where the upsampled confidence is
         below it.
     """
@@ -51,7 +57,8 @@ class MVSNet(nn.Module):
         super().__init__()
         self.config = config = config or MVSNetConfig.small()
         self.matching_encoder = MatchingEncoder(config.matching_channels,
-                                                width=max(8, 2 * config.matching_channels))
+                                                width=max(8, 2 * config.matching_channels),
+                                                fine_channels=config.fine_channels)
         self.cost_volume = CostVolume(config.cost_volume, config.matching_channels,
                                       config.num_sources, config.mlp_hidden)
         planes = log_depth_planes(config.num_planes, config.min_depth, config.max_depth)
@@ -59,15 +66,18 @@ class MVSNet(nn.Module):
                                        config.cv_channels, config.decoder_channels,
                                        config.decoder)
         self.register_buffer("depth_planes", planes, persistent=False)
+        self.local_refine = None
+        if config.fine_channels:
+            log_planes = torch.log(planes)
+            plane_step = float(log_planes[1] - log_planes[0])
+            self.local_refine = LocalDepthRefinement(
+                config.fine_channels, config.local_radius, config.local_step * plane_step,
+                (float(log_planes[0]), float(log_planes[-1])))
 
     @property
     def size_multiple(self) -> int:
         """Input sides must be multiples of this (32)."""
         return SIZE_MULTIPLE
-
-    def matching_features(self, images: torch.Tensor) -> torch.Tensor:
-        """``(B, 3, H, W)`` RGB in [0, 1] → ``(B, C, H/4, W/4)`` matching features."""
-        return self.matching_encoder(images)
 
     def forward(self, ref_image: torch.Tensor, src_images: torch.Tensor, ref_K: torch.Tensor,
                 src_K: torch.Tensor, src_T_ref: torch.Tensor,
@@ -77,22 +87,27 @@ class MVSNet(nn.Module):
         if src_images.shape[-2:] == ref_image.shape[-2:]:
             # One batched pass for all views (BatchNorm statistics over all of them in training).
             views = torch.cat([ref_image.unsqueeze(1), src_images], dim=1).flatten(0, 1)
-            feats = self.matching_encoder(views).unflatten(0, (B, S + 1))
-            ref_feats, src_feats = feats[:, 0], feats[:, 1:]
+            quarter, half = self.matching_encoder.pyramid(views)
+            ref_feats, src_feats = _split_views(quarter, B, S)
+            ref_fine, src_fine = _split_views(half, B, S)
         else:
-            ref_feats = self.matching_encoder(ref_image)
-            src_feats = self.matching_encoder(src_images.flatten(0, 1)).unflatten(0, (B, S))
+            ref_feats, ref_fine = self.matching_encoder.pyramid(ref_image)
+            quarter, half = self.matching_encoder.pyramid(src_images.flatten(0, 1))
+            src_feats = quarter.unflatten(0, (B, S))
+            src_fine = None if half is None else half.unflatten(0, (B, S))
         return self.depth_from_features(ref_image, ref_feats, src_feats, ref_K, src_K,
-                                        src_T_ref, source_valid)
+                                        src_T_ref, source_valid, ref_fine, src_fine)
 
     def depth_from_features(self, ref_image: torch.Tensor, ref_feats: torch.Tensor,
                             src_feats: torch.Tensor, ref_K: torch.Tensor, src_K: torch.Tensor,
-                            src_T_ref: torch.Tensor, source_valid: torch.Tensor | None = None
-                            ) -> dict[str, Any]:
+                            src_T_ref: torch.Tensor, source_valid: torch.Tensor | None = None,
+                            ref_fine: torch.Tensor | None = None,
+                            src_fine: torch.Tensor | None = None) -> dict[str, Any]:
         """:meth:`forward` with the matching features already computed (so a caller can compute
         each view's features once and reuse them): ``ref_feats (B, C, H/4, W/4)``,
-        ``src_feats (B, S, C, H_s/4, W_s/4)`` from :meth:`matching_features`; other arguments
-        as :meth:`forward`."""
+        ``src_feats (B, S, C, H_s/4, W_s/4)`` and, with ``config.fine_channels``, the ½
+        features ``ref_fine (B, C_f, H/2, W/2)``, ``src_fine (B, S, C_f, H_s/2, W_s/2)``, all
+        from ``matching_encoder.pyramid``; other arguments as :meth:`forward`."""
         self._check(ref_image, None)
         dtype = geometry_dtype(ref_feats)
         scale = 1.0 / MATCHING_STRIDE
@@ -101,6 +116,12 @@ class MVSNet(nn.Module):
         cost_volume = self.cost_volume(ref_feats, src_feats, K_ref, K_src, src_T_ref.to(dtype),
                                        self.depth_planes, source_valid)
         outputs = self.network(ref_image, cost_volume)
+        if self.local_refine is not None:
+            if ref_fine is None or src_fine is None:
+                raise ValueError("this mvs model refines at 1/2 resolution: pass ref_fine and "
+                                 "src_fine (matching_encoder.pyramid)")
+            self._refine_half(outputs, ref_fine, src_fine, ref_K.to(dtype), src_K.to(dtype),
+                              src_T_ref.to(dtype), source_valid)
         outputs["depth"] = [torch.exp(x) for x in outputs["log_depth"]]
         if self.config.min_confidence and not self.training:
             confidence = F.interpolate(outputs["confidence"], size=ref_image.shape[-2:],
@@ -109,6 +130,27 @@ class MVSNet(nn.Module):
             outputs["depth"][0] = outputs["depth"][0] * keep
         outputs["cost_volume"] = cost_volume
         return outputs
+
+    def _refine_half(self, outputs: dict[str, Any], ref_fine: torch.Tensor,
+                     src_fine: torch.Tensor, ref_K: torch.Tensor, src_K: torch.Tensor,
+                     src_T_ref: torch.Tensor, source_valid: torch.Tensor | None) -> None:
+        """The ½-resolution local volume (:mod:`.refinement`) around the network's ½ log depth:
+        replaces ``log_depth[1]`` by the refined one, adds the same change (bilinearly
+        upsampled) to the full-resolution ``log_depth[0]``, and stores ``local_logits``
+        ``(B, K, H/2, W/2)`` and ``local_center`` ``(B, 1, H/2, W/2)`` (the hypotheses'
+        centre, for the loss)."""
+        center = outputs["log_depth"][1].detach()
+        hypotheses = self.local_refine.hypotheses(center)
+        correlation = correlation_volume(ref_fine, src_fine, scale_intrinsics(ref_K, 0.5),
+                                         scale_intrinsics(src_K, 0.5), src_T_ref,
+                                         torch.exp(hypotheses), source_valid)
+        logits, refined = self.local_refine(correlation.to(ref_fine.dtype), ref_fine, center)
+        change = F.interpolate(refined - center, scale_factor=2.0, mode="bilinear",
+                               align_corners=False)
+        log_full = (outputs["log_depth"][0] + change).clamp(self.local_refine.log_min,
+                                                            self.local_refine.log_max)
+        outputs["log_depth"] = [log_full, refined, *outputs["log_depth"][2:]]
+        outputs["local_logits"], outputs["local_center"] = logits, center
 
     def _check(self, ref_image: torch.Tensor, src_images: torch.Tensor | None) -> None:
         if ref_image.dim() != 4 or ref_image.shape[1] != 3:
@@ -125,3 +167,12 @@ class MVSNet(nn.Module):
             raise ValueError(f"src_images must be (B, S={self.config.num_sources}, 3, H_s, W_s) "
                              f"with B = {expected[0]} and sides multiples of {MATCHING_STRIDE}, "
                              f"got {tuple(src_images.shape)}")
+
+
+def _split_views(features: torch.Tensor | None, batch: int, sources: int):
+    """``(B·(S+1), C, h, w)`` features of [reference, sources] per sample → reference ``(B, C,
+    h, w)`` and sources ``(B, S, C, h, w)`` (None, None for None)."""
+    if features is None:
+        return None, None
+    features = features.unflatten(0, (batch, sources + 1))
+    return features[:, 0], features[:, 1:]
