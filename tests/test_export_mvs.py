@@ -15,6 +15,7 @@ import edgegeo
 from edgegeo.cli import main
 from edgegeo.export import export_model, runtime_network
 from edgegeo.export.calibration import heldout_frames
+from edgegeo.export.mvs_spec import geometry_nodes
 from edgegeo.export.parity import relative_error, torch_output
 from edgegeo.export.specs import get_spec
 from edgegeo.export.tensorrt_engine import profile_for_resolution, profile_shapes
@@ -28,9 +29,10 @@ TRT_UNSUPPORTED = {"Inverse", "NonZero", "Loop", "If", "Scan", "Unique", "TopK"}
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-def tiny_network(cost_volume: str = "metadata") -> MVSNet:
+def tiny_network(cost_volume: str = "metadata", **changes) -> MVSNet:
     torch.manual_seed(0)
-    network = MVSNet(MVSNetConfig.tiny(image_size=SIZE, cost_volume=cost_volume)).eval()
+    network = MVSNet(MVSNetConfig.tiny(image_size=SIZE, cost_volume=cost_volume,
+                                       **changes)).eval()
     # Non-trivial BatchNorm statistics, so the exported inference-mode BN is exercised.
     for module in network.modules():
         if isinstance(module, torch.nn.BatchNorm2d):
@@ -87,6 +89,25 @@ def test_parameter_free_cost_volumes_export_with_parity(tmp_path, cost_volume):
                           parity_sources=("synthetic:1", "random:1"))
     assert result.report["parity_passed"]
     assert all(row["rel_error"] <= 1e-4 for row in result.report["parity"])
+
+
+def test_the_local_volume_exports_with_parity_and_fp32_geometry(tmp_path):
+    """The ½-resolution local volume (per-pixel depth hypotheses) exports with the plane sweep's
+    row gathers; in fp16 its projections stay fp32 and its CNN runs in fp16."""
+    network = tiny_network("correlation", decoder="planes", fine_channels=4)
+    with torch.no_grad():                                  # a stage that has learned something
+        network.local_refine.net[-1].weight.normal_(0, 0.3)
+    results = {precision: export_model("mvs", precision, tmp_path / precision, network=network,
+                                       parity_sources=("synthetic:1", "random:1"))
+               for precision in ("fp32", "fp16")}
+    for precision, tolerance in (("fp32", 1e-4), ("fp16", 1e-2)):
+        assert results[precision].report["parity_passed"]
+        assert all(row["rel_error"] <= tolerance for row in results[precision].report["parity"])
+    model = onnx.load(str(results["fp16"].onnx_path))
+    names = {node.name for node in model.graph.node}
+    assert any(name.startswith("/mvs/local_refine/") for name in names)
+    kept = set(geometry_nodes(onnx.load(str(results["fp32"].onnx_path))))
+    assert not any(name.startswith("/mvs/local_refine/net/") for name in kept)
 
 
 def test_fp16_keeps_the_geometry_in_fp32(exported):

@@ -265,3 +265,29 @@ def test_plane_cross_entropy_is_lowest_for_logits_peaked_at_the_gt_plane():
     assert plane_cross_entropy(wrong, gt, log_planes) > 19.0
     uniform = plane_cross_entropy(torch.zeros(1, 16, 2, 2), gt, log_planes)
     assert uniform == pytest.approx(math.log(16), rel=1e-5)
+
+
+def test_local_cross_entropy_targets_the_gt_hypothesis_and_clamps_outside_the_range():
+    from edgegeo.models.mvs.losses import local_cross_entropy
+
+    step, count = 0.05, 5                                               # R = 2
+    center = torch.zeros(1, 1, 2, 2)                                    # log depth 0: 1 m
+    gt = torch.full((1, 1, 4, 4), math.exp(step))                       # hypothesis k = +1
+    gt[..., 0:2, 0:2] = 0.0                                             # one cell without GT
+    right, wrong = torch.zeros(1, count, 2, 2), torch.zeros(1, count, 2, 2)
+    right[:, 3], wrong[:, 0] = 30.0, 30.0
+    assert local_cross_entropy(right, center, gt, step, 0.25, 8.0) < 1e-4
+    assert local_cross_entropy(wrong, center, gt, step, 0.25, 8.0) > 29.0
+    uniform = local_cross_entropy(torch.zeros(1, count, 2, 2), center, gt, step, 0.25, 8.0)
+    assert uniform == pytest.approx(math.log(count), rel=1e-5)
+    # GT far beyond the local range: the target is the end hypothesis on its side.
+    far = torch.full((1, 1, 4, 4), math.exp(10 * step))
+    end = torch.zeros(1, count, 2, 2)
+    end[:, -1] = 30.0
+    assert local_cross_entropy(end, center, far, step, 0.25, 8.0) < 1e-4
+    # Halfway between two hypotheses: two-hot.
+    half = torch.full((1, 1, 4, 4), math.exp(0.5 * step))
+    two_hot = torch.full((1, count, 2, 2), -30.0)
+    two_hot[:, 2:4] = 0.0
+    assert local_cross_entropy(two_hot, center, half, step, 0.25, 8.0) == pytest.approx(
+        math.log(2), rel=1e-4)

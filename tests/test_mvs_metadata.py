@@ -361,3 +361,28 @@ def test_a_scene_from_look_at_poses_is_consistent():
     ray = world_T_ref[:3, :3] @ metadata[0, layout["src_rays"], 0, 2, 3].double().numpy()
     direction = point_world - world_T_src[:3, 3]
     np.testing.assert_allclose(ray, direction / np.linalg.norm(direction), atol=1e-5)
+
+
+def test_correlation_volume_at_per_pixel_depths_equals_the_plane_sweep():
+    """Per-pixel depth hypotheses (the local volume's) that are constant maps give the plane
+    sweep's correlations exactly."""
+    from edgegeo.models.mvs.metadata import correlation_volume
+
+    generator = torch.Generator().manual_seed(0)
+    B, S, C, h, w = 2, 3, 5, 6, 8
+    ref = torch.randn(B, C, h, w, generator=generator)
+    src = torch.randn(B, S, C, h, w, generator=generator)
+    K = torch.tensor([[8.0, 0, 3.5], [0, 8.0, 2.5], [0, 0, 1]]).expand(B, 3, 3)
+    poses = torch.eye(4).repeat(B, S, 1, 1)
+    poses[..., 0, 3] = torch.tensor([0.1, -0.15, 0.2])
+    depths = torch.tensor([0.5, 1.0, 2.5, 4.0])
+    valid = torch.tensor([[True, True, False], [True, False, True]])
+    planes = correlation_volume(ref, src, K, K.unsqueeze(1).expand(B, S, 3, 3), poses, depths,
+                                valid)
+    maps = depths.view(1, -1, 1, 1).expand(B, 4, h, w)
+    per_pixel = correlation_volume(ref, src, K, K.unsqueeze(1).expand(B, S, 3, 3), poses, maps,
+                                   valid)
+    np.testing.assert_allclose(per_pixel, planes, atol=1e-6)
+    with pytest.raises(ValueError, match="per-pixel"):
+        correlation_volume(ref, src, K, K.unsqueeze(1).expand(B, S, 3, 3), poses,
+                           maps[..., :4], valid)

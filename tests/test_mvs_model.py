@@ -234,3 +234,67 @@ def test_min_confidence_masks_depth_at_inference_only():
         MVSNetConfig.tiny(min_confidence=0.2)                     # the depth decoder has none
     with pytest.raises(ValueError, match="min_confidence"):
         MVSNetConfig.tiny(decoder="planes", min_confidence=1.5)
+
+
+def local_inputs(config: MVSNetConfig):
+    B, S, H, W = 1, config.num_sources, 64, 96
+    K = torch.tensor([[[60.0, 0, 47.5], [0, 60.0, 31.5], [0, 0, 1]]])
+    poses = torch.eye(4).repeat(B, S, 1, 1)
+    poses[:, :, 0, 3] = torch.tensor([0.1, -0.2])
+    generator = torch.Generator().manual_seed(1)
+    return (torch.rand(B, 3, H, W, generator=generator),
+            torch.rand(B, S, 3, H, W, generator=generator), K, K.repeat(1, S, 1, 1), poses)
+
+
+def test_the_local_volume_starts_as_the_identity_on_earlier_weights():
+    """The ½-resolution local volume's output layer starts at zero: added to trained planes
+    weights (a warm start) the depth is unchanged at every scale until it learns."""
+    torch.manual_seed(0)
+    planes = MVSNet(MVSNetConfig.tiny(cost_volume="correlation", decoder="planes")).eval()
+    local = MVSNet(MVSNetConfig.tiny(cost_volume="correlation", decoder="planes",
+                                     fine_channels=4)).eval()
+    missing, unexpected = local.load_state_dict(planes.state_dict(), strict=False)
+    assert not unexpected
+    assert missing and all(k.startswith(("matching_encoder.fine.", "local_refine."))
+                           for k in missing)
+    with torch.no_grad():
+        before, after = planes(*local_inputs(planes.config)), local(*local_inputs(local.config))
+    for a, b in zip(before["depth"], after["depth"]):
+        np.testing.assert_allclose(a, b, rtol=1e-5)
+    radius = local.config.local_radius
+    assert after["local_logits"].shape == (1, 2 * radius + 1, 32, 48)
+    np.testing.assert_allclose(after["local_center"], before["log_depth"][1], atol=1e-6)
+    step = local.local_refine.step
+    assert step == pytest.approx(0.5 * float(torch.log(local.depth_planes[1]
+                                                        / local.depth_planes[0])))
+
+
+def test_the_local_volume_moves_depth_toward_the_hypothesis_it_prefers():
+    """Logits peaked on hypothesis k move the ½ log depth by (k − R)·δ, and the full-resolution
+    depth by the same change (bilinearly upsampled), inside the depth range."""
+    torch.manual_seed(0)
+    config = MVSNetConfig.tiny(cost_volume="correlation", decoder="planes", fine_channels=4,
+                               local_radius=2)
+    model = MVSNet(config).eval()
+    with torch.no_grad():
+        plain = model(*local_inputs(config))
+        model.local_refine.net[-1].bias.copy_(torch.tensor([0, 0, 0, 0, 30.0]))   # k = +2
+        moved = model(*local_inputs(config))
+    step = model.local_refine.step
+    shift = moved["log_depth"][1] - plain["log_depth"][1]
+    inside = plain["log_depth"][1] < np.log(config.max_depth) - 2 * step - 1e-4
+    assert inside.any()
+    np.testing.assert_allclose(shift[inside], 2 * step, rtol=1e-4)
+    assert (moved["depth"][0] >= plain["depth"][0] * (1 - 1e-6)).all()
+    assert moved["depth"][0].max() <= config.max_depth * (1 + 1e-6)
+
+
+def test_local_volume_config_checks():
+    assert MVSNetConfig.named("local").fine_channels == 16
+    assert MVSNetConfig.named("local").decoder == "planes"
+    with pytest.raises(ValueError, match="planes decoder"):
+        MVSNetConfig.tiny(fine_channels=4)                          # the depth decoder
+    with pytest.raises(ValueError, match="local_step"):
+        MVSNetConfig.tiny(decoder="planes", fine_channels=4, local_step=0)
+    config = MVSNetConfig.local(local_radius=3)
+    assert MVSNetConfig.from_dict(config.to_dict()) == config

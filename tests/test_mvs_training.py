@@ -1,5 +1,6 @@
 """The ``mvs`` recipe: training tuples from posed walk-throughs, config checks, and a smoke run
 through ``edgegeo train mvs --smoke`` whose weights load with ``edgegeo.load``."""
+import dataclasses
 import json
 
 import numpy as np
@@ -186,3 +187,26 @@ def test_a_run_can_start_from_earlier_weights(tmp_path):
     with pytest.raises(ValueError, match="does not fit this mvs network"):
         recipe.build_model(make_config(recipe.config_cls, smoke_overrides=recipe.smoke_overrides,
                                        overrides=[f"init={weights}", "num_planes=5"]))
+
+
+def test_a_local_volume_run_can_start_from_planes_weights(tmp_path):
+    """``model=local`` on the weights of a run without the ½-resolution stages: those start at
+    their identity initialisation, everything else is loaded."""
+    from edgegeo.models.mvs import MVSNet
+    from edgegeo.training.init_weights import initialise_from
+    from edgegeo.training.recipes.mvs import ADDED_STAGES
+
+    first = tmp_path / "first"
+    assert main(["train", "mvs", "--smoke", "--out", str(first), "--set", "steps=2",
+                 "--set", "warmup_steps=1"]) == 0
+    weights = first / "mvs.safetensors"
+    recipe = get_recipe("mvs")
+    cfg = make_config(recipe.config_cls, smoke_overrides=recipe.smoke_overrides, overrides=[])
+    local = MVSNet(dataclasses.replace(network_config(cfg), fine_channels=4))
+    initialise_from(local, str(weights), "mvs", ADDED_STAGES)
+    saved = load_weights(weights)
+    assert all(torch.equal(value, saved[key].to(value.dtype))
+               for key, value in local.state_dict().items() if key in saved)
+    assert not torch.count_nonzero(local.local_refine.net[-1].weight)
+    with pytest.raises(ValueError, match="does not fit this mvs network"):
+        initialise_from(local, str(weights), "mvs")                # nothing may be missing

@@ -1,7 +1,7 @@
 """The two CNN encoders of SimpleRecon (Sayed et al., ECCV 2022), sized for the edge.
 
-* :class:`MatchingEncoder` — per view, 16-channel features at 1/4 resolution: what the plane
-  sweep warps and compares (shared by the reference and every source).
+* :class:`MatchingEncoder` — per view, 16-channel features at 1/4 resolution (optionally also
+  at 1/2): what the plane sweep warps and compares (shared by the reference and every source).
 * :class:`ImageEncoder` — reference view only, features at 1/2, 1/4, 1/8, 1/16 and 1/32: the
   monocular "image prior" that enters the cost-volume encoder at every scale and the decoder.
 
@@ -66,12 +66,13 @@ class Normalize(nn.Module):
 
 
 class MatchingEncoder(nn.Module):
-    """Matching features: ``(B, 3, H, W)`` RGB in [0, 1] → ``(B, channels, H/4, W/4)``.
+    """Matching features: ``(B, 3, H, W)`` RGB in [0, 1] → ``(B, channels, H/4, W/4)`` (and
+    ``(B, fine_channels, H/2, W/2)`` or None).
 
     stem 3×3/2 → residual block → residual block /2 → residual block → 1×1 projection (no
     activation, so dot products can be negative). Receptive field 31 px.
 
-    With ``fine_channels > 0`` it also has ½-resolution features (:meth:`pyramid`): the ½
+    With ``fine_channels > 0`` it also outputs ½-resolution features: the ½
     activations after the first residual block, concatenated with the ¼ features upsampled
     (top-down, as a feature pyramid network), through a 3×3 conv-BN-ReLU and a 1×1
     projection — the features of the ½-resolution local depth volume.
@@ -93,15 +94,14 @@ class MatchingEncoder(nn.Module):
                                    nn.Conv2d(2 * fine_channels, fine_channels, 1))
                      if fine_channels else None)
 
-    def forward(self, image: torch.Tensor) -> torch.Tensor:
-        return self.layers(self.normalize(image))
-
-    def pyramid(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """``(B, 3, H, W)`` → ¼ features ``(B, channels, H/4, W/4)`` and ½ features
         ``(B, fine_channels, H/2, W/2)`` (None without ``fine_channels``)."""
         x = self.normalize(image)
         half = self.layers[1](self.layers[0](x))
-        quarter = self.layers[2:](half)
+        quarter = half
+        for layer in list(self.layers)[2:]:
+            quarter = layer(quarter)
         if self.fine is None:
             return quarter, None
         up = F.interpolate(quarter, scale_factor=2.0, mode="bilinear", align_corners=False)

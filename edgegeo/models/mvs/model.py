@@ -87,12 +87,12 @@ class MVSNet(nn.Module):
         if src_images.shape[-2:] == ref_image.shape[-2:]:
             # One batched pass for all views (BatchNorm statistics over all of them in training).
             views = torch.cat([ref_image.unsqueeze(1), src_images], dim=1).flatten(0, 1)
-            quarter, half = self.matching_encoder.pyramid(views)
+            quarter, half = self.matching_encoder(views)
             ref_feats, src_feats = _split_views(quarter, B, S)
             ref_fine, src_fine = _split_views(half, B, S)
         else:
-            ref_feats, ref_fine = self.matching_encoder.pyramid(ref_image)
-            quarter, half = self.matching_encoder.pyramid(src_images.flatten(0, 1))
+            ref_feats, ref_fine = self.matching_encoder(ref_image)
+            quarter, half = self.matching_encoder(src_images.flatten(0, 1))
             src_feats = quarter.unflatten(0, (B, S))
             src_fine = None if half is None else half.unflatten(0, (B, S))
         return self.depth_from_features(ref_image, ref_feats, src_feats, ref_K, src_K,
@@ -107,7 +107,7 @@ class MVSNet(nn.Module):
         each view's features once and reuse them): ``ref_feats (B, C, H/4, W/4)``,
         ``src_feats (B, S, C, H_s/4, W_s/4)`` and, with ``config.fine_channels``, the ½
         features ``ref_fine (B, C_f, H/2, W/2)``, ``src_fine (B, S, C_f, H_s/2, W_s/2)``, all
-        from ``matching_encoder.pyramid``; other arguments as :meth:`forward`."""
+        from ``matching_encoder``; other arguments as :meth:`forward`."""
         self._check(ref_image, None)
         dtype = geometry_dtype(ref_feats)
         scale = 1.0 / MATCHING_STRIDE
@@ -119,7 +119,7 @@ class MVSNet(nn.Module):
         if self.local_refine is not None:
             if ref_fine is None or src_fine is None:
                 raise ValueError("this mvs model refines at 1/2 resolution: pass ref_fine and "
-                                 "src_fine (matching_encoder.pyramid)")
+                                 "src_fine (matching_encoder)")
             self._refine_half(outputs, ref_fine, src_fine, ref_K.to(dtype), src_K.to(dtype),
                               src_T_ref.to(dtype), source_valid)
         outputs["depth"] = [torch.exp(x) for x in outputs["log_depth"]]
