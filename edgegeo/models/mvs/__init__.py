@@ -2,17 +2,22 @@
 ECCV 2022), with the *planes* design shipped — a correlation volume whose plane logits the U-Net
 corrects, depth as their soft-argmin, and the volume supervised with the GT plane.
 
-- ``config``: :class:`MVSNetConfig` and its named configs (``matching`` = the shipped planes
-  design; ``small`` = SimpleRecon's design at the same size; ``tiny`` for tests).
-- ``features``: matching encoder (1/4 resolution, 16 channels) and image encoder (1/2 … 1/32).
+- ``config``: :class:`MVSNetConfig` and its named configs (``matching`` = the planes design;
+  ``local`` = it plus the ½-resolution local depth volume; ``small`` = SimpleRecon's design at
+  the same size; ``tiny`` for tests).
+- ``features``: matching encoder (1/4 resolution, 16 channels; optionally also 1/2) and image
+  encoder (1/2 … 1/32).
 - ``metadata``: the per-(plane, pixel, source) metadata vector, sources sorted by pose distance.
 - ``cost_volume``: ``(B, D, H/4, W/4)`` scores: metadata → MLP, or the dot / cosine /
   correlation volumes.
 - ``network``: 2-D U-Net → depth at four scales (SimpleRecon's sigmoid depth heads, or the
   planes decoder: corrected plane logits → soft-argmin → bounded residual refinement).
+- ``refinement``: the ½-resolution local depth volume (coarse to fine, after CasMVSNet):
+  per-pixel depth hypotheses around the U-Net's ½ answer, scored by ½ matching features.
 - ``model``: :class:`MVSNet`, all of the above.
 - ``losses``: multi-scale log-L1, gradient, normal and multi-view losses (1 : 1 : 1 : 0.2),
-  plus cross-entropy against the GT plane for the planes design.
+  plus cross-entropy against the GT plane for the planes design and against the GT hypothesis
+  for the local volume.
 - ``keyframes``: the DeepVideoMVS keyframe buffer and source penalty.
 - ``predictor``: :class:`MVSPredictor` (numpy in, metric depth out) and :class:`MVSStream`.
 
@@ -38,4 +43,4 @@ from ..registry import register_model  # noqa: E402
 
 register_model("mvs", build=MVSNet, predictor=MVSPredictor,
                config_from_name=MVSNetConfig.named, config_from_dict=MVSNetConfig.from_dict,
-               default_config="matching")
+               default_config="local")
