@@ -210,3 +210,15 @@ def test_a_local_volume_run_can_start_from_planes_weights(tmp_path):
     assert not torch.count_nonzero(local.local_refine.net[-1].weight)
     with pytest.raises(ValueError, match="does not fit this mvs network"):
         initialise_from(local, str(weights), "mvs")                # nothing may be missing
+
+
+def test_a_card_sums_the_wall_time_of_the_runs_behind_it():
+    from edgegeo.training.init_weights import total_wall_time
+
+    first = {"wall_time_s": 100.0}
+    second = {"wall_time_s": 50.0, "init_from": {"weights": "a", **first}}
+    assert total_wall_time(second) == 150.0
+    third = {"wall_time_s": 25.0,
+             "init_from": {"weights": "b", **second, "wall_time_total_s": 150.0}}
+    assert total_wall_time(third) == 175.0
+    assert total_wall_time({"wall_time_s": 7.5}) == 7.5

@@ -26,6 +26,7 @@ from edgegeo.weights_io import save_weights
 from .checkpoint import checkpoint_path, load_checkpoint, restore_training_state, save_checkpoint
 from .config import TrainConfig, config_to_dict, resume_conflicts
 from .data import to_device
+from .init_weights import total_wall_time
 from .distributed import (DistContext, check_replicas_identical, distributed_session,
                           launch_prefix, mean_across_ranks)
 from .logger import TrainLogger
@@ -312,4 +313,5 @@ class _Run:
             **finalized,
             **self.recipe.model_card(self.model, cfg),
         }
+        card["wall_time_total_s"] = total_wall_time(card)
         return save_weights(self.model, self.recipe.name, card, self.out_dir), metrics

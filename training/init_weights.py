@@ -53,5 +53,18 @@ def init_provenance(init: str) -> dict:
     from edgegeo.weights_io import load_model_card
 
     card = load_model_card(init)
-    keys = ("sha256", "command", "resume_commands", "steps", "wall_time_s", "data", "init_from")
+    keys = ("sha256", "command", "resume_commands", "steps", "wall_time_s", "wall_time_total_s",
+            "data", "init_from")
     return {"init_from": {"weights": init, **{k: card[k] for k in keys if k in card}}}
+
+
+def total_wall_time(card: dict) -> float:
+    """Seconds of training behind a model card's weights: its own ``wall_time_s`` plus that of
+    the chain of runs it was warm-started from (``init_from``, each entry's own total where it
+    has one)."""
+    total = float(card.get("wall_time_s", 0.0))
+    earlier = card.get("init_from")
+    if isinstance(earlier, dict):
+        total += total_wall_time(earlier) if "wall_time_total_s" not in earlier \
+            else float(earlier["wall_time_total_s"])
+    return round(total, 3)
