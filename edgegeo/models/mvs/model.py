@@ -47,8 +47,8 @@ class MVSNet(nn.Module):
         ``(B, 1, H/4, W/4)`` (see :class:`~.network.MVSDepthNetwork`); with
         ``config.fine_channels`` also ``local_logits`` ``(B, 2R+1, H/2, W/2)`` and
         ``local_center`` ``(B, 1, H/2, W/2)`` of the ½-resolution local volume
-        (:mod:`.refinement`), whose refined depth ``depth[1]`` is and whose change
-        ``depth[0]`` includes. In eval mode with
+        (:mod:`.refinement`): ``depth[1]`` is its refined depth, and ``depth[0]`` includes
+        its change. In eval mode with
         ``config.min_confidence`` > 0, ``depth[0]`` is 0 where the upsampled confidence is
         below it.
     """
