@@ -234,9 +234,26 @@ def plane_targets(gt_depth: torch.Tensor, log_planes: torch.Tensor, size: tuple[
     low, high = float(log_planes[0]), float(log_planes[-1])
     valid = gt_valid(sampled) & (sampled >= math.exp(low)) & (sampled <= math.exp(high))
     log_depth = torch.log(torch.where(valid, sampled, torch.full_like(sampled, math.exp(low))))
-    index = ((log_depth - low) / (high - low) * (D - 1)).clamp(0, D - 1)
-    lower = index.floor().clamp(max=D - 2)
-    return lower.long(), index - lower, valid
+    lower, upper_weight = _two_hot(((log_depth - low) / (high - low) * (D - 1)), D)
+    return lower, upper_weight, valid
+
+
+def _two_hot(index: torch.Tensor, count: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """A fractional index over ``count`` bins (clamped to ``[0, count − 1]``) → the lower bin
+    (int64) and the upper bin's weight in [0, 1]."""
+    index = index.clamp(0, count - 1)
+    lower = index.floor().clamp(max=count - 2)
+    return lower.long(), index - lower
+
+
+def _two_hot_cross_entropy(logits: torch.Tensor, lower: torch.Tensor,
+                           upper_weight: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of ``softmax(logits)`` over dim 1 against the two-hot target (``lower``
+    bin, ``upper_weight`` on the next), mean over ``valid`` cells."""
+    log_probability = torch.log_softmax(logits.float(), dim=1)
+    loss = -((1 - upper_weight) * log_probability.gather(1, lower)
+             + upper_weight * log_probability.gather(1, lower + 1))
+    return _masked_mean(loss, valid)
 
 
 def plane_cross_entropy(logits: torch.Tensor, gt_depth: torch.Tensor,
@@ -249,11 +266,7 @@ def plane_cross_entropy(logits: torch.Tensor, gt_depth: torch.Tensor,
         log_planes: ``(D,)``.
     """
     lower, upper_weight, valid = plane_targets(gt_depth, log_planes, logits.shape[-2:])
-    log_probability = torch.log_softmax(logits.float(), dim=1)
-    at_lower = log_probability.gather(1, lower)
-    at_upper = log_probability.gather(1, lower + 1)
-    loss = -((1 - upper_weight) * at_lower + upper_weight * at_upper)
-    return _masked_mean(loss, valid)
+    return _two_hot_cross_entropy(logits, lower, upper_weight, valid)
 
 
 def local_cross_entropy(logits: torch.Tensor, log_center: torch.Tensor,
@@ -276,13 +289,9 @@ def local_cross_entropy(logits: torch.Tensor, log_center: torch.Tensor,
     sampled = cell_centre_depth(gt_depth, logits.shape[-2:])
     valid = gt_valid(sampled) & (sampled >= min_depth) & (sampled <= max_depth)
     log_gt = torch.log(torch.where(valid, sampled, torch.ones_like(sampled)))
-    index = ((log_gt - log_center.float()) / step + (count - 1) / 2).clamp(0, count - 1)
-    lower = index.floor().clamp(max=count - 2)
-    upper_weight = index - lower
-    log_probability = torch.log_softmax(logits.float(), dim=1)
-    loss = -((1 - upper_weight) * log_probability.gather(1, lower.long())
-             + upper_weight * log_probability.gather(1, lower.long() + 1))
-    return _masked_mean(loss, valid)
+    lower, upper_weight = _two_hot((log_gt - log_center.float()) / step + (count - 1) / 2,
+                                   count)
+    return _two_hot_cross_entropy(logits, lower, upper_weight, valid)
 
 
 def mvs_loss(outputs: dict, batch: dict, min_depth: float, max_depth: float,
