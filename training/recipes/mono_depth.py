@@ -85,6 +85,10 @@ class MonoDepthTeacherConfig(TrainConfig):
         val_scenes: validation scenes (``VAL_SEEDS``) rendered for the card's metrics.
         eval_resolution: short side the card's validation (and the shipped predictor) runs at.
         num_threads: torch CPU threads per process (0 = torch's default).
+        init: ``none`` (start from scratch) or weights of the same architecture to start
+            from: a teacher continued with a fresh schedule, or a student warm-started from
+            its teacher (a CPU-budget departure from the paper, whose student starts from
+            DINOv2; the frozen teacher still gives the pseudo-labels and features).
     """
 
     steps: int = 1500
@@ -110,6 +114,7 @@ class MonoDepthTeacherConfig(TrainConfig):
     val_scenes: int = 4
     eval_resolution: int = 224
     num_threads: int = 2
+    init: str = NO_INIT
 
     def validate(self) -> None:
         super().validate()
@@ -150,9 +155,6 @@ class MonoDepthStudentConfig(MonoDepthTeacherConfig):
         cutmix_p: probability that an unlabelled image gets a CutMix box.
         feature_align: the feature-alignment loss to the frozen teacher encoder.
         feature_margin: α; patches whose cosine to the frozen features exceeds it are ignored.
-        init: ``none`` (the student starts from scratch, as in the paper) or weights of the
-            same architecture it starts from, e.g. the teacher's own (a warm start that fits a
-            CPU budget; the frozen teacher still gives the pseudo-labels and features).
     """
 
     steps: int = 1200
@@ -164,7 +166,6 @@ class MonoDepthStudentConfig(MonoDepthTeacherConfig):
     cutmix_p: float = 0.5
     feature_align: bool = True
     feature_margin: float = FEATURE_MARGIN
-    init: str = NO_INIT
 
     def validate(self) -> None:
         super().validate()
@@ -219,7 +220,7 @@ class MonoDepthTeacherRecipe(Recipe):
     # -- model and data ---------------------------------------------------------------------
     def build_model(self, cfg: MonoDepthTeacherConfig) -> MonoDepthNet:
         set_cpu_threads(cfg.num_threads, cfg.device)
-        return MonoDepthNet(parse_model_spec(cfg.model))
+        return initialise_from(MonoDepthNet(parse_model_spec(cfg.model)), cfg.init, "mono-depth")
 
     def frames(self, cfg: MonoDepthTeacherConfig) -> LabelledFrames:
         """The labelled frames (loaded once per recipe instance)."""
@@ -333,7 +334,8 @@ class MonoDepthTeacherRecipe(Recipe):
         ``edgegeo.load`` rebuilds the network from) and the predictor's working resolution
         (the short side the model was validated at)."""
         return {"model_config": parse_model_spec(cfg.model).to_dict(),
-                "predictor_options": {"resolution": cfg.eval_resolution}}
+                "predictor_options": {"resolution": cfg.eval_resolution},
+                **init_provenance(cfg.init)}
 
 
 @register_recipe("mono-depth")
@@ -350,7 +352,7 @@ class MonoDepthStudentRecipe(MonoDepthTeacherRecipe):
         self._photos: list | None = None
 
     def build_model(self, cfg: MonoDepthStudentConfig) -> MonoDepthNet:
-        student = initialise_from(super().build_model(cfg), cfg.init, "mono-depth")
+        student = super().build_model(cfg)
         teacher = self.teacher(cfg)
         if teacher.config.encoder.embed_dim != student.config.encoder.embed_dim:
             raise ValueError(f"feature alignment needs the student's token width "
@@ -451,9 +453,8 @@ class MonoDepthStudentRecipe(MonoDepthTeacherRecipe):
                 f"feature_align={cfg.feature_align} (α={cfg.feature_margin:g})")
 
     def model_card(self, model, cfg: MonoDepthStudentConfig) -> dict[str, Any]:
-        """The teacher's entries plus where the student started (``init_from``)."""
-        return {**super().model_card(model, cfg), "teacher": cfg.teacher,
-                **init_provenance(cfg.init)}
+        """The teacher's entries (``init_from`` included) plus the frozen teacher's weights."""
+        return {**super().model_card(model, cfg), "teacher": cfg.teacher}
 
     def images(self, model, batch, cfg):
         clean = batch["unlabelled"][:4]
