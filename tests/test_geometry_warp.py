@@ -263,3 +263,31 @@ def test_sample_bilinear_exports_as_gathers_with_grid_sample_values(tmp_path):
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     got = session.run(None, {"f": features.numpy(), "g": grid.numpy()})[0]
     np.testing.assert_allclose(got, expected.numpy(), atol=1e-5)
+
+
+def test_sample_bilinear_dot_is_the_query_dot_of_grid_sample_and_its_coverage():
+    """Dot products with bilinear samples (zeros padding) and the sampled ones map, for
+    positions inside, on the border band, far off the map and on exact pixel centres."""
+    import torch.nn.functional as F
+
+    from edgegeo.geometry.warp import pixel_to_grid, sample_bilinear_dot
+
+    torch.manual_seed(0)
+    B, S, C, Hs, Ws, P, K = 2, 3, 5, 7, 9, 11, 4
+    features = torch.randn(B, S, C, Hs, Ws)
+    x = torch.rand(B, P, S, K) * (Ws + 5) - 3.0
+    y = torch.rand(B, P, S, K) * (Hs + 5) - 3.0
+    x[0, 0, 0, :3] = torch.tensor([0.0, Ws - 1.0, -1e9])
+    y[0, 0, 0, :3] = torch.tensor([0.0, Hs - 1.0, 2.0])
+    query = torch.randn(B, P, C)
+    dot, coverage = sample_bilinear_dot(features, x, y, query)
+
+    grid = pixel_to_grid(torch.stack([x, y], -1), Hs, Ws)                # (B, P, S, K, 2)
+    grid = grid.permute(0, 2, 1, 3, 4).reshape(B * S, P, K, 2)
+    maps = torch.cat([features, torch.ones(B, S, 1, Hs, Ws)], 2).reshape(B * S, C + 1, Hs, Ws)
+    sampled = F.grid_sample(maps, grid, mode="bilinear", padding_mode="zeros",
+                            align_corners=True).reshape(B, S, C + 1, P, K)
+    expected_dot = (sampled[:, :, :C] * query.permute(0, 2, 1).reshape(B, 1, C, P, 1)).sum(2)
+    np.testing.assert_allclose(dot, expected_dot.permute(0, 2, 1, 3), atol=1e-5)
+    np.testing.assert_allclose(coverage, sampled[:, :, C].permute(0, 2, 1, 3), atol=1e-6)
+    assert float(coverage[0, 0, 0, 0]) == 1.0 and float(coverage[0, 0, 0, 2]) == 0.0

@@ -386,3 +386,37 @@ def test_correlation_volume_at_per_pixel_depths_equals_the_plane_sweep():
     with pytest.raises(ValueError, match="per-pixel"):
         correlation_volume(ref, src, K, K.unsqueeze(1).expand(B, S, 3, 3), poses,
                            maps[..., :4], valid)
+
+
+def test_correlation_volume_exports_as_neighbourhood_gathers_with_the_eager_values(setup,
+                                                                                  tmp_path):
+    """The exported correlation volume (plane sweep and per-pixel hypotheses, padding sources)
+    runs as Gather + MatMul — no GridSample — and ONNX Runtime gives the eager volume, samples
+    near and beyond the source borders included."""
+    import onnx
+    import onnxruntime as ort
+
+    ref, src, K, K_src, poses, _ = _tensors(setup)
+    valid = torch.tensor([[True, True, False], [True, False, True]])
+    generator = torch.Generator().manual_seed(1)
+    per_pixel = torch.exp(torch.randn(B, D, H, W, generator=generator))
+
+    class Volume(torch.nn.Module):
+        def forward(self, ref, src, K, K_src, poses, depths, valid):
+            return correlation_volume(ref, src, K, K_src, poses, depths, valid)
+
+    for depths in (setup["depths"], per_pixel):
+        arguments = (ref, src, K, K_src, poses, depths, valid)
+        expected = Volume()(*arguments)
+        assert float((expected == 0).float().mean()) > 0.05    # some points no source sees
+        path = tmp_path / f"volume_{depths.dim()}.onnx"
+        names = ["ref", "src", "K", "K_src", "poses", "depths", "valid"]
+        torch.onnx.export(Volume(), arguments, str(path), input_names=names, opset_version=17,
+                          dynamo=False)
+        ops = {node.op_type for node in onnx.load(str(path)).graph.node}
+        assert {"Gather", "MatMul"} <= ops and "GridSample" not in ops
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        feeds = {n: t.numpy() for n, t in zip(names, arguments)
+                 if n in {i.name for i in session.get_inputs()}}
+        got = session.run(None, feeds)[0]
+        np.testing.assert_allclose(got, expected.numpy(), atol=2e-5)

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 
 from edgegeo.checks import positive_int, positive_scalar
 from ._torch_checks import check_K_tensor, check_tensor
-from .warp import grid_hw, grid_size, pixel_rays, pixel_to_grid, project_to_camera
+from .warp import grid_hw, grid_size, pixel_rays, pixel_to_grid, project_to_pixels
 
 
 def log_depth_planes(n: int = 64, d_min: float = 0.25, d_max: float = 5.0) -> torch.Tensor:
@@ -46,6 +46,35 @@ def _check_depths(depths) -> torch.Tensor:
     return depths
 
 
+def plane_sweep_pixels(K_ref: torch.Tensor, K_src: torch.Tensor, src_T_ref: torch.Tensor,
+                       depths: torch.Tensor, H: int, W: int,
+                       src_hw: tuple[int, int] | None = None):
+    """:func:`plane_sweep_grid` in source pixel coordinates, ``u`` and ``v`` apart.
+
+    Arguments as :func:`plane_sweep_grid`. Returns:
+        u, v: (B, D, H, W) source pixel coordinates of each plane point (centre of pixel
+            (0, 0) at (0, 0)).
+        src_depth, valid: as :func:`plane_sweep_grid`.
+    """
+    H, W = grid_size(H, "H"), grid_size(W, "W")
+    H_src, W_src = (H, W) if src_hw is None else grid_hw(src_hw, "src_hw")
+    check_tensor(K_ref, "K_ref", (None, 3, 3))
+    B = K_ref.shape[0]
+    if depths.dim() == 1:
+        depths = _check_depths(depths)
+        D = depths.shape[0]
+        per_point = depths.reshape(1, 1, D, 1)
+    else:
+        check_tensor(depths, "depths", (B, None, H, W))
+        D = depths.shape[1]
+        per_point = depths.reshape(B, 1, D, H * W)
+    rays = pixel_rays(check_K_tensor(K_ref, "K_ref", B, like=depths), H, W)      # (B, 3, HW)
+    points_ref = rays.unsqueeze(2) * per_point                                 # (B, 3, D, HW)
+    u, v, src_depth, valid = project_to_pixels(points_ref.reshape(B, 3, D * H * W), K_src,
+                                               src_T_ref, (H_src, W_src))
+    return tuple(t.reshape(B, D, H, W) for t in (u, v, src_depth, valid))
+
+
 def plane_sweep_grid(K_ref: torch.Tensor, K_src: torch.Tensor, src_T_ref: torch.Tensor,
                      depths: torch.Tensor, H: int, W: int,
                      src_hw: tuple[int, int] | None = None):
@@ -67,24 +96,11 @@ def plane_sweep_grid(K_ref: torch.Tensor, K_src: torch.Tensor, src_T_ref: torch.
         src_depth: (B, D, H, W) z-depth of each plane point in the source camera (metres).
         valid: (B, D, H, W) bool, point in front of the source and inside its image.
     """
-    H, W = grid_size(H, "H"), grid_size(W, "W")
     H_src, W_src = (H, W) if src_hw is None else grid_hw(src_hw, "src_hw")
-    check_tensor(K_ref, "K_ref", (None, 3, 3))
-    B = K_ref.shape[0]
-    if depths.dim() == 1:
-        depths = _check_depths(depths)
-        D = depths.shape[0]
-        per_point = depths.reshape(1, 1, D, 1)
-    else:
-        check_tensor(depths, "depths", (B, None, H, W))
-        D = depths.shape[1]
-        per_point = depths.reshape(B, 1, D, H * W)
-    rays = pixel_rays(check_K_tensor(K_ref, "K_ref", B, like=depths), H, W)      # (B, 3, HW)
-    points_ref = rays.unsqueeze(2) * per_point                                 # (B, 3, D, HW)
-    uv, src_depth, valid = project_to_camera(points_ref.reshape(B, 3, D * H * W), K_src,
-                                             src_T_ref, (H_src, W_src))
-    grid = pixel_to_grid(uv, H_src, W_src).reshape(B, D, H, W, 2)
-    return grid, src_depth.reshape(B, D, H, W), valid.reshape(B, D, H, W)
+    u, v, src_depth, valid = plane_sweep_pixels(K_ref, K_src, src_T_ref, depths, H, W,
+                                                (H_src, W_src))
+    grid = pixel_to_grid(torch.stack([u, v], dim=-1), H_src, W_src)
+    return grid, src_depth, valid
 
 
 def plane_sweep_warp(src_feats: torch.Tensor, K_ref: torch.Tensor, K_src: torch.Tensor,

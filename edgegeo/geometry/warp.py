@@ -130,6 +130,30 @@ def pixel_to_grid(uv: torch.Tensor, H: int, W: int) -> torch.Tensor:
     return uv * scale - 1.0
 
 
+def project_to_pixels(points_ref: torch.Tensor, K_src: torch.Tensor, src_T_ref: torch.Tensor,
+                      src_hw: tuple[int, int]):
+    """:func:`project_to_camera` with the pixel coordinates as two ``(B, N)`` tensors ``u, v``
+    (what a sampler that does its own indexing reads, with no ``(…, 2)`` layout to split).
+
+    Returns:
+        u, v, z, valid: ``(B, N)`` each, as in :func:`project_to_camera`.
+    """
+    check_tensor(points_ref, "points_ref", (None, 3, None))
+    B = points_ref.shape[0]
+    K_src = check_K_tensor(K_src, "K_src", B, like=points_ref)
+    src_T_ref = check_pose_tensor(src_T_ref, "src_T_ref", B, like=points_ref)
+    points_src = src_T_ref[:, :3, :3] @ points_ref + src_T_ref[:, :3, 3:]
+    z = points_src[:, 2]
+    image_points = K_src @ points_src
+    z_safe = z.clamp(min=MIN_PROJECTION_DEPTH)
+    u, v = image_points[:, 0] / z_safe, image_points[:, 1] / z_safe
+    H_src, W_src = grid_hw(src_hw, "src_hw")
+    margin = BORDER_TOLERANCE_PX
+    inside = ((u >= -margin) & (u <= W_src - 1 + margin)
+              & (v >= -margin) & (v <= H_src - 1 + margin))
+    return u, v, z, inside & (z > MIN_PROJECTION_DEPTH)
+
+
 def project_to_camera(points_ref: torch.Tensor, K_src: torch.Tensor, src_T_ref: torch.Tensor,
                       src_hw: tuple[int, int]):
     """Move reference-frame points into a source camera and project them.
@@ -146,20 +170,8 @@ def project_to_camera(points_ref: torch.Tensor, K_src: torch.Tensor, src_T_ref: 
             projection inside ``[0, W_src − 1] × [0, H_src − 1]`` (where bilinear sampling
             needs no padding), widened by BORDER_TOLERANCE_PX against rounding.
     """
-    check_tensor(points_ref, "points_ref", (None, 3, None))
-    B = points_ref.shape[0]
-    K_src = check_K_tensor(K_src, "K_src", B, like=points_ref)
-    src_T_ref = check_pose_tensor(src_T_ref, "src_T_ref", B, like=points_ref)
-    points_src = src_T_ref[:, :3, :3] @ points_ref + src_T_ref[:, :3, 3:]
-    z = points_src[:, 2]
-    image_points = K_src @ points_src
-    uv = (image_points[:, :2] / z.clamp(min=MIN_PROJECTION_DEPTH).unsqueeze(1)).transpose(1, 2)
-    H_src, W_src = grid_hw(src_hw, "src_hw")
-    margin = BORDER_TOLERANCE_PX
-    inside = ((uv[..., 0] >= -margin) & (uv[..., 0] <= W_src - 1 + margin)
-              & (uv[..., 1] >= -margin) & (uv[..., 1] <= H_src - 1 + margin))
-    valid = inside & (z > MIN_PROJECTION_DEPTH)
-    return uv, z, valid
+    u, v, z, valid = project_to_pixels(points_ref, K_src, src_T_ref, src_hw)
+    return torch.stack([u, v], dim=-1), z, valid
 
 
 def sample_bilinear(features: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
@@ -205,6 +217,59 @@ def sample_bilinear(features: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
             term = rows[index] * (wx * wy).unsqueeze(-1)                       # (N, h, w, C)
             sampled = term if sampled is None else sampled + term
     return sampled.permute(0, 3, 1, 2)
+
+
+def sample_bilinear_dot(features: torch.Tensor, x: torch.Tensor, y: torch.Tensor,
+                        query: torch.Tensor):
+    """Dot products of bilinear feature samples with a per-pixel query vector, and the
+    samples' coverage, without building the warped feature volume.
+
+    For reference pixel ``p``, map ``s`` and sample ``k``: ``dot = ⟨query[p], bilinear sample
+    of features[s] at (x, y)⟩`` (zero padding) and ``coverage`` = the same sample of a map of
+    ones (1 inside, falling to 0 across the border). Equal, to float rounding, to
+    ``grid_sample`` (``align_corners=True``, zeros padding) of the features followed by the
+    channel dot product (tested), and it is the form the ``mvs`` correlation volumes export
+    as: ONNX Runtime spends most of a gather-then-multiply sweep on element-wise passes over
+    the warped channels (``C`` floats per sample, four corners). Here each sample is one
+    ``Gather`` of its four corners' channels at once (from a table of 2×2 neighbourhoods) and
+    one batched ``MatMul`` per pixel against its query: 2× faster on the ``mvs`` plane sweep.
+
+    Args:
+        features: ``(B, S, C, Hs, Ws)`` float, ``S`` maps per batch item (Hs, Ws ≥ 2).
+        x, y: ``(B, P, S, K)`` sample positions in pixels of ``features`` (centre of pixel
+            (0, 0) at (0, 0)), ``K`` per map and reference pixel; anything off the map
+            samples zeros (send invalid samples off the map, e.g. to −1).
+        query: ``(B, P, C)`` one vector per reference pixel.
+    Returns:
+        dot, coverage: ``(B, P, S, K)``, dtype of ``features``.
+    """
+    B, S, C, Hs, Ws = features.shape
+    P, K = x.shape[1], x.shape[3]
+    padded_w = Ws + 2
+    # Off-map positions are clamped to one pixel beyond the border, where all taps read zeros
+    # (with the frozen fractions of the clamped positions).
+    x = x.clamp(-1, Ws)
+    y = y.clamp(-1, Hs)
+    x0, y0 = torch.floor(x), torch.floor(y)
+    fx, fy = x - x0, y - y0
+    weights = torch.stack([(1 - fy) * (1 - fx), (1 - fy) * fx, fy * (1 - fx), fy * fx], dim=-1)
+    # Channels-last rows of every map with a border of zeros, then pw + 1 zero rows so the
+    # 2×2 neighbourhood of the last clamped position stays inside the table.
+    first_row = (torch.arange(B * S, device=x.device, dtype=x.dtype)
+                 * ((Hs + 2) * padded_w) + (padded_w + 1)).view(B, 1, S, 1)
+    corner = (first_row + y0 * padded_w + x0).long()                             # (B, P, S, K)
+    rows = F.pad(features.reshape(B * S, C, Hs, Ws), (1, 1, 1, 1)).permute(0, 2, 3, 1)
+    rows = F.pad(rows.reshape(-1, C), (0, 0, 0, padded_w + 1))
+    n = rows.shape[0] - padded_w - 1
+    neighbourhoods = torch.cat([rows[:n], rows[1:n + 1], rows[padded_w:n + padded_w],
+                                rows[padded_w + 1:n + padded_w + 1]], dim=-1)    # (n, 4C)
+    taps = neighbourhoods[corner].reshape(B, P, S * K * 4, C)
+    dot = (torch.matmul(taps, query.unsqueeze(-1)).reshape(B, P, S, K, 4) * weights).sum(-1)
+    # The ones map sampled with zero padding, in closed form: 1 inside, linear to 0 across
+    # the one-pixel border band.
+    coverage = ((torch.minimum(x + 1, Ws - x).clamp(max=1.0)
+                 * torch.minimum(y + 1, Hs - y).clamp(max=1.0)))
+    return dot, coverage
 
 
 def warp_by_depth(src_image: torch.Tensor, ref_depth: torch.Tensor, K_ref: torch.Tensor,

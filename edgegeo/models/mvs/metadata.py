@@ -25,8 +25,9 @@ from __future__ import annotations
 
 import torch
 
-from edgegeo.geometry.planesweep import plane_sweep_grid
-from edgegeo.geometry.warp import MIN_PROJECTION_DEPTH, pixel_rays, sample_bilinear
+from edgegeo.geometry.planesweep import plane_sweep_grid, plane_sweep_pixels
+from edgegeo.geometry.warp import (MIN_PROJECTION_DEPTH, pixel_rays, sample_bilinear,
+                                   sample_bilinear_dot)
 
 # Metadata blocks in channel order: (name, width). A width is a fixed channel count or a
 # symbol: C = feature channels, S = sources; per-source blocks are source-major (nearest first).
@@ -168,6 +169,21 @@ def _check_inputs(ref_feats, src_feats, K_ref, K_src, src_T_ref, depths, source_
                          f"{tuple(source_valid.shape)}")
 
 
+def _sweep_geometry(ref_feats, src_feats, K_ref, K_src, src_T_ref, depths):
+    """The arguments of :func:`~edgegeo.geometry.planesweep.plane_sweep_grid` for every
+    source at once (batch ``B·S``; arguments as :func:`sweep_sources`, depths cast to
+    ``src_feats``' dtype)."""
+    B, _, h, w = ref_feats.shape
+    S, _, hs, ws = src_feats.shape[1:]
+    depths = depths.to(dtype=src_feats.dtype, device=src_feats.device)
+    if depths.dim() == 4:
+        D = depths.shape[1]
+        depths = depths.unsqueeze(1).expand(B, S, D, h, w).reshape(B * S, D, h, w)
+    K_ref_rep = K_ref.unsqueeze(1).expand(B, S, 3, 3).reshape(B * S, 3, 3)
+    return (K_ref_rep, K_src.reshape(B * S, 3, 3), src_T_ref.reshape(B * S, 4, 4), depths,
+            h, w, (hs, ws))
+
+
 def sweep_sources(ref_feats: torch.Tensor, src_feats: torch.Tensor, K_ref: torch.Tensor,
                   K_src: torch.Tensor, src_T_ref: torch.Tensor, depths: torch.Tensor):
     """Warp every source's features onto every reference depth plane.
@@ -191,13 +207,8 @@ def sweep_sources(ref_feats: torch.Tensor, src_feats: torch.Tensor, K_ref: torch
     D = depths.shape[0] if depths.dim() == 1 else depths.shape[1]
     dtype = geometry_dtype(src_feats)
     src_feats = src_feats.to(dtype)
-    depths = depths.to(dtype=dtype, device=src_feats.device)
-    if depths.dim() == 4:
-        depths = depths.unsqueeze(1).expand(B, S, D, h, w).reshape(B * S, D, h, w)
-    K_ref_rep = K_ref.unsqueeze(1).expand(B, S, 3, 3).reshape(B * S, 3, 3)
     grid, src_depth, valid = plane_sweep_grid(
-        K_ref_rep, K_src.reshape(B * S, 3, 3), src_T_ref.reshape(B * S, 4, 4), depths, h, w,
-        src_hw=(hs, ws))
+        *_sweep_geometry(ref_feats, src_feats, K_ref, K_src, src_T_ref, depths))
     # Invalid samples are sent far outside the map, where zero padding gives exactly 0: the
     # same as multiplying the (much larger) warped volume by the validity mask.
     grid = torch.where(valid.unsqueeze(-1), grid, torch.full_like(grid, -4.0))
@@ -365,6 +376,9 @@ def correlation_volume(ref_feats: torch.Tensor, src_feats: torch.Tensor, K_ref: 
     0 where no source sees the point.
     """
     _check_inputs(ref_feats, src_feats, K_ref, K_src, src_T_ref, depths, source_valid)
+    if torch.onnx.is_in_onnx_export():
+        return _correlation_volume_by_gathers(ref_feats, src_feats, K_ref, K_src, src_T_ref,
+                                              depths, source_valid)
     unit_src = src_feats / src_feats.norm(dim=2, keepdim=True).clamp_min(1e-6)
     coverage = torch.ones_like(unit_src[:, :, :1])
     warped, _, in_front = sweep_sources(ref_feats, torch.cat([unit_src, coverage], dim=2),
@@ -377,7 +391,40 @@ def correlation_volume(ref_feats: torch.Tensor, src_feats: torch.Tensor, K_ref: 
     if source_valid is not None:
         keep = source_valid.to(dot.dtype).view(B, S, 1, 1, 1)
         dot, coverage = dot * keep, coverage * keep
-    # A sample partly off the map has its feature and its coverage scaled alike by the zero
-    # padding: the coverage-weighted mean of the sources' correlations.
-    total = coverage.sum(1)
-    return dot.sum(1) / total.clamp_min(1e-3) * (total > 1e-3).to(dot.dtype)
+    return _mean_over_sources(dot, coverage, 1)
+
+
+def _mean_over_sources(dot: torch.Tensor, coverage: torch.Tensor, dim: int) -> torch.Tensor:
+    """A sample partly off the map has its feature and its coverage scaled alike by the zero
+    padding: the coverage-weighted mean of the sources' correlations (0 where none sees it)."""
+    total = coverage.sum(dim)
+    return dot.sum(dim) / total.clamp_min(1e-3) * (total > 1e-3).to(dot.dtype)
+
+
+def _correlation_volume_by_gathers(ref_feats, src_feats, K_ref, K_src, src_T_ref, depths,
+                                   source_valid):
+    """:func:`correlation_volume` as the exported graph computes it: per reference pixel, one
+    gather of each sample's 2×2 source neighbourhood and one ``MatMul`` against its feature
+    (:func:`~edgegeo.geometry.warp.sample_bilinear_dot`), instead of warping the source
+    channels; the same values to float rounding (tested)."""
+    B, C, h, w = ref_feats.shape
+    S = src_feats.shape[1]
+    dtype = geometry_dtype(src_feats)
+    unit_src = src_feats.to(dtype)
+    unit_src = unit_src / unit_src.norm(dim=2, keepdim=True).clamp_min(1e-6)
+    unit_ref = ref_feats.to(dtype)
+    unit_ref = unit_ref / unit_ref.norm(dim=1, keepdim=True).clamp_min(1e-6)
+    x, y, _, valid = plane_sweep_pixels(
+        *_sweep_geometry(ref_feats, unit_src, K_ref, K_src, src_T_ref, depths))
+    D = x.shape[1]
+
+    def pixel_major(values: torch.Tensor) -> torch.Tensor:       # (B·S, D, h, w) → (B, hw, S, D)
+        return values.reshape(B, S, D, h * w).permute(0, 3, 1, 2)
+
+    x = torch.where(valid, x, torch.full_like(x, -1.0))          # off the map: reads zeros
+    dot, coverage = sample_bilinear_dot(unit_src, pixel_major(x), pixel_major(y),
+                                        unit_ref.reshape(B, C, h * w).transpose(1, 2))
+    if source_valid is not None:
+        keep = source_valid.to(dtype).view(B, 1, S, 1)
+        dot, coverage = dot * keep, coverage * keep
+    return _mean_over_sources(dot, coverage, 2).transpose(1, 2).reshape(B, D, h, w)
