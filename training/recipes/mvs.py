@@ -60,9 +60,9 @@ CURVE_TUPLES = 16
 CURVE_SEED = 12345
 
 
-ADDED_STAGES = ("matching_encoder.fine.", "local_refine.")
+ADDED_STAGES = ("matching_encoder.fine.", "local_refine.", "matching_encoder.context.")
 """Parameter prefixes of the stages a warm start may add to earlier weights (the ½-resolution
-local volume of ``model=local``)."""
+local volume of ``model=local``, the matching encoder's ⅛ context stage of ``model=context``)."""
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,8 @@ class MVSConfig(TrainConfig):
     Attributes:
         model: named network (``MVSNetConfig.named``): ``small`` (SimpleRecon's sizes),
             ``matching`` (the same sizes, as the planes design), ``local`` (``matching`` plus
-            the ½-resolution local depth volume), ``tiny`` for smoke runs.
+            the ½-resolution local depth volume), ``context`` (``local`` plus the matching
+            encoder's ⅛ context stage), ``tiny`` for smoke runs.
         cost_volume: one of ``COST_VOLUMES`` (``correlation`` for the planes design;
             SimpleRecon: ``metadata``, its ablation ``dot``).
         decoder: ``planes`` (the volume's logits corrected, soft-argmin) or ``depth``
@@ -110,8 +111,8 @@ class MVSConfig(TrainConfig):
         num_threads: torch CPU threads per process (0 = torch's default).
         init: weights of an earlier ``mvs`` run with the same network settings to start from
             (a fresh schedule: a warm restart), or ``none`` (random initialisation); the
-            ½-resolution stages (:data:`ADDED_STAGES`) may be missing from them (``model=local``
-            on ``matching`` weights).
+            stages of :data:`ADDED_STAGES` may be missing from them (``model=local`` on
+            ``matching`` weights, ``model=context`` on ``local`` weights).
     """
 
     steps: int = 4000

@@ -61,6 +61,8 @@ class MVSNetConfig:
         local_radius: ``R`` of that volume: ``2R + 1`` depth hypotheses per pixel.
         local_step: spacing of the hypotheses, in plane steps (the log-depth step between
             neighbouring planes of the sweep).
+        matching_context: 0, or the channels of the matching encoder's ⅛-resolution context
+            stage (:class:`~edgegeo.models.mvs.features.MatchingEncoder`).
         image_size: ``(H, W)`` working resolution the model is trained for (multiples of 32):
             the predictor resizes images to it by default. Not architecture — the network runs
             at any multiple of 32 — but its matching was learnt at that pixel scale.
@@ -82,6 +84,7 @@ class MVSNetConfig:
     fine_channels: int = 0
     local_radius: int = 4
     local_step: float = 0.5
+    matching_context: int = 0
 
     def __post_init__(self):
         def positive_ints(name: str, count: int | None) -> None:
@@ -110,7 +113,7 @@ class MVSNetConfig:
         if not (isinstance(self.min_confidence, (int, float)) and 0 <= self.min_confidence < 1):
             raise ValueError(f"MVSNetConfig.min_confidence must be in [0, 1), got "
                              f"{self.min_confidence!r}")
-        for name in ("fine_channels", "local_radius"):
+        for name in ("fine_channels", "local_radius", "matching_context"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ValueError(f"MVSNetConfig.{name} must be an integer >= 0, got {value!r}")
@@ -161,6 +164,14 @@ class MVSNetConfig:
         return cls.matching(**fields)
 
     @classmethod
+    def context(cls, **changes: Any) -> MVSNetConfig:
+        """The ``local`` design with a ⅛-resolution context stage (32 channels) in the
+        matching encoder."""
+        fields = dict(matching_context=32)
+        fields.update(changes)
+        return cls.local(**fields)
+
+    @classmethod
     def tiny(cls, **changes: Any) -> MVSNetConfig:
         """A few thousand parameters, 2 sources and 8 planes: tests and smoke runs only."""
         # No 4-channel layers before a stride-2 1×1 skip: oneDNN's AVX2 1×1 backward-weights
@@ -173,7 +184,8 @@ class MVSNetConfig:
 
     @classmethod
     def named(cls, name: str) -> MVSNetConfig:
-        """One of the named configs: ``tiny``, ``small``, ``matching``, ``local``."""
+        """One of the named configs: ``tiny``, ``small``, ``matching``, ``local``,
+        ``context``."""
         if name not in NAMED_CONFIGS:
             raise ValueError(f"unknown mvs config {name!r}; available: "
                              f"{', '.join(NAMED_CONFIGS)}")
@@ -224,4 +236,4 @@ class MVSNetConfig:
         return dataclasses.replace(base, **changes)
 
 
-NAMED_CONFIGS = ("tiny", "small", "matching", "local")
+NAMED_CONFIGS = ("tiny", "small", "matching", "local", "context")

@@ -76,9 +76,16 @@ class MatchingEncoder(nn.Module):
     activations after the first residual block, concatenated with the ¼ features upsampled
     (top-down, as a feature pyramid network), through a 3×3 conv-BN-ReLU and a 1×1
     projection — the features of the ½-resolution local depth volume.
+
+    With ``context_channels > 0`` a ⅛-resolution context stage (residual block /2 → residual
+    block → 1×1 conv back to ``width``, upsampled ×2 and added to the ¼ activations before the
+    projection, as a feature pyramid's top-down path) widens the receptive field to ~95 px, so
+    that texture-poor regions can be matched by their surroundings. Its last conv starts at
+    zero: added to trained weights, the encoder starts as it was.
     """
 
-    def __init__(self, channels: int = 16, width: int = 32, fine_channels: int = 0):
+    def __init__(self, channels: int = 16, width: int = 32, fine_channels: int = 0,
+                 context_channels: int = 0):
         super().__init__()
         self.normalize = Normalize()
         half = max(8, width // 2)
@@ -93,15 +100,24 @@ class MatchingEncoder(nn.Module):
         self.fine = (nn.Sequential(conv_bn_relu(half + channels, 2 * fine_channels),
                                    nn.Conv2d(2 * fine_channels, fine_channels, 1))
                      if fine_channels else None)
+        self.context = None
+        if context_channels:
+            self.context = nn.Sequential(ResidualBlock(width, context_channels, stride=2),
+                                         ResidualBlock(context_channels, context_channels),
+                                         nn.Conv2d(context_channels, width, 1))
+            nn.init.zeros_(self.context[-1].weight)
+            nn.init.zeros_(self.context[-1].bias)
 
     def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """``(B, 3, H, W)`` → ¼ features ``(B, channels, H/4, W/4)`` and ½ features
         ``(B, fine_channels, H/2, W/2)`` (None without ``fine_channels``)."""
         x = self.normalize(image)
         half = self.layers[1](self.layers[0](x))
-        quarter = half
-        for layer in list(self.layers)[2:]:
-            quarter = layer(quarter)
+        quarter = self.layers[3](self.layers[2](half))
+        if self.context is not None:
+            quarter = quarter + F.interpolate(self.context(quarter), size=quarter.shape[-2:],
+                                              mode="bilinear", align_corners=False)
+        quarter = self.layers[4](quarter)
         if self.fine is None:
             return quarter, None
         up = F.interpolate(quarter, scale_factor=2.0, mode="bilinear", align_corners=False)

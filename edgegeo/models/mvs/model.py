@@ -58,7 +58,8 @@ class MVSNet(nn.Module):
         self.config = config = config or MVSNetConfig.small()
         self.matching_encoder = MatchingEncoder(config.matching_channels,
                                                 width=max(8, 2 * config.matching_channels),
-                                                fine_channels=config.fine_channels)
+                                                fine_channels=config.fine_channels,
+                                                context_channels=config.matching_context)
         self.cost_volume = CostVolume(config.cost_volume, config.matching_channels,
                                       config.num_sources, config.mlp_hidden)
         planes = log_depth_planes(config.num_planes, config.min_depth, config.max_depth)
