@@ -1,9 +1,12 @@
 """What the ``mvs`` entry of :data:`~.specs.EXPORT_SPECS` needs about ``MVSNet``.
 
-The whole network is one graph (:class:`MVSGraph`): matching encoder, plane sweep (bilinear
-sampling as row ``Gather`` s, :func:`~edgegeo.geometry.warp.sample_bilinear`: ONNX Runtime's
-CPU ``GridSample`` took 73 % of the graph's time), metadata cost volume and U-Net. Inputs,
-batch 1, ``S = num_sources``:
+The whole network is one graph (:class:`MVSGraph`): matching encoder, plane sweep, cost volume
+and U-Net (and the ½-resolution local volume). No ``GridSample``: ONNX Runtime's CPU kernel
+took 73 % of the graph's time. The correlation volumes export as one ``Gather`` of each
+sample's 2×2 source neighbourhood and one batched ``MatMul`` per reference pixel against its
+feature (:func:`~edgegeo.geometry.warp.sample_bilinear_dot`; the whole graph 279 → 148 ms on
+ORT, 2 cores, against per-corner row gathers); the metadata volume samples with row gathers
+(:func:`~edgegeo.geometry.warp.sample_bilinear`). Inputs, batch 1, ``S = num_sources``:
 
 - ``image`` ``(1, 3, H, W)``, ``src_images`` ``(1, S, 3, H, W)``: RGB in [0, 1];
 - ``K`` ``(1, 3, 3)``, ``src_K`` ``(1, S, 3, 3)``: intrinsics of those images (pixels);

@@ -32,10 +32,11 @@ from edgegeo.ops.exportable import PLUGIN_DOMAIN
 DEFAULT_OPSET = 17
 # Bump when the export recipe changes (invalidates cached artefacts); 2: bilinear sampling as
 # gathers instead of GridSample.
-FORMAT_VERSION = "3"
+FORMAT_VERSION = "4"
 """Version of the exported graphs' layout, part of every artefact's cache key: bump it when a
 model's exported graph changes for the same weights (3: JBU stages written channels-first,
-stereo's row gathers, its fp16 graph keeping the geometry in fp32)."""
+stereo's row gathers, its fp16 graph keeping the geometry in fp32; 4: mvs correlation volumes
+as neighbourhood gathers + MatMul)."""
 
 
 def _adaptive_conv_mode(plugins: bool):

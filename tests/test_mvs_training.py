@@ -210,6 +210,19 @@ def test_a_local_volume_run_can_start_from_planes_weights(tmp_path):
     assert not torch.count_nonzero(local.local_refine.net[-1].weight)
     with pytest.raises(ValueError, match="does not fit this mvs network"):
         initialise_from(local, str(weights), "mvs")                # nothing may be missing
+    # The matching encoder's ⅛ context stage starts as the identity too: same features.
+    context = MVSNet(dataclasses.replace(network_config(cfg), fine_channels=4,
+                                         matching_context=8))
+    initialise_from(context, str(weights), "mvs", ADDED_STAGES)
+    assert not torch.count_nonzero(context.matching_encoder.context[-1].weight)
+    missing, _ = context.load_state_dict(local.state_dict(), strict=False)   # same ½ stages
+    assert missing and all(key.startswith("matching_encoder.context.") for key in missing)
+    local.eval(), context.eval()
+    image = torch.rand(2, 3, 64, 96)
+    with torch.no_grad():
+        for with_context, without in zip(context.matching_encoder(image),
+                                          local.matching_encoder(image)):
+            assert torch.equal(with_context, without)
 
 
 def test_a_card_sums_the_wall_time_of_the_runs_behind_it():
