@@ -12,8 +12,9 @@ from edgegeo.geometry import pose_distance, relative_pose
 from edgegeo.models.mvs import MVSNetConfig
 from edgegeo.training.config import make_config
 from edgegeo.training.mvs.cards import network_config
+from edgegeo.models.mvs.keyframes import KeyframeBuffer
 from edgegeo.training.mvs.data import (Sequence, SequenceSet, choose_sources, mvs_batch,
-                                       pose_distance_matrix)
+                                       pose_distance_matrix, stream_sources)
 from edgegeo.training.recipes import get_recipe
 from edgegeo.weights_io import load_weights
 
@@ -95,6 +96,29 @@ def test_batches_hold_consistent_tuples():
     assert torch.equal(dropped["src_T_ref"][padding], torch.eye(4).expand(int(padding.sum()), 4, 4))
 
 
+def test_stream_sources_are_the_keyframes_a_stream_would_pick_in_either_direction():
+    seq = _sequence(20, step=0.06)
+    rng = np.random.default_rng(0)
+    directions = set()
+    for _ in range(20):
+        chosen = stream_sources(seq.world_T_cam, 12, 3, rng)
+        forward = all(j < 12 for j in chosen)
+        assert len(chosen) == 3 and (forward or all(j > 12 for j in chosen))
+        directions.add(forward)
+        # The stream: the same frames, in playing order, through a keyframe buffer.
+        buffer = KeyframeBuffer()
+        for j in (range(12) if forward else range(19, 12, -1)):
+            buffer.try_add(seq.world_T_cam[j], j)
+        assert sorted(chosen) == sorted(k.item for k in buffer.sources_for(seq.world_T_cam[12], 3))
+    assert directions == {True, False}
+    # At the start of the walk-through only the other direction has sources; with none there
+    # a batch falls back to the pose-range draw (and so always has its sources).
+    assert {len(stream_sources(seq.world_T_cam, 0, 3, rng)) for _ in range(20)} == {0, 3}
+    data = SequenceSet([seq], "test")
+    batch = mvs_batch(data, 16, 3, seed=2, pose_range=(0.1, 0.3), stream_sources_p=1.0)
+    assert batch["source_valid"].all()
+
+
 def test_reference_crops_keep_whole_sources_and_shift_the_intrinsics():
     data = SequenceSet([_sequence(12, size=(64, 96))], "test")
     whole = mvs_batch(data, 3, 2, seed=3, pose_range=(0.1, 0.3))
@@ -136,6 +160,7 @@ def test_config_checks_and_network_config():
                               ("volume_ce=-1", "volume_ce"),
                               ("depth_range=5,1", "depth_range"),
                               ("min_sources=9", "min_sources"),
+                              ("stream_sources_p=1.5", "stream_sources_p"),
                               ("model=huge", "model"),
                               ("crop_size=224,128", "fit in image_size"),
                               ("crop_size=100,128", "multiples of 32")]:

@@ -9,6 +9,9 @@
   random among the frames of its sequence whose DeepVideoMVS pose distance to it lies in
   ``pose_range`` (both directions in time); too few such frames → the nearest-to-range others
   fill in. Sources are shuffled: the model orders them by pose distance itself.
+* **Stream sources** — optionally (``stream_sources_p``) a tuple's sources are instead those
+  the keyframe stream would pick at test time (:func:`stream_sources`): earlier keyframes only,
+  about 15 cm away, rather than frames on both sides of the reference at 0.1–0.6.
 * **Reference crops** — optionally the reference is a random ``crop_size`` window of its frame
   (intrinsics shifted with :func:`edgegeo.geometry.crop_K`) while the sources stay whole: the
   pixel scale, and so the matching geometry, is that of full frames at inference, but the cost
@@ -167,13 +170,41 @@ def choose_sources(distance: np.ndarray, reference: int, count: int,
     return [int(i) for i in chosen]
 
 
+def stream_sources(world_T_cams: np.ndarray, reference: int, count: int,
+                   rng: np.random.Generator) -> list[int]:
+    """The sources :class:`edgegeo.models.mvs.MVSStream` would give ``reference``: the frames
+    before it (or, with probability ½, after it, the walk-through played backwards) pass
+    through a DeepVideoMVS :class:`~edgegeo.models.mvs.keyframes.KeyframeBuffer`, and the
+    ``count`` buffered keyframes with the lowest source penalty are chosen.
+
+    Args:
+        world_T_cams: ``(F, 4, 4)`` camera-to-world poses of the sequence.
+        reference: the reference frame's index.
+        count: sources wanted.
+    Returns:
+        Distinct frame indices ≠ ``reference`` in random order; fewer than ``count`` (possibly
+        none) near the start of the chosen direction, as in a stream whose buffer is filling.
+    """
+    from edgegeo.models.mvs.keyframes import KeyframeBuffer
+
+    before = range(reference) if rng.random() < 0.5 else range(len(world_T_cams) - 1,
+                                                                 reference, -1)
+    buffer = KeyframeBuffer()
+    for index in before:
+        buffer.try_add(world_T_cams[index], index)
+    chosen = [keyframe.item for keyframe in buffer.sources_for(world_T_cams[reference], count)]
+    return [int(i) for i in rng.permutation(np.asarray(chosen, dtype=np.int64))]
+
+
 def mvs_batch(data: SequenceSet, batch_size: int, num_sources: int, seed: int,
               pose_range: tuple[float, float], drop_sources_p: float = 0.0,
-              min_sources: int = 1, crop_size: tuple[int, int] | None = None
-              ) -> dict[str, torch.Tensor]:
+              min_sources: int = 1, crop_size: tuple[int, int] | None = None,
+              stream_sources_p: float = 0.0) -> dict[str, torch.Tensor]:
     """One training batch of ``batch_size`` random tuples.
 
     Args:
+        stream_sources_p: chance a tuple's sources are :func:`stream_sources` (those with fewer
+            than ``num_sources`` of them fall back to :func:`choose_sources`).
         crop_size: ``(h, w)`` reference crop (top-left corner at multiples of 4, uniformly
             placed), or None for whole frames.
     Returns:
@@ -191,7 +222,11 @@ def mvs_batch(data: SequenceSet, batch_size: int, num_sources: int, seed: int,
     for sequence_index in picks:
         sequence = data.sequences[int(sequence_index)]
         reference = int(rng.integers(len(sequence)))
-        sources = choose_sources(sequence.distance, reference, num_sources, pose_range, rng)
+        sources = []
+        if stream_sources_p and rng.random() < stream_sources_p:
+            sources = stream_sources(sequence.world_T_cam, reference, num_sources, rng)
+        if len(sources) < min(num_sources, len(sequence) - 1):
+            sources = choose_sources(sequence.distance, reference, num_sources, pose_range, rng)
         keep = len(sources)
         if keep > min_sources and rng.random() < drop_sources_p:
             keep = int(rng.integers(min_sources, keep))            # min_sources … keep − 1

@@ -13,6 +13,8 @@ the same recipe with ``--set decoder=depth --set cost_volume=metadata --set num_
     edgegeo train mvs --out runs/mvs-metadata --set cost_volume=metadata   # SimpleRecon's claim
     edgegeo train mvs --out runs/mvs-nosup --set volume_ce=0 --set plane_ce=0   # ablation
     edgegeo train mvs --out runs/mvs-local --set model=local --set init=runs/mvs/mvs.safetensors
+    edgegeo train mvs --out runs/mvs-context --set model=context \
+        --set init=runs/mvs-local/mvs.safetensors       # the shipped chain: planes → local → context
 
 Depth planes: 64, log-spaced over **0.25–8 m** (SimpleRecon's ScanNet range is 0.25–5 m). Our
 rooms are larger: on 40 of the ``data/synth-train`` walk-throughs 13.8 % of GT pixels lie beyond
@@ -100,6 +102,9 @@ class MVSConfig(TrainConfig):
         drop_sources_p: chance a tuple keeps only ``min_sources … N − 2`` real sources (the
             rest padding), so the model also works while a stream's buffer fills.
         min_sources: fewest real sources a tuple keeps.
+        stream_sources_p: chance a tuple's sources are those the keyframe stream would pick at
+            test time (earlier keyframes, about 15 cm away) instead of random frames on both
+            sides of the reference in ``source_pose_range``.
         val_scenes, val_frames: validation walk-throughs (``VAL_SEEDS``) for the model card's
             metrics, run through the keyframe stream as at test time.
         confidence_scenes: validation walk-throughs the inference confidence threshold
@@ -142,6 +147,7 @@ class MVSConfig(TrainConfig):
     source_pose_range: tuple[float, float] = (0.1, 0.6)
     drop_sources_p: float = 0.2
     min_sources: int = 2
+    stream_sources_p: float = 0.0
     val_scenes: int = 4
     val_frames: int = 40
     recalibration_batches: int = 24
@@ -184,6 +190,9 @@ class MVSConfig(TrainConfig):
         if not 0 <= self.drop_sources_p <= 1:
             raise ValueError(f"config drop_sources_p must be in [0, 1], got "
                              f"{self.drop_sources_p}")
+        if not 0 <= self.stream_sources_p <= 1:
+            raise ValueError(f"config stream_sources_p must be in [0, 1], got "
+                             f"{self.stream_sources_p}")
         if not 1 <= self.min_sources <= self.num_views - 1:
             raise ValueError(f"config min_sources must be in [1, num_views - 1], got "
                              f"{self.min_sources}")
@@ -247,7 +256,7 @@ class MVSRecipe(Recipe):
         return seeded_batches(
             lambda s: mvs_batch(data, cfg.batch_size, cfg.num_views - 1, s,
                                 tuple(cfg.source_pose_range), cfg.drop_sources_p,
-                                cfg.min_sources, tuple(cfg.crop_size)),
+                                cfg.min_sources, tuple(cfg.crop_size), cfg.stream_sources_p),
             seed=seed, rank=rank, start_step=start_step)
 
     def finalize(self, model, cfg) -> dict[str, Any]:
@@ -257,7 +266,8 @@ class MVSRecipe(Recipe):
         device = next(model.parameters()).device
         batches = (mvs_batch(data, cfg.batch_size, cfg.num_views - 1, seed,
                              tuple(cfg.source_pose_range), cfg.drop_sources_p, cfg.min_sources,
-                             None) for seed in range(cfg.recalibration_batches))
+                             None, cfg.stream_sources_p)
+                   for seed in range(cfg.recalibration_batches))
 
         def forward(net, batch):
             batch = {k: v.to(device) for k, v in batch.items()}
@@ -304,7 +314,11 @@ class MVSRecipe(Recipe):
                 f"drawn from the frames at DeepVideoMVS pose distance {cfg.source_pose_range[0]:g}–"
                 f"{cfg.source_pose_range[1]:g} of the reference (nearest others when too few), "
                 f"{cfg.drop_sources_p:.0%} of tuples with only {cfg.min_sources}…"
-                f"{cfg.num_views - 2} real sources; GT depth (0 masked, clamped to "
+                f"{cfg.num_views - 2} real sources"
+                + (f"; {cfg.stream_sources_p:.0%} of tuples with the sources the keyframe stream "
+                   f"would pick (earlier keyframes, either direction in time)"
+                   if cfg.stream_sources_p else "")
+                + f"; GT depth (0 masked, clamped to "
                 f"{cfg.depth_range[0]:g}–{cfg.depth_range[1]:g} m for the single-view losses)"
                 + ("" if cfg.init == NO_INIT else f"; network initialised from {cfg.init}"))
 
