@@ -43,4 +43,4 @@ from ..registry import register_model  # noqa: E402
 
 register_model("mvs", build=MVSNet, predictor=MVSPredictor,
                config_from_name=MVSNetConfig.named, config_from_dict=MVSNetConfig.from_dict,
-               default_config="local")
+               default_config="context")
