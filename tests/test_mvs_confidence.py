@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from edgegeo.models.mvs import MVSNet, MVSNetConfig
-from edgegeo.training.mvs.confidence import choose_min_confidence
+from edgegeo.training.mvs.confidence import choose_min_confidence, pick_threshold
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -16,9 +16,17 @@ def test_choose_min_confidence_scores_each_candidate_on_validation_scenes():
     threshold, rows = choose_min_confidence(model, scenes=1, frames=10, min_sources=1,
                                             candidates=(0.0, 0.2, 0.99), mesh_points=2000)
     assert [row["min_confidence"] for row in rows] == [0.0, 0.2, 0.99]
-    assert threshold == max(rows, key=lambda row: row["fscore"])["min_confidence"]
+    assert threshold == pick_threshold(rows)
     kept = [row["kept"] for row in rows]
     assert kept[0] == 1.0 and kept[0] >= kept[1] >= kept[2]
     assert all(0 <= row["fscore"] <= 1 and 0 <= row["precision"] <= 1 for row in rows)
     with pytest.raises(ValueError, match="planes decoder"):
         choose_min_confidence(MVSNet(MVSNetConfig.tiny()))
+
+
+def test_the_threshold_is_the_lowest_within_the_tie_of_the_best_fscore():
+    rows = [{"min_confidence": t, "fscore": f}
+            for t, f in [(0.0, 0.567), (0.2, 0.600), (0.25, 0.6096), (0.3, 0.6133), (0.4, 0.6135)]]
+    assert pick_threshold(rows) == 0.25                # within 0.005 of the best (0.4)
+    assert pick_threshold(rows, tie=0.0) == 0.4
+    assert pick_threshold(rows, tie=0.1) == 0.0

@@ -5,9 +5,10 @@ probability). Where it is low the depth is a guess between several planes, and a
 from it gets wrong surfaces. :func:`choose_min_confidence` runs the trained model through the
 keyframe stream on ``VAL_SEEDS`` walk-throughs once, then for each candidate threshold fuses the
 keyframes' depth with the pixels below it left out and scores the mesh against the GT surface the
-cameras saw (F-score at 5 cm, as ``edgegeo bench mvs``). The threshold with the best mean F-score
-becomes ``MVSNetConfig.min_confidence`` (0 = keep every pixel is one of the candidates). Test
-scenes are never used.
+cameras saw (F-score at 5 cm, as ``edgegeo bench mvs``). The lowest threshold whose mean F-score
+is within :data:`F_TIE` of the best (:func:`pick_threshold`) becomes
+``MVSNetConfig.min_confidence`` (0 = keep every pixel is one of the candidates). Test scenes are
+never used.
 """
 from __future__ import annotations
 
@@ -24,13 +25,22 @@ from .data import RIG_SEED_FACTOR
 
 CANDIDATES = (0.0, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4)
 F_SCORE_THRESHOLD_M = 0.05          # as edgegeo bench mvs
+F_TIE = 0.005     # F-score gaps below this on a few validation scenes are noise: keep more depth
+
+
+def pick_threshold(rows: list[dict[str, Any]], tie: float = F_TIE) -> float:
+    """The lowest ``min_confidence`` of ``rows`` (as :func:`choose_min_confidence` returns
+    them) whose ``fscore`` is within ``tie`` of the best: between thresholds that fuse equally
+    good meshes, the one that leaves out fewer pixels."""
+    best = max(row["fscore"] for row in rows)
+    return min(row["min_confidence"] for row in rows if row["fscore"] >= best - tie)
 
 
 def choose_min_confidence(model, scenes: int = 3, frames: int = 40, fps: float = 5.0,
                           min_sources: int = 2, candidates=CANDIDATES,
                           mesh_points: int = 50_000) -> tuple[float, list[dict[str, Any]]]:
-    """The threshold in ``candidates`` that maximises the mean fused-mesh F-score@5cm on
-    ``scenes`` validation walk-throughs, and the table behind it.
+    """The threshold in ``candidates`` for the mean fused-mesh F-score@5cm on ``scenes``
+    validation walk-throughs (:func:`pick_threshold`), and the table behind it.
 
     Args:
         model: a trained ``MVSNet`` with the ``planes`` decoder (its own ``min_confidence``
@@ -94,5 +104,4 @@ def choose_min_confidence(model, scenes: int = 3, frames: int = 40, fps: float =
                      **{key: float(np.mean([s[key] for s in scores]))
                         for key in ("fscore", "precision", "recall")},
                      "kept": float(np.mean(kept)) if kept else 0.0})
-    best = max(rows, key=lambda row: row["fscore"])
-    return best["min_confidence"], rows
+    return pick_threshold(rows), rows
