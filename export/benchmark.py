@@ -4,8 +4,8 @@ section of ``docs/benchmarks.md``.
 
 Per model, at its deployment size: fp32 / fp16 / int8 exports with parity against torch on
 real (Middlebury Motorcycle) and held-out synthetic frames (relative error = max|onnx −
-torch| / max|torch|); the int8 task metric (torch vs int8) on held-out synthetic frames and
-Motorcycle; ONNX Runtime CPU latency with 2 threads for fp32 / fp16 / int8 against torch
+torch| / max|torch|); the int8 task metric (torch vs int8, over the pixels both keep where 0 means
+"no value") on held-out synthetic frames and Motorcycle; ONNX Runtime CPU latency with 2 threads for fp32 / fp16 / int8 against torch
 eager with 2 threads (blocks of calls per runtime, 2 passes; median and best); file sizes; for models with the
 bilateral-upsample op, custom node vs decomposed graph (equal outputs and latency); and the
 fp16 block list against an all-fp16 graph.
@@ -70,7 +70,7 @@ def benchmark_model(name: str, out_dir: Path, weights=None, config=None, random_
     from .fp16 import convert_fp16
     from .onnx_export import export_attributes, export_onnx
     from .ort_runner import OrtRunner
-    from .parity import graph_output, parity_error, torch_output
+    from .parity import graph_output, paired_metrics, parity_error, torch_output
     from .pipeline import export_model, load_network
     from .specs import get_spec
 
@@ -106,9 +106,8 @@ def benchmark_model(name: str, out_dir: Path, weights=None, config=None, random_
                 parity_rows.append({"input": label, "rel_error": rel,
                                     "mask_disagreement": disagreement})
                 if gt is not None:
-                    metric_rows.append({"input": label,
-                                        "torch": spec.metric(expected[0, 0], gt),
-                                        "onnx": spec.metric(got[0, 0], gt)})
+                    reference, measured = paired_metrics(spec, expected[0, 0], got[0, 0], gt)
+                    metric_rows.append({"input": label, "torch": reference, "onnx": measured})
             key = next(iter(metric_rows[0]["torch"]))
             torch_metric = float(np.mean([r["torch"][key] for r in metric_rows]))
             onnx_metric = float(np.mean([r["onnx"][key] for r in metric_rows]))
@@ -224,7 +223,8 @@ report. fp16 = strongly typed fp16
 graph (float32 I/O; LayerNorm/Softmax/reductions kept fp32, see `export/fp16.py`); int8 =
 explicit Q/DQ from onnxruntime's static quantizer (symmetric int8, per-channel weights, convs
 and weight MatMuls; attention's activation MatMuls, jbu's depth path and mvs's geometry and
-first metadata-MLP layer stay float). The
+first metadata-MLP layer stay float). The task metrics of torch and of a graph whose 0 means
+"no value" (mvs depth below its confidence threshold) are over the pixels both keep. The
 bilateral-upsample op is the custom node `edgegeo::AdaptiveConv` (ORT custom op on the Cython
 kernel; TensorRT plugin) or, with `--no-plugins`, standard ops.
 

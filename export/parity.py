@@ -125,6 +125,18 @@ def check_parity(network, runtime, spec, cases, tolerance: float | None) -> list
     return rows
 
 
+def paired_metrics(spec, expected: np.ndarray, got: np.ndarray, gt: Any
+                   ) -> tuple[dict[str, float], dict[str, float]]:
+    """``spec.metric`` of torch's ``expected`` and the runtime's ``got`` (output channel 0,
+    ``(H, W)``) over the same pixels: for a ``zero_is_no_value`` spec (mvs depth masked by its
+    confidence) each keeps only the pixels where both have a value, so that a mask moving with
+    int8's confidences does not change which pixels the errors are averaged over."""
+    if spec.zero_is_no_value:
+        both = (expected != 0) & (got != 0)
+        expected, got = np.where(both, expected, 0.0), np.where(both, got, 0.0)
+    return spec.metric(expected, gt), spec.metric(got, gt)
+
+
 def task_metric(network, runtime, spec, cases) -> dict[str, Any]:
     """The task metric of torch and of the runtime on the cases with ground truth.
 
@@ -138,7 +150,7 @@ def task_metric(network, runtime, spec, cases) -> dict[str, Any]:
             continue
         expected = torch_output(network, feeds, spec)[0, 0]
         got = graph_output(runtime, feeds, spec)[0, 0]
-        reference, measured = spec.metric(expected, gt), spec.metric(got, gt)
+        reference, measured = paired_metrics(spec, expected, got, gt)
         key = key or next(iter(reference))
         torch_values.append(reference[key])
         runtime_values.append(measured[key])

@@ -42,3 +42,22 @@ def test_parity_of_masked_outputs_compares_values_and_bounds_mask_flips():
     assert rel == pytest.approx(0.03 / 3.0) and disagreement == pytest.approx(0.25)
     rel, disagreement = parity_error(got, expected)       # plain: the flip is the error
     assert rel == pytest.approx(1.0) and disagreement == 0.0
+
+
+def test_task_metrics_of_masked_outputs_are_over_the_pixels_both_keep():
+    from types import SimpleNamespace
+
+    from edgegeo.export.mvs_spec import mvs_metric
+    from edgegeo.export.parity import paired_metrics
+
+    gt = np.full((4, 4), 2.0, np.float32)
+    expected = np.full((4, 4), 2.2, np.float32)            # 10 % off everywhere
+    expected[0] = 3.0                                      # 50 % off on the top row
+    got = expected.copy()
+    got[0] = 0.0                                           # int8 leaves the top row out
+    spec = SimpleNamespace(metric=mvs_metric, zero_is_no_value=True)
+    reference, measured = paired_metrics(spec, expected, got, gt)
+    assert reference["abs_rel"] == pytest.approx(0.1) and measured["abs_rel"] == pytest.approx(0.1)
+    plain = SimpleNamespace(metric=mvs_metric, zero_is_no_value=False)
+    reference, measured = paired_metrics(plain, expected, got, gt)
+    assert reference["abs_rel"] == pytest.approx(0.2) and measured["abs_rel"] == pytest.approx(0.1)
