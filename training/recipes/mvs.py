@@ -16,7 +16,9 @@ the same recipe with ``--set decoder=depth --set cost_volume=metadata --set num_
     edgegeo train mvs --out runs/mvs-context --set model=context --set init=runs/mvs-local/mvs.safetensors
     edgegeo train mvs --out runs/mvs-stream --set model=context --set init=runs/mvs-context/mvs.safetensors \
         --set steps=1200 --set lr=1e-4 --set stream_sources_p=0.5
-    # the shipped chain: planes → local → context → stream-source fine-tune (model card)
+    edgegeo train mvs --out runs/mvs-stream-all --set model=context --set init=runs/mvs-stream/mvs.safetensors \
+        --set steps=1200 --set lr=1e-4 --set stream_sources_p=1.0
+    # the shipped chain: planes → local → context → stream-source fine-tunes (model card)
 
 Depth planes: 64, log-spaced over **0.25–8 m** (SimpleRecon's ScanNet range is 0.25–5 m). Our
 rooms are larger: on 40 of the ``data/synth-train`` walk-throughs 13.8 % of GT pixels lie beyond
