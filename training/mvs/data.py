@@ -31,6 +31,7 @@ import torch
 from edgegeo.data.splits import TRAIN_SEEDS, check_seeds
 from edgegeo.geometry.intrinsics import crop_K, resize_K
 from edgegeo.geometry.poses import pose_distance_parts, relative_pose
+from edgegeo.models.mvs.keyframes import KeyframeBuffer
 
 RIG_SEED_FACTOR = 1_000_003   # `edgegeo data render`: walk-through seed = scene seed × this
 
@@ -185,8 +186,6 @@ def stream_sources(world_T_cams: np.ndarray, reference: int, count: int,
         Distinct frame indices ≠ ``reference`` in random order; fewer than ``count`` (possibly
         none) near the start of the chosen direction, as in a stream whose buffer is filling.
     """
-    from edgegeo.models.mvs.keyframes import KeyframeBuffer
-
     before = range(reference) if rng.random() < 0.5 else range(len(world_T_cams) - 1,
                                                                  reference, -1)
     buffer = KeyframeBuffer()
