@@ -4,11 +4,12 @@ section of ``docs/benchmarks.md``.
 
 Per model, at its deployment size: fp32 / fp16 / int8 exports with parity against torch on
 real (Middlebury Motorcycle) and held-out synthetic frames (relative error = max|onnx −
-torch| / max|torch|); the int8 task metric (torch vs int8, over the pixels both keep where 0 means
-"no value") on held-out synthetic frames and Motorcycle; ONNX Runtime CPU latency with 2 threads for fp32 / fp16 / int8 against torch
-eager with 2 threads (blocks of calls per runtime, 2 passes; median and best); file sizes; for models with the
-bilateral-upsample op, custom node vs decomposed graph (equal outputs and latency); and the
-fp16 block list against an all-fp16 graph.
+torch| / max|torch|); the int8 task metric (torch vs int8, over the pixels both keep where 0
+means "no value") on held-out synthetic frames and Motorcycle; ONNX Runtime CPU latency with 2
+threads for fp32 / fp16 / int8 against torch eager with 2 threads (blocks of calls per
+runtime, 2 passes; median and best); file sizes; for models with the bilateral-upsample op,
+custom node vs decomposed graph (equal outputs and latency); and the fp16 block list against
+an all-fp16 graph.
 """
 from __future__ import annotations
 
