@@ -106,6 +106,11 @@ def distributed_session(device_preference: str) -> Iterator[DistContext]:
             dist.init_process_group("gloo")
     try:
         yield DistContext(rank, local_rank, world_size, device)
+        if owns_group:
+            # Leave together: a rank that tears its gloo group down while rank 0 still
+            # evaluates and writes the card can abort ("terminate called without an active
+            # exception") after a successful run.
+            dist.barrier()
     finally:
         if owns_group:
             dist.destroy_process_group()
