@@ -46,7 +46,7 @@ from .arrays import resize_nearest, rgb_tensor
 # Node name prefixes of the learned parts (the exporter names nodes by module path; the
 # network is MVSGraph.mvs).
 LEARNED_SCOPES = ("/mvs/matching_encoder/", "/mvs/network/", "/mvs/cost_volume/mlp/",
-                  "/mvs/local_refine/")
+                  "/mvs/local_refine/", "/mvs/full_refine/")
 RESHAPES = ("Reshape", "Flatten", "Squeeze", "Unsqueeze")
 
 

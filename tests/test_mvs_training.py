@@ -247,7 +247,25 @@ def test_a_local_volume_run_can_start_from_planes_weights(tmp_path):
     with torch.no_grad():
         for with_context, without in zip(context.matching_encoder(image),
                                           local.matching_encoder(image)):
-            assert torch.equal(with_context, without)
+            assert (with_context is None and without is None) or torch.equal(with_context,
+                                                                             without)
+    # The full-resolution local volume starts as the identity: the same depth as before.
+    full = MVSNet(dataclasses.replace(context.config, full_channels=4))
+    missing, _ = full.load_state_dict(context.state_dict(), strict=False)
+    assert missing and all(key.startswith(("matching_encoder.full.", "full_refine."))
+                           for key in missing)
+    full.eval()
+    sources = torch.rand(2, full.config.num_sources, 3, 64, 96)
+    K = torch.tensor([[80.0, 0, 48], [0, 80.0, 32], [0, 0, 1]]).expand(2, 3, 3)
+    src_K = K[:, None].expand(2, full.config.num_sources, 3, 3)
+    src_T_ref = torch.eye(4).repeat(2, full.config.num_sources, 1, 1)
+    src_T_ref[..., 0, 3] = 0.1
+    with torch.no_grad():
+        before = context(image, sources, K, src_K, src_T_ref)
+        after = full(image, sources, K, src_K, src_T_ref)
+    torch.testing.assert_close(after["depth"][0], before["depth"][0], rtol=1e-6, atol=1e-6)
+    assert after["full_logits"].shape == (2, 2 * full.config.full_radius + 1, 64, 96)
+    assert torch.equal(after["full_center"], before["log_depth"][0])
 
 
 def test_a_card_sums_the_wall_time_of_the_runs_behind_it():

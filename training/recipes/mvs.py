@@ -66,9 +66,11 @@ CURVE_TUPLES = 16
 CURVE_SEED = 12345
 
 
-ADDED_STAGES = ("matching_encoder.fine.", "local_refine.", "matching_encoder.context.")
+ADDED_STAGES = ("matching_encoder.fine.", "local_refine.", "matching_encoder.context.",
+                "matching_encoder.full.", "full_refine.")
 """Parameter prefixes of the stages a warm start may add to earlier weights (the ½-resolution
-local volume of ``model=local``, the matching encoder's ⅛ context stage of ``model=context``)."""
+local volume of ``model=local``, the matching encoder's ⅛ context stage of ``model=context``,
+the full-resolution local volume of ``model=full``)."""
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,8 @@ class MVSConfig(TrainConfig):
         model: named network (``MVSNetConfig.named``): ``small`` (SimpleRecon's sizes),
             ``matching`` (the same sizes, as the planes design), ``local`` (``matching`` plus
             the ½-resolution local depth volume), ``context`` (``local`` plus the matching
-            encoder's ⅛ context stage), ``tiny`` for smoke runs.
+            encoder's ⅛ context stage), ``full`` (``context`` plus the full-resolution local
+            depth volume), ``tiny`` for smoke runs.
         cost_volume: one of ``COST_VOLUMES`` (``correlation`` for the planes design;
             SimpleRecon: ``metadata``, its ablation ``dot``).
         decoder: ``planes`` (the volume's logits corrected, soft-argmin) or ``depth``
@@ -88,6 +91,7 @@ class MVSConfig(TrainConfig):
             volume's logits and on the corrected logits (``planes`` decoder only).
         local_ce: weight of the cross-entropy against the GT hypothesis of the ½-resolution
             local volume (``model=local``).
+        full_ce: the same for the full-resolution local volume (``model=full``).
         num_views: N, the reference plus N − 1 sources (SimpleRecon: 8).
         num_planes: depth planes of the sweep.
         depth_range: nearest and farthest plane, metres (also the output range).
@@ -121,7 +125,8 @@ class MVSConfig(TrainConfig):
         init: weights of an earlier ``mvs`` run with the same network settings to start from
             (a fresh schedule: a warm restart), or ``none`` (random initialisation); the
             stages of :data:`ADDED_STAGES` may be missing from them (``model=local`` on
-            ``matching`` weights, ``model=context`` on ``local`` weights).
+            ``matching`` weights, ``model=context`` on ``local`` weights, ``model=full`` on
+            ``context`` weights).
     """
 
     steps: int = 4000
@@ -137,6 +142,7 @@ class MVSConfig(TrainConfig):
     volume_ce: float = PLANE_LOSS_WEIGHTS["volume_ce"]
     plane_ce: float = PLANE_LOSS_WEIGHTS["plane_ce"]
     local_ce: float = PLANE_LOSS_WEIGHTS["local_ce"]
+    full_ce: float = PLANE_LOSS_WEIGHTS["full_ce"]
     num_views: int = 5
     num_planes: int = 64
     depth_range: tuple[float, float] = (0.25, 8.0)
@@ -168,8 +174,8 @@ class MVSConfig(TrainConfig):
                              f"{self.cost_volume!r}")
         if self.decoder not in DECODERS:
             raise ValueError(f"config decoder must be one of {DECODERS}, got {self.decoder!r}")
-        if self.volume_ce < 0 or self.plane_ce < 0 or self.local_ce < 0:
-            raise ValueError("config volume_ce, plane_ce and local_ce must be >= 0")
+        if min(self.volume_ce, self.plane_ce, self.local_ce, self.full_ce) < 0:
+            raise ValueError("config volume_ce, plane_ce, local_ce and full_ce must be >= 0")
         if self.num_views < 2 or self.num_planes < 2:
             raise ValueError(f"config num_views and num_planes must be >= 2, got "
                              f"{self.num_views}, {self.num_planes}")
@@ -301,9 +307,11 @@ class MVSRecipe(Recipe):
         log_planes = torch.log(log_depth_planes(cfg.num_planes, low, high)).to(
             batch["depth"].device)
         local_step = model.local_refine.step if model.local_refine is not None else 0.0
+        full_step = model.full_refine.step if model.full_refine is not None else 0.0
         total, parts = mvs_loss(outputs, batch, low, high, log_planes, LOSS_WEIGHTS,
                                 {"volume_ce": cfg.volume_ce, "plane_ce": cfg.plane_ce,
-                                 "local_ce": cfg.local_ce}, local_step)
+                                 "local_ce": cfg.local_ce, "full_ce": cfg.full_ce},
+                                local_step, full_step)
         with torch.no_grad():
             gt = batch["depth"]
             valid = (gt > 0) & (gt <= high)

@@ -63,6 +63,10 @@ class MVSNetConfig:
             neighbouring planes of the sweep).
         matching_context: 0, or the channels of the matching encoder's ⅛-resolution context
             stage (:class:`~edgegeo.models.mvs.features.MatchingEncoder`).
+        full_channels: 0, or the channels of full-resolution matching features and a second
+            local depth volume built from them around the full-resolution estimate (needs
+            ``fine_channels``).
+        full_radius, full_step: ``R`` and the hypothesis spacing (plane steps) of that volume.
         image_size: ``(H, W)`` working resolution the model is trained for (multiples of 32):
             the predictor resizes images to it by default. Not architecture — the network runs
             at any multiple of 32 — but its matching was learnt at that pixel scale.
@@ -85,6 +89,9 @@ class MVSNetConfig:
     local_radius: int = 4
     local_step: float = 0.5
     matching_context: int = 0
+    full_channels: int = 0
+    full_radius: int = 4
+    full_step: float = 0.25
 
     def __post_init__(self):
         def positive_ints(name: str, count: int | None) -> None:
@@ -113,16 +120,22 @@ class MVSNetConfig:
         if not (isinstance(self.min_confidence, (int, float)) and 0 <= self.min_confidence < 1):
             raise ValueError(f"MVSNetConfig.min_confidence must be in [0, 1), got "
                              f"{self.min_confidence!r}")
-        for name in ("fine_channels", "local_radius", "matching_context"):
+        for name in ("fine_channels", "local_radius", "matching_context", "full_channels",
+                     "full_radius"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ValueError(f"MVSNetConfig.{name} must be an integer >= 0, got {value!r}")
-        if not (isinstance(self.local_step, (int, float)) and 0 < self.local_step <= 4):
-            raise ValueError(f"MVSNetConfig.local_step must be in (0, 4] plane steps, got "
-                             f"{self.local_step!r}")
+        for name in ("local_step", "full_step"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and 0 < value <= 4):
+                raise ValueError(f"MVSNetConfig.{name} must be in (0, 4] plane steps, got "
+                                 f"{value!r}")
         if self.fine_channels and (self.decoder != "planes" or self.local_radius < 1):
             raise ValueError("MVSNetConfig.fine_channels (the ½-resolution local volume) needs "
                              "the planes decoder and local_radius >= 1")
+        if self.full_channels and (not self.fine_channels or self.full_radius < 1):
+            raise ValueError("MVSNetConfig.full_channels (the full-resolution local volume) "
+                             "needs fine_channels and full_radius >= 1")
         if self.min_confidence and self.decoder != "planes":
             raise ValueError("MVSNetConfig.min_confidence needs the planes decoder (the depth "
                              "decoder has no confidence)")
@@ -172,6 +185,15 @@ class MVSNetConfig:
         return cls.local(**fields)
 
     @classmethod
+    def full(cls, **changes: Any) -> MVSNetConfig:
+        """The ``context`` design with a full-resolution local depth volume: 8-channel
+        full-resolution matching features, 9 hypotheses a quarter plane step apart (±1 plane
+        step)."""
+        fields = dict(full_channels=8)
+        fields.update(changes)
+        return cls.context(**fields)
+
+    @classmethod
     def tiny(cls, **changes: Any) -> MVSNetConfig:
         """A few thousand parameters, 2 sources and 8 planes: tests and smoke runs only."""
         # No 4-channel layers before a stride-2 1×1 skip: oneDNN's AVX2 1×1 backward-weights
@@ -185,7 +207,7 @@ class MVSNetConfig:
     @classmethod
     def named(cls, name: str) -> MVSNetConfig:
         """One of the named configs: ``tiny``, ``small``, ``matching``, ``local``,
-        ``context``."""
+        ``context``, ``full``."""
         if name not in NAMED_CONFIGS:
             raise ValueError(f"unknown mvs config {name!r}; available: "
                              f"{', '.join(NAMED_CONFIGS)}")
@@ -236,4 +258,4 @@ class MVSNetConfig:
         return dataclasses.replace(base, **changes)
 
 
-NAMED_CONFIGS = ("tiny", "small", "matching", "local", "context")
+NAMED_CONFIGS = ("tiny", "small", "matching", "local", "context", "full")

@@ -66,8 +66,8 @@ class Normalize(nn.Module):
 
 
 class MatchingEncoder(nn.Module):
-    """Matching features: ``(B, 3, H, W)`` RGB in [0, 1] → ``(B, channels, H/4, W/4)`` (and
-    ``(B, fine_channels, H/2, W/2)`` or None).
+    """Matching features: ``(B, 3, H, W)`` RGB in [0, 1] → ``(B, channels, H/4, W/4)``, and
+    ``(B, fine_channels, H/2, W/2)`` and ``(B, full_channels, H, W)`` (each or None).
 
     stem 3×3/2 → residual block → residual block /2 → residual block → 1×1 projection (no
     activation, so dot products can be negative). Receptive field 31 px.
@@ -82,10 +82,14 @@ class MatchingEncoder(nn.Module):
     projection, as a feature pyramid's top-down path) widens the receptive field to ~95 px, so
     that texture-poor regions can be matched by their surroundings. Its last conv starts at
     zero: added to trained weights, the encoder starts as it was.
+
+    With ``full_channels > 0`` (needs ``fine_channels``) it also outputs full-resolution
+    features: the normalised image concatenated with the ½ features upsampled, through a 3×3
+    conv-BN-ReLU and a 1×1 projection — the features of the full-resolution local volume.
     """
 
     def __init__(self, channels: int = 16, width: int = 32, fine_channels: int = 0,
-                 context_channels: int = 0):
+                 context_channels: int = 0, full_channels: int = 0):
         super().__init__()
         self.normalize = Normalize()
         half = max(8, width // 2)
@@ -100,6 +104,11 @@ class MatchingEncoder(nn.Module):
         self.fine = (nn.Sequential(conv_bn_relu(half + channels, 2 * fine_channels),
                                    nn.Conv2d(2 * fine_channels, fine_channels, 1))
                      if fine_channels else None)
+        if full_channels and not fine_channels:
+            raise ValueError("full-resolution matching features need fine_channels")
+        self.full = (nn.Sequential(conv_bn_relu(3 + fine_channels, full_channels),
+                                   nn.Conv2d(full_channels, full_channels, 1))
+                     if full_channels else None)
         self.context = None
         if context_channels:
             self.context = nn.Sequential(ResidualBlock(width, context_channels, stride=2),
@@ -108,9 +117,11 @@ class MatchingEncoder(nn.Module):
             nn.init.zeros_(self.context[-1].weight)
             nn.init.zeros_(self.context[-1].bias)
 
-    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """``(B, 3, H, W)`` → ¼ features ``(B, channels, H/4, W/4)`` and ½ features
-        ``(B, fine_channels, H/2, W/2)`` (None without ``fine_channels``)."""
+    def forward(self, image: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        """``(B, 3, H, W)`` → ¼ features ``(B, channels, H/4, W/4)``, ½ features
+        ``(B, fine_channels, H/2, W/2)`` (None without ``fine_channels``) and full-resolution
+        features ``(B, full_channels, H, W)`` (None without ``full_channels``)."""
         x = self.normalize(image)
         half = self.layers[1](self.layers[0](x))
         quarter = self.layers[3](self.layers[2](half))
@@ -119,9 +130,13 @@ class MatchingEncoder(nn.Module):
                                               mode="bilinear", align_corners=False)
         quarter = self.layers[4](quarter)
         if self.fine is None:
-            return quarter, None
+            return quarter, None, None
         up = F.interpolate(quarter, scale_factor=2.0, mode="bilinear", align_corners=False)
-        return quarter, self.fine(torch.cat([half, up], dim=1))
+        fine = self.fine(torch.cat([half, up], dim=1))
+        if self.full is None:
+            return quarter, fine, None
+        up = F.interpolate(fine, size=x.shape[-2:], mode="bilinear", align_corners=False)
+        return quarter, fine, self.full(torch.cat([x, up], dim=1))
 
 
 class ImageEncoder(nn.Module):

@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from edgegeo.geometry.warp import backproject_torch, pixel_to_grid, project_to_camera
 
 LOSS_WEIGHTS = {"ms_log_l1": 1.0, "gradient": 1.0, "normal": 1.0, "multiview": 0.2}
-PLANE_LOSS_WEIGHTS = {"volume_ce": 0.3, "plane_ce": 0.3, "local_ce": 0.3}
+PLANE_LOSS_WEIGHTS = {"volume_ce": 0.3, "plane_ce": 0.3, "local_ce": 0.3, "full_ce": 0.3}
 VISIBILITY_RATIO = 1.05
 _EPS_DEPTH = 1e-3
 
@@ -296,13 +296,14 @@ def local_cross_entropy(logits: torch.Tensor, log_center: torch.Tensor,
 
 def mvs_loss(outputs: dict, batch: dict, min_depth: float, max_depth: float,
              log_planes: torch.Tensor, weights: dict[str, float] | None = None,
-             plane_weights: dict[str, float] | None = None, local_step: float = 0.0
-             ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+             plane_weights: dict[str, float] | None = None, local_step: float = 0.0,
+             full_step: float = 0.0) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """:func:`simplerecon_loss`, plus — when the outputs have plane logits (the ``planes``
     decoder) — :func:`plane_cross_entropy` on the raw volume's logits (``volume_ce``) and on
     the corrected ones (``plane_ce``), and — when they have the ½-resolution local volume's
     logits — :func:`local_cross_entropy` (``local_ce``; ``local_step`` = the log depth between
-    its hypotheses), weighted by ``plane_weights`` (default :data:`PLANE_LOSS_WEIGHTS`).
+    its hypotheses), and the same for the full-resolution local volume (``full_ce``,
+    ``full_step``), weighted by ``plane_weights`` (default :data:`PLANE_LOSS_WEIGHTS`).
     Returns ``(total, {name: unweighted loss (detached)})``."""
     total, parts = simplerecon_loss(outputs, batch, min_depth, max_depth, weights)
     if "plane_logits" not in outputs:
@@ -314,12 +315,16 @@ def mvs_loss(outputs: dict, batch: dict, min_depth: float, max_depth: float,
             value = plane_cross_entropy(outputs[key], gt, log_planes)
             total = total + plane_weights[name] * value
             parts[name] = value.detach()
-    local_weight = plane_weights.get("local_ce", 0.0)
-    if "local_logits" in outputs and local_weight > 0:
-        if local_step <= 0:
-            raise ValueError("mvs_loss needs local_step > 0 for the local volume's logits")
-        value = local_cross_entropy(outputs["local_logits"], outputs["local_center"], gt,
-                                    local_step, min_depth, max_depth)
-        total = total + local_weight * value
-        parts["local_ce"] = value.detach()
+    for name, prefix, step in (("local_ce", "local", local_step),
+                               ("full_ce", "full", full_step)):
+        weight = plane_weights.get(name, 0.0)
+        if f"{prefix}_logits" not in outputs or weight <= 0:
+            continue
+        if step <= 0:
+            raise ValueError(f"mvs_loss needs {prefix}_step > 0 for the {prefix} volume's "
+                             "logits")
+        value = local_cross_entropy(outputs[f"{prefix}_logits"], outputs[f"{prefix}_center"],
+                                    gt, step, min_depth, max_depth)
+        total = total + weight * value
+        parts[name] = value.detach()
     return total, parts

@@ -1,4 +1,4 @@
-"""Coarse-to-fine depth for the ``planes`` design: a local depth volume at ½ resolution.
+"""Coarse-to-fine depth for the ``planes`` design: local depth volumes at ½ and full resolution.
 
 The ¼-resolution plane sweep quantises depth into log-spaced planes ~5.7 % apart (64 planes,
 0.25–8 m), and the U-Net's ½ and full-resolution stages refine it from image features alone:
@@ -12,6 +12,8 @@ volume. A small CNN reads it with the reference features and ``c`` and outputs o
 hypothesis; the refined log depth is ``c + Σ_k softmax(logits)_k · k·δ``. The output layer
 starts at zero (uniform weights: offset 0), so the stage starts as the identity and can be added
 to trained weights. The logits are supervised directly (:func:`~.losses.local_cross_entropy`).
+The same stage runs again at full resolution around the full-resolution depth, with narrower
+hypotheses and full-resolution matching features (``MVSNetConfig.full_channels``).
 
 Upstream designs this follows (our own implementation): the cascade cost volumes of CasMVSNet
 (Gu et al., "Cascade Cost Volume for High-Resolution Multi-View Stereo and Stereo Matching",
@@ -32,7 +34,8 @@ class LocalDepthRefinement(nn.Module):
     the geometry).
 
     Args:
-        feature_channels: channels of the ½-resolution reference matching features.
+        feature_channels: channels of the reference matching features (at the volume's
+            resolution).
         radius: ``R``, hypotheses ``k = −R … R``.
         step: ``δ``, natural-log depth between neighbouring hypotheses.
         log_range: ``(ln min_depth, ln max_depth)``: refined depths are clamped to it.
