@@ -91,12 +91,16 @@ def test_parameter_free_cost_volumes_export_with_parity(tmp_path, cost_volume):
     assert all(row["rel_error"] <= 1e-4 for row in result.report["parity"])
 
 
-def test_the_local_volume_exports_with_parity_and_fp32_geometry(tmp_path):
-    """The ½-resolution local volume (per-pixel depth hypotheses) exports with the plane sweep's
-    row gathers; in fp16 its projections stay fp32 and its CNN runs in fp16."""
-    network = tiny_network("correlation", decoder="planes", fine_channels=4)
+@pytest.mark.parametrize("stage, channels", [("local_refine", {"fine_channels": 4}),
+                                              ("full_refine", {"fine_channels": 4,
+                                                               "full_channels": 4})])
+def test_the_local_volumes_export_with_parity_and_fp32_geometry(tmp_path, stage, channels):
+    """The ½- and full-resolution local volumes (per-pixel depth hypotheses) export with the
+    plane sweep's row gathers; in fp16 their projections stay fp32 and their CNNs run in
+    fp16."""
+    network = tiny_network("correlation", decoder="planes", **channels)
     with torch.no_grad():                                  # a stage that has learned something
-        network.local_refine.net[-1].weight.normal_(0, 0.3)
+        getattr(network, stage).net[-1].weight.normal_(0, 0.3)
     results = {precision: export_model("mvs", precision, tmp_path / precision, network=network,
                                        parity_sources=("synthetic:1", "random:1"))
                for precision in ("fp32", "fp16")}
@@ -105,9 +109,9 @@ def test_the_local_volume_exports_with_parity_and_fp32_geometry(tmp_path):
         assert all(row["rel_error"] <= tolerance for row in results[precision].report["parity"])
     model = onnx.load(str(results["fp16"].onnx_path))
     names = {node.name for node in model.graph.node}
-    assert any(name.startswith("/mvs/local_refine/") for name in names)
+    assert any(name.startswith(f"/mvs/{stage}/") for name in names)
     kept = set(geometry_nodes(onnx.load(str(results["fp32"].onnx_path))))
-    assert not any(name.startswith("/mvs/local_refine/net/") for name in kept)
+    assert not any(name.startswith(f"/mvs/{stage}/net/") for name in kept)
 
 
 def test_fp16_keeps_the_geometry_in_fp32(exported):
