@@ -137,18 +137,17 @@ class MVSNet(nn.Module):
         cost_volume = self.cost_volume(ref_feats, src_feats, K_ref, K_src, src_T_ref.to(dtype),
                                        self.depth_planes, source_valid)
         outputs = self.network(ref_image, cost_volume)
-        if self.local_refine is not None:
-            if ref_fine is None or src_fine is None:
-                raise ValueError("this mvs model refines at 1/2 resolution: pass ref_fine and "
-                                 "src_fine (matching_encoder)")
-            self._refine_half(outputs, ref_fine, src_fine, ref_K.to(dtype), src_K.to(dtype),
-                              src_T_ref.to(dtype), source_valid)
-        if self.full_refine is not None:
-            if ref_full is None or src_full is None:
-                raise ValueError("this mvs model refines at full resolution: pass ref_full and "
-                                 "src_full (matching_encoder)")
-            self._refine_full(outputs, ref_full, src_full, ref_K.to(dtype), src_K.to(dtype),
-                              src_T_ref.to(dtype), source_valid)
+        for stage, refine, ref_f, src_f, names in (
+                (self.local_refine, self._refine_half, ref_fine, src_fine, "1/2 resolution: "
+                 "pass ref_fine and src_fine"),
+                (self.full_refine, self._refine_full, ref_full, src_full, "full resolution: "
+                 "pass ref_full and src_full")):
+            if stage is None:
+                continue
+            if ref_f is None or src_f is None:
+                raise ValueError(f"this mvs model refines at {names} (matching_encoder)")
+            refine(outputs, ref_f, src_f, ref_K.to(dtype), src_K.to(dtype), src_T_ref.to(dtype),
+                   source_valid)
         outputs["depth"] = [torch.exp(x) for x in outputs["log_depth"]]
         if self.config.min_confidence and not self.training:
             confidence = F.interpolate(outputs["confidence"], size=ref_image.shape[-2:],
