@@ -30,6 +30,7 @@ LATENCY_ROUNDS = 12
 CALIB = {"mono-depth": "synthetic:32", "jbu": "synthetic:16", "stereo": "synthetic:16",
          "mvs": "synthetic:16"}
 HELDOUT_FRAMES = 8
+CALIB_TEXT = {"minmax": "min-max", "entropy": "entropy", "percentile": "99.99th percentile"}
 SECTION = "export"
 
 
@@ -65,7 +66,8 @@ def _time_blocks(factories: dict[str, Any], rounds: int, passes: int = 2
 
 
 def benchmark_model(name: str, out_dir: Path, weights=None, config=None, random_init=False,
-                    calib: str | None = None, calib_method: str = "minmax") -> dict[str, Any]:
+                    calib: str | None = None, calib_method: str | None = None
+                    ) -> dict[str, Any]:
     """Run every measurement for one model; returns a JSON-ready dict."""
     from . import runtime as _runtime
     from .fp16 import convert_fp16
@@ -80,8 +82,9 @@ def benchmark_model(name: str, out_dir: Path, weights=None, config=None, random_
     size = spec.default_size(network)
     attrs = export_attributes(spec, network, size)
     torch.set_num_threads(LATENCY_THREADS)
+    calib_method = calib_method or spec.int8_calib_method
     results: dict[str, Any] = {"model": name, "size": list(size), "weights": weights_info,
-                               "exports": {}}
+                               "calib_method": calib_method, "exports": {}}
     frames = benchmark_frames(spec, size)
     has_real = frames[0][0].startswith("real")
     cases = [(label, *spec.frame_inputs(frame, size, attrs)) for label, frame in frames]
@@ -299,8 +302,10 @@ def render_markdown(all_results: list[dict[str, Any]]) -> str:
                  "stereo end-point error (px) against GT disparity, mvs AbsRel of metric "
                  "depth; "
                  f"synthetic = {HELDOUT_FRAMES} frames of held-out scenes (TEST_SEEDS), int8 "
-                 "calibrated on training-scene frames (symmetric int8, per-channel weights, "
-                 "min-max). The machine is shared with training jobs: latencies are noisy, "
+                 "calibrated on training-scene frames (symmetric int8, per-channel weights; "
+                 + ", ".join(f"{res['model']} {CALIB_TEXT[res.get('calib_method', 'minmax')]}"
+                             for res in all_results)
+                 + "). The machine is shared with training jobs: latencies are noisy, "
                  "each runtime is timed in its own blocks, two passes.")
     return "\n".join(parts)
 
@@ -381,7 +386,7 @@ def _report(out_dir: Path, record: bool, command: str | None) -> None:
 
 def run_benchmark(names: list[str], out_dir: str | os.PathLike | None = None, weights=None,
                   config=None, random_init: bool = False, calib: str | None = None,
-                  calib_method: str = "minmax", record: bool = False,
+                  calib_method: str | None = None, record: bool = False,
                   command: str | None = None) -> list[dict]:
     """Benchmark ``names``; write JSON beside the artefacts, print the table and, with
     ``record``, write the docs section."""

@@ -91,7 +91,7 @@ def _config_dict(network) -> Any:
 def export_model(name: str, precision: str = "fp32", out_dir: str | os.PathLike = ".", *,
                  network: torch.nn.Module | None = None, weights: str | os.PathLike | None = None,
                  config: Any = None, random_init: bool = False, plugins: bool = True,
-                 calib: str | os.PathLike = DEFAULT_CALIB, calib_method: str = "minmax",
+                 calib: str | os.PathLike = DEFAULT_CALIB, calib_method: str | None = None,
                  calib_limit: int | None = 64, size: tuple[int, int] | None = None,
                  parity_sources: tuple[str, ...] | None = None,
                  opset: int = DEFAULT_OPSET, engine: bool = False,
@@ -108,7 +108,8 @@ def export_model(name: str, precision: str = "fp32", out_dir: str | os.PathLike 
         plugins: the bilateral-upsample op as the custom node ``edgegeo::AdaptiveConv``
             (False: standard ops, ``--no-plugins``). No effect on models without the op.
         calib: int8 calibration data, ``DIR`` or ``synthetic:N``.
-        calib_method: ``minmax``, ``entropy`` or ``percentile``.
+        calib_method: ``minmax``, ``entropy`` or ``percentile`` (default the spec's
+            ``int8_calib_method``).
         calib_limit: at most this many frames from a folder.
         size: ``(H, W)`` output size for tracing, calibration and checks (default
             ``spec.default_size(network)``: the deployment size, or the network's working size
@@ -133,6 +134,7 @@ def export_model(name: str, precision: str = "fp32", out_dir: str | os.PathLike 
     if size is not None:
         size = spec.check_size(size)
     source = None
+    calib_method = calib_method or spec.int8_calib_method
     if precision == "int8":
         if calib_method not in CALIBRATION_METHODS:
             raise ValueError(f"unknown calibration method {calib_method!r}; use one of "
@@ -225,7 +227,7 @@ def runtime_network(name: str, network: torch.nn.Module, backend: str = "onnxrun
                     precision: str = "fp32", cache: str | os.PathLike | None = None,
                     input_example: Any = None, *, plugins: bool | None = None,
                     threads: int | None = None, providers: str = "auto",
-                    calib: str = DEFAULT_CALIB, calib_method: str = "minmax",
+                    calib: str = DEFAULT_CALIB, calib_method: str | None = None,
                     engine_options: dict[str, Any] | None = None):
     """A network-like object running ``network`` exported at ``precision`` on ``backend``.
 
@@ -248,7 +250,7 @@ def runtime_network(name: str, network: torch.nn.Module, backend: str = "onnxrun
             standard-ops graph runs anywhere; the Python custom op is no faster on the CPU),
             True for tensorrt where ``tensorrt.plugin`` exists (≥ 10.6), else decomposed.
         threads: ORT intra-op threads; providers: ORT providers (``auto``, ``cpu``, ``cuda``).
-        calib, calib_method: int8 calibration.
+        calib, calib_method: int8 calibration (method default: the spec's).
         engine_options: TensorRT builder options (profile shapes, workspace …).
     Returns:
         A ``RuntimeNetwork`` (``JBURuntimeNetwork`` for ``jbu``, ``MVSRuntimeNetwork`` for
@@ -270,6 +272,7 @@ def runtime_network(name: str, network: torch.nn.Module, backend: str = "onnxrun
 
         plugins = backend == "tensorrt" and plugin_api_status()[0]
     size = _size_of(spec, input_example, network)
+    calib_method = calib_method or spec.int8_calib_method
     key_fields = {"name": name, "precision": precision, "plugins": bool(plugins),
                   "opset": DEFAULT_OPSET, "format": FORMAT_VERSION, "size": list(size),
                   "network": network_hash(network),

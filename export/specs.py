@@ -103,6 +103,9 @@ class ExportSpec:
         fp16_keep_fp32: op types left in fp32 in the fp16 graph (fragile reductions etc.).
         fp16_keep_fp32_nodes: ``onnx.ModelProto → node names`` left in fp32 in the fp16 graph.
         int8_op_types: op types whose inputs get Q/DQ (weights per channel) in the int8 graph.
+        int8_calib_method: the int8 calibration method used unless the caller names one
+            (``minmax``; ``percentile`` where a few outlier activations stretch min-max ranges
+            enough to cost accuracy).
         int8_exclude: ``onnx.ModelProto → node names`` kept out of quantization (applied to
             the graph as ORT's quantization pre-processing leaves it).
         runtime_class: the network-like class wrapping a runner (see ``runtime.py``), by name.
@@ -137,6 +140,7 @@ class ExportSpec:
     fp16_keep_fp32_nodes: Callable[[Any], list[str]] = field(default=lambda model: [])
     int8_op_types: tuple[str, ...] = ("Conv", "ConvTranspose", "MatMul", "Gemm")
     int8_exclude: Callable[[Any], list[str]] = field(default=lambda model: [])
+    int8_calib_method: str = "minmax"
     runtime_class: str = "RuntimeNetwork"
     uses_adaptive_conv: bool = False
     needs_depth: bool = False
@@ -344,7 +348,7 @@ EXPORT_SPECS: dict[str, ExportSpec] = {
         frame_kind="posed", frame_inputs=mvs_frame_inputs, metric=mvs_metric,
         attributes=mvs_attributes, fp16_keep_fp32_nodes=geometry_nodes,
         int8_op_types=("Conv", "MatMul", "Gemm"), int8_exclude=unquantized_matmuls,
-        runtime_class="MVSRuntimeNetwork", dynamic_hw=False,
+        int8_calib_method="percentile", runtime_class="MVSRuntimeNetwork", dynamic_hw=False,
         graph_module=MVSGraph, working_size=mvs_working_size,
         parity_sources=("synthetic:2",), zero_is_no_value=True),
 }

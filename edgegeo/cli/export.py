@@ -41,8 +41,9 @@ def register(subparsers) -> None:
                              "(stereo shards for stereo), or N rendered training-scene frames, "
                              "pairs (stereo) or posed walk-through windows (mvs) (default "
                              "synthetic:16)")
-    parser.add_argument("--calib-method", choices=METHOD_CHOICES, default="minmax",
-                        help="int8 calibration method (default minmax)")
+    parser.add_argument("--calib-method", choices=METHOD_CHOICES, default=None,
+                        help="int8 calibration method (default: the model's — minmax; mvs: "
+                             "percentile)")
     parser.add_argument("--no-plugins", action="store_true",
                         help="write the bilateral-upsample op as standard ONNX ops instead of "
                              "the custom node edgegeo::AdaptiveConv")
