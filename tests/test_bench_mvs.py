@@ -57,7 +57,7 @@ def test_bench_writes_tables_pictures_and_sane_numbers(tmp_path, monkeypatch, ca
     monkeypatch.setenv("EDGEGEO_BENCH_FILE", str(bench_file))
     out = tmp_path / "pictures"
     assert main(["bench", "mvs", "--weights", f"metadata={runs['metadata']}",
-                 f"dot={runs['dot']}", "--mono", str(runs["mono"]), "--scenes", "1",
+                 f"dot={runs['dot']}@128x96", "--mono", str(runs["mono"]), "--scenes", "1",
                  "--frames", str(FRAMES), "--min-sources", "1", "--mesh-points", "5000",
                  "--out", str(out), "--record"]) == 0
     assert "| metadata |" in capsys.readouterr().out
@@ -66,6 +66,9 @@ def test_bench_writes_tables_pictures_and_sane_numbers(tmp_path, monkeypatch, ca
     assert "Machine:" in section and "Command: `edgegeo " in section
     assert "scene seeds 1000–1000" in section and "96×64" in section     # smoke card resolution
     assert "**smoke run**" in section
+    # The card's working resolution, or the one the weights argument names.
+    assert f"- metadata: `{runs['metadata']}` at 96×64" in section
+    assert f"- dot: `{runs['dot']}` at 128×96" in section
 
     depth = parse_table(section, "depth source")
     assert list(depth) == ["metadata", "dot", "mono"]
@@ -128,6 +131,8 @@ def test_align_mono_depth_recovers_affine_disparity():
 
 @pytest.mark.parametrize("argv, message", [
     (["--weights", "nonsense"], "must look like NAME=PATH"),
+    (["--weights", "a=@128x96"], "must look like NAME=PATH"),
+    (["--weights", "a=/x/mvs.safetensors@100x64"], "multiples of 32"),
     (["--weights", "a=/nonexistent/mvs.safetensors"], "a: no weights file"),
     (["--frames", "1"], "--frames must be >= 2"),
 ])

@@ -108,3 +108,38 @@ def test_camera_augment_keeps_shape_is_seeded_and_changes_pixels():
     np.testing.assert_array_equal(outs[0], outs[1])
     assert np.abs(outs[0].astype(int) - image).mean() > 1
     assert np.abs(outs[0].astype(int) - outs[2]).mean() > 1
+
+
+def test_fourier_style_swaps_low_frequency_amplitudes_and_keeps_the_rest():
+    from edgegeo.training.mono.augment import fourier_style
+
+    image, style = images(batch=2, size=(40, 48))
+    out = fourier_style(image, style, beta=0.05)                   # window half-size 2
+    assert out.shape == image.shape and out.dtype == image.dtype
+    assert out.min() >= 0 and out.max() <= 1
+    assert torch.allclose(fourier_style(image, image, 0.05), image, atol=1e-5)
+    # The mean colour (DC) is the style's; high frequencies (edges) stay the image's.
+    torch.testing.assert_close(out.mean((1, 2)), style.mean((1, 2)), atol=2e-2, rtol=0)
+    high = torch.ones(40, 48, dtype=torch.bool)
+    high[:3], high[-2:], high[:, :3], high[:, -2:] = False, False, False, False
+    unclamped = torch.fft.fft2(out).abs()[:, high]
+    torch.testing.assert_close(unclamped, torch.fft.fft2(image).abs()[:, high], atol=0.5, rtol=0.05)
+    with pytest.raises(ValueError, match="must both be"):
+        fourier_style(image, style[:, :20], 0.05)
+
+
+def test_labelled_batch_with_photo_style_keeps_labels_and_changes_colours():
+    from edgegeo.training.mono.data import LabelledFrames, labelled_batch
+
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 255, (3, 48, 64, 3), dtype=np.uint8)
+    depth = rng.uniform(1, 5, (3, 48, 64)).astype(np.float32)
+    frames = LabelledFrames(rgb, depth, "test frames")
+    photo = np.full((60, 80, 3), (250, 20, 20), dtype=np.uint8)      # a red "photo"
+    plain = labelled_batch(frames, 4, (32, 48), 7, (0.5, 1.0))
+    styled = labelled_batch(frames, 4, (32, 48), 7, (0.5, 1.0), styles=[photo], style_p=1.0)
+    none = labelled_batch(frames, 4, (32, 48), 7, (0.5, 1.0), styles=[photo], style_p=0.0)
+    assert torch.equal(none["image"], plain["image"])
+    red_share = styled["image"][:, 0].mean() - styled["image"][:, 1:].mean()
+    assert red_share > plain["image"][:, 0].mean() - plain["image"][:, 1:].mean() + 0.2
+    assert torch.equal(styled["valid"][0], plain["valid"][0])

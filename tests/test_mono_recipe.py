@@ -108,6 +108,8 @@ def test_config_validation():
         make_config(recipe.config_cls, overrides=["crop_size=100,160"])
     with pytest.raises(ValueError, match="model spec"):
         make_config(recipe.config_cls, overrides=["model=huge"])
+    with pytest.raises(ValueError, match="style_p"):
+        make_config(recipe.config_cls, overrides=["style_p=1.5"])
 
 
 def test_eval_mono_on_tiny_data(teacher_weights, student_weights, tmp_path, monkeypatch,

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from edgegeo.data.splits import TEST_SEEDS, check_seeds
-from edgegeo.models.mvs.config import EVAL_MAX_DEPTH
+from edgegeo.models.mvs.config import EVAL_MAX_DEPTH, SIZE_MULTIPLE
 
 RIG_SEED_FACTOR = 1_000_003      # walk-through seed = scene seed × this (`edgegeo data render`)
 MESH_THRESHOLD = 0.05            # metres, precision / recall / F-score
@@ -132,36 +132,46 @@ class ModuleTimer:
             handle.remove()
 
 
-def load_methods(weights: list[tuple[str, Path]], mono: Path | None = None,
-                 device: str = "cpu", min_sources: int | None = None) -> list[Method]:
+def load_methods(weights: list[tuple[str, Path, tuple[int, int] | None]],
+                 mono: Path | None = None, device: str = "cpu",
+                 min_sources: int | None = None) -> list[Method]:
     """The depth sources to benchmark, via :func:`edgegeo.load`.
 
     Args:
-        weights: ``(label, path)`` of each ``mvs`` weights file (model card beside it).
+        weights: ``(label, path, resolution)`` of each ``mvs`` weights file (model card beside
+            it); ``resolution`` ``(H, W)`` overrides the card's working resolution (None: the
+            card's).
         mono: ``mono-depth`` weights, or None.
         min_sources: fewest keyframe sources an ``mvs`` stream predicts with (None: each
             model's ``num_sources``).
     Raises:
-        ValueError: no ``mvs`` weights, repeated labels; FileNotFoundError: a missing file.
+        ValueError: no ``mvs`` weights, repeated labels, a resolution that is not multiples of
+            32; FileNotFoundError: a missing file.
     """
     import edgegeo
     from edgegeo.weights_io import load_model_card
 
     if not weights:
         raise ValueError("the mvs benchmark needs at least one mvs weights file")
-    labels = [label for label, _ in weights] + (["mono"] if mono else [])
+    labels = [label for label, _, _ in weights] + (["mono"] if mono else [])
     if len(set(labels)) != len(labels) or GT_LABEL in labels:
         raise ValueError(f"labels must be distinct and not {GT_LABEL!r}, got {labels}")
-    entries = [(label, "mvs", Path(path)) for label, path in weights]
+    entries = [(label, "mvs", Path(path), resolution) for label, path, resolution in weights]
     if mono:
-        entries.append(("mono", "mono", Path(mono)))
+        entries.append(("mono", "mono", Path(mono), None))
     methods = []
-    for label, kind, path in entries:
+    for label, kind, path, resolution in entries:
+        if resolution is not None and (len(resolution) != 2 or any(
+                v <= 0 or v % SIZE_MULTIPLE for v in resolution)):
+            raise ValueError(f"{label}: working resolution {resolution} (H, W) must be positive "
+                             f"multiples of {SIZE_MULTIPLE}")
         if not path.is_file():
             raise FileNotFoundError(f"{label}: no weights file {path} (train it with `edgegeo "
                                     f"train {'mvs' if kind == 'mvs' else 'mono-depth'}`)")
         options = ({"min_sources": min_sources} if kind == "mvs" and min_sources is not None
                    else {})
+        if resolution is not None:
+            options["resolution"] = tuple(resolution)
         predictor = edgegeo.load("mvs" if kind == "mvs" else "mono-depth", weights=path,
                                  device=device, **options)
         card = load_model_card(path, missing_ok=True)
@@ -453,7 +463,11 @@ def report_body(results: list[MethodResult], info: dict, methods: list[Method],
         trained = f" — `{card['command']}`" if "command" in card else ""
         if "steps" in card:
             trained += f", {card['steps']} steps, {card.get('wall_time_s', 0) / 60:.0f} min"
-        lines.append(f"- {method.label}: `{method.path}`{trained}{smoke}")
+        at = ""
+        if method.kind == "mvs":
+            height, width = method.predictor.resolution
+            at = f" at {width}×{height}"
+        lines.append(f"- {method.label}: `{method.path}`{at}{trained}{smoke}")
     if pictures:
         lines.append("")
         lines += [f"![{caption}]({path})" for caption, path in pictures]

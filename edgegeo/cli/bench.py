@@ -8,6 +8,7 @@ parser, :func:`edgegeo.bench_report.add_record_argument` and ``set_defaults(func
 from __future__ import annotations
 
 import argparse
+import re
 
 OP_SECTION = "adaptive-conv-op"
 UPSAMPLE_SECTION = "upsample-depth"
@@ -167,9 +168,13 @@ def _run_mvs(args: argparse.Namespace) -> int:
     weights = []
     for item in args.weights or [f"mvs={Path(WEIGHTS_DIR) / 'mvs.safetensors'}"]:
         label, _, path = item.partition("=")
+        resolution = None
+        size = re.fullmatch(r"(.*)@(\d+)x(\d+)", path.strip())
+        if size:
+            path, resolution = size.group(1), (int(size.group(3)), int(size.group(2)))
         if not label.strip() or not path.strip():
-            raise ValueError(f"--weights {item!r} must look like NAME=PATH")
-        weights.append((label.strip(), Path(path.strip())))
+            raise ValueError(f"--weights {item!r} must look like NAME=PATH or NAME=PATH@WxH")
+        weights.append((label.strip(), Path(path.strip()), resolution))
     methods = bench.load_methods(weights, args.mono, args.device, args.min_sources)
     results, outputs, info = bench.run_benchmark(methods, args.scenes, args.frames, args.fps,
                                                  args.mesh_points)
@@ -205,11 +210,13 @@ def _add_mvs(benchmarks) -> None:
                     "saves depth/error strips and mesh renderings under --out; --record also "
                     f"writes section '{MVS_SECTION}' of docs/benchmarks.md, linking the "
                     "pictures where --out has them.")
-    parser.add_argument("--weights", action="extend", nargs="+", metavar="NAME=PATH",
+    parser.add_argument("--weights", action="extend", nargs="+", metavar="NAME=PATH[@WxH]",
                         help="mvs weights to evaluate, one row each (e.g. --weights "
                              "metadata=runs/mvs/mvs.safetensors dot=runs/mvs-dot/"
                              "mvs.safetensors; repeatable; default: "
-                             "mvs=edgegeo/weights/mvs.safetensors); the first sets the "
+                             "mvs=edgegeo/weights/mvs.safetensors); @WxH runs the model at "
+                             "that working resolution instead of its card's (e.g. "
+                             "old=old/mvs.safetensors@384x288); the first sets the rendering "
                              "resolution")
     parser.add_argument("--mono", type=Path, metavar="PATH",
                         help="also evaluate these mono-depth weights (row 'mono')")

@@ -3,6 +3,10 @@
 * Geometric (every stream, on the CPU when a batch is built): random resized crops and
   horizontal flips of numpy images, applied identically to an image and its depth.
 * Camera (labelled frames, numpy): exposure, white balance, tone curve, blur, noise, JPEG.
+* Photo style (labelled frames, torch, optional): the low-frequency amplitude spectrum of a
+  rendered crop replaced by a real photo's (FDA: Yang & Soatto, "FDA: Fourier Domain Adaptation
+  for Semantic Segmentation", CVPR 2020) — the photo's global colour, contrast and illumination
+  gradients on the rendered geometry, whose phase (edges, shapes) and label are kept.
 * Strong perturbations (the student's unlabelled input only, on the training device): colour
   jitter (brightness, contrast, saturation, hue; p = 0.8), random grey (p = 0.2), Gaussian blur
   (p = 0.5, σ ∈ [0.1, 2] px) — the UniMatch settings Depth Anything uses — and CutMix boxes
@@ -108,6 +112,29 @@ def camera_augment(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
                                                          int(rng.integers(30, 91))])
         out = np.ascontiguousarray(cv2.imdecode(data, cv2.IMREAD_COLOR)[..., ::-1])
     return out
+
+
+# ------------------------------------------------------------------------- photo style (torch)
+
+def fourier_style(image: torch.Tensor, style: torch.Tensor, beta: float) -> torch.Tensor:
+    """FDA: ``(3, H, W)`` float32 RGB in [0, 1] with the amplitudes of its lowest spatial
+    frequencies — a window of half-size ``⌊beta · min(H, W)⌋`` (at least 1) frequencies around
+    DC in each axis — taken from ``style`` (same shape); phases, and so the geometry, stay the
+    image's. Returns the same shape, clamped to [0, 1]."""
+    if image.shape != style.shape or image.dim() != 3:
+        raise ValueError(f"image and style must both be (3, H, W), got {tuple(image.shape)} and "
+                         f"{tuple(style.shape)}")
+    height, width = image.shape[-2:]
+    half = max(1, int(beta * min(height, width)))
+    spectrum, style_amplitude = torch.fft.fft2(image), torch.fft.fft2(style).abs()
+    low_y = torch.zeros(height, dtype=torch.bool)
+    low_x = torch.zeros(width, dtype=torch.bool)
+    low_y[:half + 1], low_y[height - half:] = True, True     # unshifted: DC at index 0
+    low_x[:half + 1], low_x[width - half:] = True, True
+    low = low_y[:, None] & low_x[None, :]
+    amplitude = torch.where(low, style_amplitude, spectrum.abs())
+    styled = torch.fft.ifft2(torch.polar(amplitude, spectrum.angle())).real
+    return styled.clamp(0.0, 1.0)
 
 
 # ----------------------------------------------------------------------------- strong (torch)

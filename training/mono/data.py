@@ -21,7 +21,8 @@ import torch
 
 from edgegeo.data.splits import EVALUATION_ONLY_IMAGES, TRAIN_SEEDS, TRAINING_PHOTOS, check_seeds
 
-from .augment import camera_augment, crop_resize_depth, crop_resize_rgb, random_resized_crop_box
+from .augment import (camera_augment, crop_resize_depth, crop_resize_rgb, fourier_style,
+                      random_resized_crop_box)
 
 
 RIG_SEED_FACTOR = 1_000_003   # `edgegeo data render`: walk-through seed = scene seed × this
@@ -130,11 +131,15 @@ def load_training_photos() -> list[np.ndarray]:
 
 
 def labelled_batch(frames: LabelledFrames, count: int, out_hw: tuple[int, int], seed: int,
-                   crop_area: tuple[float, float], camera: bool = False
-                   ) -> dict[str, torch.Tensor]:
+                   crop_area: tuple[float, float], camera: bool = False,
+                   styles: list[np.ndarray] | None = None, style_p: float = 0.0,
+                   style_beta: tuple[float, float] = (0.005, 0.02)) -> dict[str, torch.Tensor]:
     """``count`` random frames, random resized crops (area fraction ``crop_area`` of the
     frame: the scene at many pixel scales) and flips; with ``camera``, each crop also goes
-    through :func:`~.augment.camera_augment` (exposure, white balance, blur, noise, JPEG).
+    through :func:`~.augment.camera_augment` (exposure, white balance, blur, noise, JPEG);
+    with ``styles`` (real photos), each crop with probability ``style_p`` takes the
+    low-frequency amplitudes of a random crop of one of them (:func:`~.augment.fourier_style`,
+    ``beta`` uniform in ``style_beta``).
 
     Returns:
         ``image (B, 3, h, w)`` float32 [0, 1], ``disparity (B, 1, h, w)`` float32 (``1/depth``,
@@ -153,6 +158,11 @@ def labelled_batch(frames: LabelledFrames, count: int, out_hw: tuple[int, int], 
         else:
             images.append(crop_resize_rgb(frames.rgb[index], box, out_hw, flip))
         depths.append(crop_resize_depth(frames.depth[index], box, out_hw, flip))
+        if styles and style_p > 0 and rng.random() < style_p:
+            photo = styles[int(rng.integers(len(styles)))]
+            photo_box = random_resized_crop_box(*photo.shape[:2], out_hw, rng, (0.2, 1.0))
+            images[-1] = fourier_style(images[-1], crop_resize_rgb(photo, photo_box, out_hw, False),
+                                       float(rng.uniform(*style_beta)))
     depth = torch.stack(depths)
     valid = depth > 1e-3
     disparity = torch.where(valid, 1.0 / depth.clamp_min(1e-3), torch.zeros_like(depth))

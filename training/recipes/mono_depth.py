@@ -73,6 +73,9 @@ class MonoDepthTeacherConfig(TrainConfig):
         train_data: folders of rendered ``scene_*`` shards, comma-separated, or ``generate``
             (render ``generate_scenes`` training scenes in memory: smoke runs, fresh clones).
         camera_augment: pass labelled crops through exposure/white-balance/blur/noise/JPEG.
+        style_p: probability that a labelled crop takes a real photo's low-frequency
+            amplitude spectrum (FDA photo style; ``TRAINING_PHOTOS``; 0 = off).
+        style_beta: range of FDA's window size, a fraction of the crop's short side.
         gradient_weight: weight of MiDaS's gradient-matching loss on labelled images (0 = off).
         gradient_scales: its number of scales.
         val_data: folder of held-out shards (``VAL_SEEDS``, e.g. object scenes of the held-out
@@ -104,6 +107,8 @@ class MonoDepthTeacherConfig(TrainConfig):
     crop_area: tuple[float, float] = (0.15, 1.0)
     train_data: str = "data/mono-objects,data/mono-rooms"
     camera_augment: bool = True
+    style_p: float = 0.0
+    style_beta: tuple[float, float] = (0.005, 0.02)
     gradient_weight: float = 0.5
     gradient_scales: int = 4
     val_data: str = ""
@@ -132,6 +137,10 @@ class MonoDepthTeacherConfig(TrainConfig):
         if self.generate_scenes < 1 or self.generate_frames < 1 or min(self.generate_size) < 8:
             raise ValueError("config generate_scenes/generate_frames must be >= 1 and "
                              "generate_size >= 8 px")
+        low, high = self.style_beta
+        if not 0 <= self.style_p <= 1 or not 0 < low <= high <= 0.5:
+            raise ValueError(f"config style_p must be in [0, 1] and style_beta satisfy "
+                             f"0 < low <= high <= 0.5, got {self.style_p}, {self.style_beta}")
         if self.gradient_weight < 0 or self.gradient_scales < 1:
             raise ValueError("config gradient_weight must be >= 0 and gradient_scales >= 1")
         if self.val_scenes < 0 or self.eval_resolution < patch or self.num_threads < 0:
@@ -216,6 +225,7 @@ class MonoDepthTeacherRecipe(Recipe):
 
     def __init__(self) -> None:
         self._frames: dict[tuple, LabelledFrames] = {}
+        self._photos: list | None = None
 
     # -- model and data ---------------------------------------------------------------------
     def build_model(self, cfg: MonoDepthTeacherConfig) -> MonoDepthNet:
@@ -235,11 +245,24 @@ class MonoDepthTeacherRecipe(Recipe):
                 self._frames[key] = load_labelled_folders(cfg.train_data, cfg.max_scenes or None)
         return self._frames[key]
 
+    def photos(self) -> list:
+        """The real photos (``TRAINING_PHOTOS``, loaded once)."""
+        if self._photos is None:
+            self._photos = load_training_photos()
+        return self._photos
+
+    def labelled(self, cfg, frames: LabelledFrames, count: int, crop: tuple[int, int],
+                 seed: int) -> dict[str, torch.Tensor]:
+        """A labelled batch with the config's augmentations."""
+        return labelled_batch(frames, count, crop, seed, tuple(cfg.crop_area),
+                              camera=cfg.camera_augment,
+                              styles=self.photos() if cfg.style_p > 0 else None,
+                              style_p=cfg.style_p, style_beta=tuple(cfg.style_beta))
+
     def build_data(self, cfg, rank, world_size, seed, start_step):
         frames = self.frames(cfg)
         return seeded_batches(
-            lambda s: labelled_batch(frames, cfg.batch_size, crop_size_of_step(cfg, s), s,
-                                     tuple(cfg.crop_area), camera=cfg.camera_augment),
+            lambda s: self.labelled(cfg, frames, cfg.batch_size, crop_size_of_step(cfg, s), s),
             seed=seed, rank=rank, start_step=start_step)
 
     # -- loss -------------------------------------------------------------------------------
@@ -265,7 +288,10 @@ class MonoDepthTeacherRecipe(Recipe):
                 f"{cfg.crop_size[0]}x{cfg.crop_size[1]} × {cfg.crop_scales} (per step), "
                 "horizontal flips"
                 + ("; camera augmentation (exposure, white balance, tone, blur, noise, JPEG)"
-                   if cfg.camera_augment else ""))
+                   if cfg.camera_augment else "")
+                + (f"; FDA photo style (p {cfg.style_p:g}, beta {cfg.style_beta[0]:g}–"
+                   f"{cfg.style_beta[1]:g}, scikit-image TRAINING_PHOTOS)" if cfg.style_p > 0
+                   else ""))
 
     # -- logging and card metrics -----------------------------------------------------------
     def images(self, model, batch, cfg):
@@ -349,7 +375,6 @@ class MonoDepthStudentRecipe(MonoDepthTeacherRecipe):
     def __init__(self) -> None:
         super().__init__()
         self._teacher: MonoDepthNet | None = None
-        self._photos: list | None = None
 
     def build_model(self, cfg: MonoDepthStudentConfig) -> MonoDepthNet:
         student = super().build_model(cfg)
@@ -371,19 +396,13 @@ class MonoDepthStudentRecipe(MonoDepthTeacherRecipe):
             self._teacher = self._teacher.to(device)
         return self._teacher
 
-    def photos(self) -> list:
-        if self._photos is None:
-            self._photos = load_training_photos()
-        return self._photos
-
     def build_data(self, cfg, rank, world_size, seed, start_step):
         frames, photos = self.frames(cfg), self.photos()
         n_lab = cfg.batch_size // 3
 
         def make(s: int) -> dict[str, Any]:
             crop = crop_size_of_step(cfg, s)
-            batch = labelled_batch(frames, n_lab, crop, s, tuple(cfg.crop_area),
-                                   camera=cfg.camera_augment)
+            batch = self.labelled(cfg, frames, n_lab, crop, s)
             batch["unlabelled"] = unlabelled_batch(
                 photos, frames, cfg.batch_size - n_lab, crop, s + 1, cfg.photo_fraction,
                 tuple(cfg.photo_crop_area), tuple(cfg.crop_area))
