@@ -37,6 +37,43 @@ from .onnx_export import finalize, metadata, set_metadata
 
 CALIBRATION_METHODS = ("minmax", "entropy", "percentile")
 PERCENTILE = 99.99
+CALIB_CHUNK = 4
+"""Frames whose intermediate outputs a histogram calibrator (percentile, entropy) holds before
+folding them into its histograms: held all at once, mvs at 384×288 needs more than 24 GB."""
+
+
+@contextlib.contextmanager
+def _histograms_in_chunks(chunk: int):
+    """Make ORT's histogram calibrators (percentile, entropy) read the calibration frames
+    ``chunk`` at a time, folding each chunk into their histograms before the next: they
+    otherwise hold every intermediate output of every frame at once (ORT ignores
+    ``CalibMaxIntermediateOutputs`` for them). The histograms merge exactly as ORT merges
+    them when its ``collect_data`` is called more than once."""
+    from onnxruntime.quantization import calibrate
+
+    original = calibrate.HistogramCalibrater.collect_data
+
+    class _Frames(calibrate.CalibrationDataReader):
+        def __init__(self, items: list):
+            self.items = items
+
+        def get_next(self):
+            return self.items.pop(0) if self.items else None
+
+    def collect_in_chunks(self, data_reader) -> None:
+        while True:
+            items = []
+            while len(items) < chunk and (item := data_reader.get_next()):
+                items.append(item)
+            if not items:
+                return
+            original(self, _Frames(items))
+
+    calibrate.HistogramCalibrater.collect_data = collect_in_chunks
+    try:
+        yield
+    finally:
+        calibrate.HistogramCalibrater.collect_data = original
 
 
 def quantize_int8(model: onnx.ModelProto, reader, method: str = "minmax",
@@ -93,7 +130,7 @@ def quantize_int8(model: onnx.ModelProto, reader, method: str = "minmax",
             library = ort_custom_ops_library()
         extra = {"ActivationSymmetric": True, "WeightSymmetric": True,
                  "CalibPercentile": PERCENTILE}
-        with _sessions_with_library(library):
+        with _sessions_with_library(library), _histograms_in_chunks(CALIB_CHUNK):
             quantize_static(str(prepared), str(output), reader, quant_format=QuantFormat.QDQ,
                             per_channel=True, activation_type=QuantType.QInt8,
                             weight_type=QuantType.QInt8, calibrate_method=methods[method],

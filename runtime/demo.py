@@ -41,8 +41,8 @@ class DemoConfig:
 
     seed: int = 1000
     frames: int = 60
-    width: int = 256
-    height: int = 192
+    width: int = 384
+    height: int = 288
     max_depth: float = 5.0
     weights_dir: str | None = None
     mesh_samples: int = 200_000

@@ -209,3 +209,35 @@ def test_export_cli(tmp_path, capsys):
     with pytest.raises(ValueError, match="no real posed sequence"):
         export_model("mvs", "fp32", tmp_path, network=tiny_network(),
                      parity_sources=("motorcycle",))
+
+
+def test_histogram_calibration_reads_frames_in_chunks_and_restores_ort():
+    """Percentile / entropy calibration folds CALIB_CHUNK frames at a time into its histograms
+    (ORT would hold every frame's intermediate outputs at once) and leaves ORT as it was."""
+    from onnxruntime.quantization import calibrate
+
+    from export.int8 import _histograms_in_chunks
+
+    class Frames(calibrate.CalibrationDataReader):
+        def __init__(self, count):
+            self.items = [{"x": np.full((1, 2), i, np.float32)} for i in range(count)]
+
+        def get_next(self):
+            return self.items.pop(0) if self.items else None
+
+    chunks = []
+
+    def stub(self, reader):                      # ORT's collect_data: reads the reader dry
+        chunks.append(list(iter(reader.get_next, None)))
+
+    original = calibrate.HistogramCalibrater.collect_data
+    calibrate.HistogramCalibrater.collect_data = stub
+    try:
+        with _histograms_in_chunks(2):
+            assert calibrate.HistogramCalibrater.collect_data is not stub
+            calibrate.HistogramCalibrater.collect_data(object(), Frames(5))
+        assert calibrate.HistogramCalibrater.collect_data is stub         # restored
+    finally:
+        calibrate.HistogramCalibrater.collect_data = original
+    assert [len(chunk) for chunk in chunks] == [2, 2, 1]
+    assert [float(frame["x"][0, 0]) for chunk in chunks for frame in chunk] == [0, 1, 2, 3, 4]

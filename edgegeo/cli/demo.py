@@ -14,8 +14,9 @@ def register(subparsers) -> None:
     parser.add_argument("--out", default="out/demo", help="output folder (default: out/demo)")
     parser.add_argument("--seed", type=int, default=1000, help="scene seed (default: 1000, held out)")
     parser.add_argument("--frames", type=int, default=60, help="walk-through length (default: 60)")
-    parser.add_argument("--size", default="256x192", metavar="WxH",
-                        help="rendered frame size in pixels (default: 256x192)")
+    parser.add_argument("--size", default="384x288", metavar="WxH",
+                        help="rendered frame size in pixels (default: 384x288, the mvs "
+                             "model's working resolution)")
     parser.add_argument("--max-depth", type=float, default=5.0,
                         help="fuse depth up to this many metres (default: 5.0)")
     parser.add_argument("--weights-dir", metavar="DIR",
