@@ -2,11 +2,13 @@
 writes (tables, machine, command, pictures) and the ranges of its numbers; GT-aligned mono
 depth; clear errors for bad arguments."""
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+import edgegeo
 from edgegeo.cli import main
 from edgegeo.models.mono_depth import MonoDepthNet, MonoDepthNetConfig
 from edgegeo.models.mvs import KeyframeBuffer, MVSNet, MVSNetConfig
@@ -132,7 +134,8 @@ def test_align_mono_depth_recovers_affine_disparity():
 @pytest.mark.parametrize("argv, message", [
     (["--weights", "nonsense"], "must look like NAME=PATH"),
     (["--weights", "a=@128x96"], "must look like NAME=PATH"),
-    (["--weights", "a=/x/mvs.safetensors@100x64"], "multiples of 32"),
+    (["--weights", f"a={Path(edgegeo.__file__).parent / 'weights' / 'mvs.safetensors'}@100x64"],
+     "multiples of 32"),
     (["--weights", "a=/nonexistent/mvs.safetensors"], "a: no weights file"),
     (["--frames", "1"], "--frames must be >= 2"),
 ])

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from edgegeo.data.splits import TEST_SEEDS, check_seeds
-from edgegeo.models.mvs.config import EVAL_MAX_DEPTH, SIZE_MULTIPLE
+from edgegeo.models.mvs.config import EVAL_MAX_DEPTH
 
 RIG_SEED_FACTOR = 1_000_003      # walk-through seed = scene seed × this (`edgegeo data render`)
 MESH_THRESHOLD = 0.05            # metres, precision / recall / F-score
@@ -145,8 +145,8 @@ def load_methods(weights: list[tuple[str, Path, tuple[int, int] | None]],
         min_sources: fewest keyframe sources an ``mvs`` stream predicts with (None: each
             model's ``num_sources``).
     Raises:
-        ValueError: no ``mvs`` weights, repeated labels, a resolution that is not multiples of
-            32; FileNotFoundError: a missing file.
+        ValueError: no ``mvs`` weights, repeated labels, a resolution the predictor refuses
+            (not multiples of 32); FileNotFoundError: a missing file.
     """
     import edgegeo
     from edgegeo.weights_io import load_model_card
@@ -161,10 +161,6 @@ def load_methods(weights: list[tuple[str, Path, tuple[int, int] | None]],
         entries.append(("mono", "mono", Path(mono), None))
     methods = []
     for label, kind, path, resolution in entries:
-        if resolution is not None and (len(resolution) != 2 or any(
-                v <= 0 or v % SIZE_MULTIPLE for v in resolution)):
-            raise ValueError(f"{label}: working resolution {resolution} (H, W) must be positive "
-                             f"multiples of {SIZE_MULTIPLE}")
         if not path.is_file():
             raise FileNotFoundError(f"{label}: no weights file {path} (train it with `edgegeo "
                                     f"train {'mvs' if kind == 'mvs' else 'mono-depth'}`)")
