@@ -34,7 +34,9 @@ class DeviceProfile:
         name, description: identity.
         backend: preferred inference backend (tensorrt | onnxruntime | torch).
         precision: fp32 | fp16 | int8.
-        resolution: network input ``(H, W)`` pixels.
+        resolution: ``(H, W)`` pixels of the mono-depth input (it runs at the short side);
+            stereo runs at the pair's own size (shrunk only to fit its disparity range) and
+            mvs at the working resolution on its model card.
         camera: ``(width, height, fps)`` of the RealSense streams.
         max_queue: packets waiting before each pipeline stage.
         fusion_voxel_size: metres; fusion_trunc: metres (trunc_voxels × voxel);
