@@ -23,6 +23,8 @@ from pathlib import Path
 DEFAULT_PATH = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 HEADER = "# edgegeo benchmarks\n\nEvery section is written by the command it names, on the machine it names.\n"
 ENV_VAR = "EDGEGEO_BENCH_FILE"
+# A "|" not already escaped: inside a table cell it would end the cell.
+UNESCAPED_PIPE = re.compile(r"(?<!\\)\|")
 
 
 def bench_file() -> Path:
@@ -82,11 +84,13 @@ def machine_line() -> str:
 
 
 def markdown_table(rows: list[dict], columns: list[str] | None = None, fmt: str = "{:.4g}") -> str:
-    """Render ``rows`` (dicts sharing keys) as a markdown table; floats formatted with ``fmt``."""
+    """Render ``rows`` (dicts sharing keys) as a markdown table; floats formatted with ``fmt``,
+    a ``|`` inside a cell (an error message, a shell command) escaped so it stays in its cell."""
     columns = columns or list(rows[0])
     out = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     for row in rows:
-        cells = [fmt.format(v) if isinstance(v, float) else str(v) for v in (row.get(c, "") for c in columns)]
+        cells = [UNESCAPED_PIPE.sub(r"\\|", fmt.format(v) if isinstance(v, float) else str(v))
+                 for v in (row.get(c, "") for c in columns)]
         out.append("| " + " | ".join(cells) + " |")
     return "\n".join(out)
 
