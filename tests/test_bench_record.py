@@ -81,8 +81,9 @@ def test_export_record_needs_benchmark(bench_files, capsys):
 
 
 def test_markdown_table_keeps_a_pipe_inside_its_cell():
-    table = bench_report.markdown_table([{"split": "all ops", "error": "max |R R^T - I| too large"},
-                            {"split": r"gt\|mono", "error": 0.25}])
+    table = bench_report.markdown_table([
+        {"split": "all ops", "error": "max |R R^T - I| too large"},
+        {"split": r"gt\|mono", "error": 0.25}])
     rows = table.splitlines()
     assert rows[2] == r"| all ops | max \|R R^T - I\| too large |"
     assert rows[3] == r"| gt\|mono | 0.25 |"                  # already escaped: left as is
