@@ -49,15 +49,15 @@ def choose_min_confidence(model, scenes: int = 3, frames: int = 40, fps: float =
         ``(threshold, rows)``; each row: ``min_confidence``, ``fscore``, ``precision``,
         ``recall`` (means over scenes) and ``kept`` (fraction of predicted pixels kept).
     """
-    from edgegeo.data.synthetic import generate_scene, walkthrough
-    from edgegeo.data.visibility import visible_surface_points
-    from edgegeo.fusion import FusionConfig, TSDFFusion
+    from edgegeo.fusion import TSDFFusion
     from edgegeo.metrics.mesh import mesh_metrics
     from edgegeo.models.mvs import MVSNet
     from edgegeo.models.mvs.predictor import MVSPredictor, MVSStream
 
     if model.config.decoder != "planes":
         raise ValueError("only the planes decoder has a confidence to threshold")
+    if model.config.hint:
+        return _choose_hinted(model, scenes, frames, fps, min_sources, candidates, mesh_points)
     unmasked = MVSNet(dataclasses.replace(model.config, min_confidence=0.0))
     unmasked.load_state_dict(model.state_dict())
     unmasked.eval()
@@ -68,13 +68,8 @@ def choose_min_confidence(model, scenes: int = 3, frames: int = 40, fps: float =
                              min_sources=min_sources)
     per_scene = []
     try:
-        for seed in VAL_SEEDS[:scenes]:
-            scene = generate_scene(seed)
-            height, width = model.config.image_size
-            walk = walkthrough(scene, frames, width, height, seed=seed * RIG_SEED_FACTOR,
-                               fps=fps, progress=False)
-            visible = visible_surface_points(scene.mesh, walk, n_points=mesh_points,
-                                             max_depth=FusionConfig().max_depth, seed=seed)
+        for walk, visible, seed in _validation_walks(model.config, scenes, frames, fps,
+                                                     mesh_points):
             stream, predicted = MVSStream(predictor), {}
             for index, frame in enumerate(walk):
                 captured.clear()
@@ -97,6 +92,55 @@ def choose_min_confidence(model, scenes: int = 3, frames: int = 40, fps: float =
                 fusion.integrate(np.where(keep, depth, 0.0).astype(np.float32), walk[index].K,
                                  walk[index].world_T_cam, walk[index].rgb)
             mesh = fusion.extract_mesh()
+            scores.append(mesh_metrics(mesh, visible, F_SCORE_THRESHOLD_M, mesh_points, seed)
+                          if mesh.has_triangles() else
+                          {"fscore": 0.0, "precision": 0.0, "recall": 0.0})
+        rows.append({"min_confidence": float(threshold),
+                     **{key: float(np.mean([s[key] for s in scores]))
+                        for key in ("fscore", "precision", "recall")},
+                     "kept": float(np.mean(kept)) if kept else 0.0})
+    return pick_threshold(rows), rows
+
+
+def _validation_walks(config, scenes: int, frames: int, fps: float, mesh_points: int):
+    """``(walk-through frames, visible GT surface points, seed)`` of the first ``scenes``
+    validation scenes at the model's working size."""
+    from edgegeo.data.synthetic import generate_scene, walkthrough
+    from edgegeo.data.visibility import visible_surface_points
+    from edgegeo.fusion import FusionConfig
+
+    for seed in VAL_SEEDS[:scenes]:
+        scene = generate_scene(seed)
+        height, width = config.image_size
+        walk = walkthrough(scene, frames, width, height, seed=seed * RIG_SEED_FACTOR, fps=fps,
+                           progress=False)
+        yield walk, visible_surface_points(scene.mesh, walk, n_points=mesh_points,
+                                           max_depth=FusionConfig().max_depth, seed=seed), seed
+
+
+def _choose_hinted(model, scenes, frames, fps, min_sources, candidates, mesh_points):
+    """:func:`choose_min_confidence` for a hinted model: the threshold also decides what is
+    fused, and so the hints, so each candidate runs the stream (with its fusion) again."""
+    from edgegeo.fusion import TSDFFusion
+    from edgegeo.metrics.mesh import mesh_metrics
+    from edgegeo.models.mvs import MVSNet
+    from edgegeo.models.mvs.predictor import MVSPredictor, MVSStream
+
+    walks = list(_validation_walks(model.config, scenes, frames, fps, mesh_points))
+    rows = []
+    for threshold in candidates:
+        masked = MVSNet(dataclasses.replace(model.config, min_confidence=float(threshold)))
+        masked.load_state_dict(model.state_dict())
+        predictor = MVSPredictor(masked.eval(), resolution=tuple(model.config.image_size),
+                                 min_sources=min_sources)
+        scores, kept = [], []
+        for walk, visible, seed in walks:
+            stream = MVSStream(predictor, fusion=TSDFFusion())
+            for frame in walk:
+                depth = stream.push(frame)
+                if depth is not None:
+                    kept.append(float((depth > 0).mean()))
+            mesh = stream.fusion.extract_mesh()
             scores.append(mesh_metrics(mesh, visible, F_SCORE_THRESHOLD_M, mesh_points, seed)
                           if mesh.has_triangles() else
                           {"fscore": 0.0, "precision": 0.0, "recall": 0.0})

@@ -16,6 +16,11 @@
   (intrinsics shifted with :func:`edgegeo.geometry.crop_K`) while the sources stay whole: the
   pixel scale, and so the matching geometry, is that of full frames at inference, but the cost
   volume and U-Net — most of the training cost — run on the crop.
+* **Depth hints** — optionally (``hints=`` of :func:`load_shard_sequences`) each frame has
+  the depth of the map fused from an earlier model's keyframes before it
+  (:mod:`edgegeo.training.mvs.hints`); a batch then carries the reference's ``hint_depth``
+  (zeroed with probability ``hint_drop_p``, as at a stream's start), and its stream sources
+  are the earlier frames (the hint was fused in that order).
 * **Source dropout** — with probability ``drop_sources_p`` a tuple keeps only
   ``min_sources … S − 1`` real sources, the rest are padding (``source_valid`` False), so a
   stream can start predicting before its buffer holds ``S`` keyframes.
@@ -39,8 +44,9 @@ RIG_SEED_FACTOR = 1_000_003   # `edgegeo data render`: walk-through seed = scene
 @dataclass
 class Sequence:
     """One walk-through: ``rgb (F, H, W, 3) uint8``, ``depth (F, H, W) float32`` metres (0 =
-    none), ``K (F, 3, 3)`` and ``world_T_cam (F, 4, 4)`` float64, and ``distance (F, F)``, the
-    DeepVideoMVS pose distance between every two frames."""
+    none), ``K (F, 3, 3)`` and ``world_T_cam (F, 4, 4)`` float64, ``distance (F, F)``, the
+    DeepVideoMVS pose distance between every two frames, and optionally ``hint (F, H, W)``
+    float16 metres (0 = none; see the module docstring)."""
 
     rgb: np.ndarray
     depth: np.ndarray
@@ -48,6 +54,7 @@ class Sequence:
     world_T_cam: np.ndarray
     distance: np.ndarray
     name: str
+    hint: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.rgb)
@@ -123,13 +130,19 @@ def generate_sequences(seeds, frames_per_scene: int, size: tuple[int, int], fps:
 
 
 def load_shard_sequences(root: str | Path, size: tuple[int, int],
-                         max_scenes: int | None = None) -> SequenceSet:
+                         max_scenes: int | None = None, hints: str | Path | None = None
+                         ) -> SequenceSet:
     """The ``scene_*`` walk-through shards under ``root`` (sorted, the first ``max_scenes``),
     resized to ``size``; shards whose scene seed is not a training seed are refused. ``root``
     may also be a packed ``.npz`` (``edgegeo data pack``; JPEG RGB).
 
+    Args:
+        hints: optional folder of ``<shard name>.npy`` depth hints at ``size``
+            (:mod:`edgegeo.training.mvs.hints`); shards without one are left out.
     Raises:
-        FileNotFoundError: no shard under ``root`` (says how to render them).
+        FileNotFoundError: no shard under ``root`` (says how to render them), or no hint file
+            for any of them.
+        ValueError: a hint file whose shape is not the walk-through's.
     """
     from edgegeo.data.synthetic import is_packed, read_packed, read_shard, scene_shards
 
@@ -139,9 +152,32 @@ def load_shard_sequences(root: str | Path, size: tuple[int, int],
     else:
         shards = scene_shards(root, TRAIN_SEEDS, "mvs training", max_scenes or 0)
         sequences = [make_sequence(read_shard(shard), size, shard.name) for shard in shards]
+    described = f"{root}, resized to {size[1]}x{size[0]}"
+    if hints is not None:
+        sequences = _with_hints(sequences, Path(hints))
+        described += f", with the depth hints in {hints}"
     frames = sum(len(s) for s in sequences)
-    return SequenceSet(sequences, f"{len(shards)} rendered walk-throughs ({frames} frames) from "
-                                  f"{root}, resized to {size[1]}x{size[0]}")
+    return SequenceSet(sequences, f"{len(sequences)} rendered walk-throughs ({frames} frames) "
+                                  f"from {described}")
+
+
+def _with_hints(sequences: list[Sequence], folder: Path) -> list[Sequence]:
+    """The sequences that have a ``<name>.npy`` hint file in ``folder``, with it attached."""
+    kept = []
+    for sequence in sequences:
+        path = folder / f"{sequence.name}.npy"
+        if not path.is_file():
+            continue
+        hint = np.load(path)
+        if hint.shape != sequence.depth.shape:
+            raise ValueError(f"hints {path} have shape {hint.shape}, the walk-through "
+                             f"{sequence.depth.shape}: make them at the training size")
+        sequence.hint = hint.astype(np.float16)
+        kept.append(sequence)
+    if not kept:
+        raise FileNotFoundError(f"no hint file for these walk-throughs in {folder} (make them "
+                                f"with python -m edgegeo.training.mvs.hints)")
+    return kept
 
 
 def choose_sources(distance: np.ndarray, reference: int, count: int,
@@ -172,7 +208,7 @@ def choose_sources(distance: np.ndarray, reference: int, count: int,
 
 
 def stream_sources(world_T_cams: np.ndarray, reference: int, count: int,
-                   rng: np.random.Generator) -> list[int]:
+                   rng: np.random.Generator, forward_only: bool = False) -> list[int]:
     """The sources :class:`edgegeo.models.mvs.MVSStream` would give ``reference``: the frames
     before it (or, with probability ½, after it, the walk-through played backwards) pass
     through a DeepVideoMVS :class:`~edgegeo.models.mvs.keyframes.KeyframeBuffer`, and the
@@ -182,11 +218,13 @@ def stream_sources(world_T_cams: np.ndarray, reference: int, count: int,
         world_T_cams: ``(F, 4, 4)`` camera-to-world poses of the sequence.
         reference: the reference frame's index.
         count: sources wanted.
+        forward_only: never play the walk-through backwards.
     Returns:
         Distinct frame indices ≠ ``reference`` in random order; fewer than ``count`` (possibly
         none) near the start of the chosen direction, as in a stream whose buffer is filling.
     """
-    before = range(reference) if rng.random() < 0.5 else range(len(world_T_cams) - 1,
+    backwards = rng.random() >= 0.5 and not forward_only
+    before = range(reference) if not backwards else range(len(world_T_cams) - 1,
                                                                  reference, -1)
     buffer = KeyframeBuffer()
     for index in before:
@@ -198,7 +236,8 @@ def stream_sources(world_T_cams: np.ndarray, reference: int, count: int,
 def mvs_batch(data: SequenceSet, batch_size: int, num_sources: int, seed: int,
               pose_range: tuple[float, float], drop_sources_p: float = 0.0,
               min_sources: int = 1, crop_size: tuple[int, int] | None = None,
-              stream_sources_p: float = 0.0) -> dict[str, torch.Tensor]:
+              stream_sources_p: float = 0.0, hint_drop_p: float = 0.0
+              ) -> dict[str, torch.Tensor]:
     """One training batch of ``batch_size`` random tuples.
 
     Args:
@@ -206,12 +245,14 @@ def mvs_batch(data: SequenceSet, batch_size: int, num_sources: int, seed: int,
             than ``num_sources`` of them fall back to :func:`choose_sources`).
         crop_size: ``(h, w)`` reference crop (top-left corner at multiples of 4, uniformly
             placed), or None for whole frames.
+        hint_drop_p: chance a tuple's hint is all zeros (sequences with hints only).
     Returns:
         ``image (B, 3, h, w)`` and ``src_images (B, S, 3, H, W)`` float32 RGB in [0, 1];
         ``depth (B, 1, h, w)`` and ``src_depth (B, S, 1, H, W)`` float32 metres (0 = none);
         ``K (B, 3, 3)`` (of the crop), ``src_K (B, S, 3, 3)``, ``src_T_ref (B, S, 4, 4)``
         float32 (reference camera → source camera); ``source_valid (B, S)`` bool (False =
-        padding: black image, zero depth, the reference frame's K, identity pose).
+        padding: black image, zero depth, the reference frame's K, identity pose); with
+        hints also ``hint_depth (B, 1, h, w)`` float32 metres (0 = none).
     """
     rng = np.random.default_rng(seed)
     lengths = np.array([len(s) for s in data.sequences])
@@ -223,7 +264,8 @@ def mvs_batch(data: SequenceSet, batch_size: int, num_sources: int, seed: int,
         reference = int(rng.integers(len(sequence)))
         sources = []
         if stream_sources_p and rng.random() < stream_sources_p:
-            sources = stream_sources(sequence.world_T_cam, reference, num_sources, rng)
+            sources = stream_sources(sequence.world_T_cam, reference, num_sources, rng,
+                                     forward_only=sequence.hint is not None)
         if len(sources) < min(num_sources, len(sequence) - 1):
             sources = choose_sources(sequence.distance, reference, num_sources, pose_range, rng)
         keep = len(sources)
@@ -255,12 +297,19 @@ def mvs_batch(data: SequenceSet, batch_size: int, num_sources: int, seed: int,
         out["src_K"].append(src_K)
         out["src_T_ref"].append(src_T_ref)
         out["source_valid"].append(np.arange(num_sources) < len(sources))
+        if sequence.hint is not None:
+            hint = sequence.hint[reference][window].astype(np.float32)
+            out.setdefault("hint_depth", []).append(
+                hint[None] * np.float32(rng.random() >= hint_drop_p))
 
     def rgb(images: list[np.ndarray]) -> torch.Tensor:
         return torch.from_numpy(np.stack(images)).movedim(-1, -3).float() / 255.0
 
     batch = {"image": rgb(out["image"]), "src_images": rgb(out["src_images"]),
              "source_valid": torch.from_numpy(np.stack(out["source_valid"]))}
-    for key in ("depth", "src_depth", "K", "src_K", "src_T_ref"):
-        batch[key] = torch.from_numpy(np.stack(out[key]).astype(np.float32))
+    if "hint_depth" in out and len(out["hint_depth"]) != batch_size:
+        raise ValueError("some walk-throughs of this set have depth hints and some not")
+    for key in ("depth", "src_depth", "K", "src_K", "src_T_ref", "hint_depth"):
+        if key in out:
+            batch[key] = torch.from_numpy(np.stack(out[key]).astype(np.float32))
     return batch

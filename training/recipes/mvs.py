@@ -67,10 +67,11 @@ CURVE_SEED = 12345
 
 
 ADDED_STAGES = ("matching_encoder.fine.", "local_refine.", "matching_encoder.context.",
-                "matching_encoder.full.", "full_refine.")
+                "matching_encoder.full.", "full_refine.", "network.hint_encoder.",
+                "network.decoder.hint_head.")
 """Parameter prefixes of the stages a warm start may add to earlier weights (the ½-resolution
 local volume of ``model=local``, the matching encoder's ⅛ context stage of ``model=context``,
-the full-resolution local volume of ``model=full``)."""
+the full-resolution local volume of ``model=full``, the hint's layers of ``model=hinted``)."""
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,10 @@ class MVSConfig(TrainConfig):
             in memory at ``image_size``) or a folder of ``scene_*`` walk-through shards
             (resized to ``image_size``).
         max_scenes: use only the first this many shards (0 = all).
+        hint_data: ``""``, or a folder of depth hints for the shards of ``train_data``
+            (``python -m edgegeo.training.mvs.hints``; only shards with hints are used) —
+            required by, and only for, ``model=hinted``.
+        hint_drop_p: chance a tuple's hint is zeroed (a stream's first keyframes have none).
         generate_scenes, generate_frames, generate_fps: in-memory walk-throughs: how many,
             frames each, and frame rate (0.35 m/s walking: 7 cm between frames at 5 fps).
         source_pose_range: pose distances (DeepVideoMVS measure) sources are drawn from.
@@ -151,6 +156,8 @@ class MVSConfig(TrainConfig):
     crop_size: tuple[int, int] = (96, 128)
     train_data: str = GENERATE
     max_scenes: int = 0
+    hint_data: str = ""
+    hint_drop_p: float = 0.2
     generate_scenes: int = 120
     generate_frames: int = 40
     generate_fps: float = 5.0
@@ -200,6 +207,14 @@ class MVSConfig(TrainConfig):
         if not 0 <= self.drop_sources_p <= 1:
             raise ValueError(f"config drop_sources_p must be in [0, 1], got "
                              f"{self.drop_sources_p}")
+        if (self.model == "hinted") != bool(self.hint_data):
+            raise ValueError("config model=hinted needs hint_data (a folder of depth hints), "
+                             "and hint_data needs model=hinted")
+        if self.hint_data and self.train_data == GENERATE:
+            raise ValueError("config hint_data needs train_data shards (hints are made for "
+                             "rendered shards)")
+        if not 0 <= self.hint_drop_p <= 1:
+            raise ValueError(f"config hint_drop_p must be in [0, 1], got {self.hint_drop_p}")
         if not 0 <= self.stream_sources_p <= 1:
             raise ValueError(f"config stream_sources_p must be in [0, 1], got "
                              f"{self.stream_sources_p}")
@@ -249,8 +264,8 @@ class MVSRecipe(Recipe):
     def sequences(self, cfg: MVSConfig) -> SequenceSet:
         """The training walk-throughs (loaded or rendered once per recipe instance)."""
         size = tuple(cfg.image_size)
-        key = (cfg.train_data, cfg.max_scenes, cfg.generate_scenes, cfg.generate_frames,
-               cfg.generate_fps, size)
+        key = (cfg.train_data, cfg.max_scenes, cfg.hint_data, cfg.generate_scenes,
+               cfg.generate_frames, cfg.generate_fps, size)
         if key not in self._data:
             if cfg.train_data == GENERATE:
                 self._data[key] = generate_sequences(TRAIN_SEEDS[:cfg.generate_scenes],
@@ -258,7 +273,8 @@ class MVSRecipe(Recipe):
                                                      fps=cfg.generate_fps)
             else:
                 self._data[key] = load_shard_sequences(cfg.train_data, size,
-                                                       cfg.max_scenes or None)
+                                                       cfg.max_scenes or None,
+                                                       cfg.hint_data or None)
         return self._data[key]
 
     def build_data(self, cfg, rank, world_size, seed, start_step):
@@ -266,7 +282,8 @@ class MVSRecipe(Recipe):
         return seeded_batches(
             lambda s: mvs_batch(data, cfg.batch_size, cfg.num_views - 1, s,
                                 tuple(cfg.source_pose_range), cfg.drop_sources_p,
-                                cfg.min_sources, tuple(cfg.crop_size), cfg.stream_sources_p),
+                                cfg.min_sources, tuple(cfg.crop_size), cfg.stream_sources_p,
+                                cfg.hint_drop_p),
             seed=seed, rank=rank, start_step=start_step)
 
     def finalize(self, model, cfg) -> dict[str, Any]:
@@ -276,13 +293,13 @@ class MVSRecipe(Recipe):
         device = next(model.parameters()).device
         batches = (mvs_batch(data, cfg.batch_size, cfg.num_views - 1, seed,
                              tuple(cfg.source_pose_range), cfg.drop_sources_p, cfg.min_sources,
-                             None, cfg.stream_sources_p)
+                             None, cfg.stream_sources_p, cfg.hint_drop_p)
                    for seed in range(cfg.recalibration_batches))
 
         def forward(net, batch):
             batch = {k: v.to(device) for k, v in batch.items()}
             net(batch["image"], batch["src_images"], batch["K"], batch["src_K"],
-                batch["src_T_ref"], batch["source_valid"])
+                batch["src_T_ref"], batch["source_valid"], batch.get("hint_depth"))
 
         used = recalibrate_batchnorm(model, batches, forward)
         entries: dict[str, Any] = {
@@ -302,7 +319,7 @@ class MVSRecipe(Recipe):
     # -- loss -------------------------------------------------------------------------------
     def loss(self, model, batch, cfg):
         outputs = model(batch["image"], batch["src_images"], batch["K"], batch["src_K"],
-                        batch["src_T_ref"], batch["source_valid"])
+                        batch["src_T_ref"], batch["source_valid"], batch.get("hint_depth"))
         low, high = cfg.depth_range
         log_planes = torch.log(log_depth_planes(cfg.num_planes, low, high)).to(
             batch["depth"].device)
@@ -329,8 +346,12 @@ class MVSRecipe(Recipe):
                 f"{cfg.drop_sources_p:.0%} of tuples with only {cfg.min_sources}…"
                 f"{cfg.num_views - 2} real sources"
                 + (f"; {cfg.stream_sources_p:.0%} of tuples with the sources the keyframe stream "
-                   f"would pick (earlier keyframes, either direction in time)"
+                   f"would pick (earlier keyframes, "
+                   f"{'forward in time' if cfg.hint_data else 'either direction in time'})"
                    if cfg.stream_sources_p else "")
+                + (f"; depth hints (the map fused from the earlier keyframes' depth, "
+                   f"rendered at the reference), zeroed in {cfg.hint_drop_p:.0%} of tuples"
+                   if cfg.hint_data else "")
                 + f"; GT depth (0 masked, clamped to "
                 f"{cfg.depth_range[0]:g}–{cfg.depth_range[1]:g} m for the single-view losses)"
                 + ("" if cfg.init == NO_INIT else f"; network initialised from {cfg.init}"))
@@ -338,8 +359,10 @@ class MVSRecipe(Recipe):
     # -- logging and card metrics -----------------------------------------------------------
     def images(self, model, batch, cfg):
         low, high = cfg.depth_range
+        hint = batch.get("hint_depth")
         outputs = model(batch["image"][:4], batch["src_images"][:4], batch["K"][:4],
-                        batch["src_K"][:4], batch["src_T_ref"][:4], batch["source_valid"][:4])
+                        batch["src_K"][:4], batch["src_T_ref"][:4], batch["source_valid"][:4],
+                        None if hint is None else hint[:4])
         planes = model.depth_planes
         winner = planes[outputs["cost_volume"].argmax(1, keepdim=True)]
         return {"reference": batch["image"][:4],
@@ -392,6 +415,7 @@ class MVSRecipe(Recipe):
         if cfg.val_scenes == 0:
             return {}
         from edgegeo.data.frame import Frame
+        from edgegeo.fusion import TSDFFusion
         from edgegeo.metrics.depth import depth_metrics
         from edgegeo.models.mvs.predictor import MVSPredictor, MVSStream
 
@@ -403,7 +427,7 @@ class MVSRecipe(Recipe):
                                  min_sources=cfg.min_sources)
         results = []
         for sequence in data.sequences:
-            stream = MVSStream(predictor)
+            stream = MVSStream(predictor, fusion=TSDFFusion() if predictor.uses_hint else None)
             for i in range(len(sequence)):
                 frame = Frame(sequence.rgb[i], sequence.K[i], world_T_cam=sequence.world_T_cam[i])
                 depth = stream.push(frame)

@@ -67,6 +67,10 @@ class MVSNetConfig:
             local depth volume built from them around the full-resolution estimate (needs
             ``fine_channels``).
         full_radius, full_step: ``R`` and the hypothesis spacing (plane steps) of that volume.
+        hint: the network also reads a depth hint ``(B, 1, H, W)`` metres (0 = none): the
+            map fused so far rendered at the reference pose (DoubleTake, Sayed et al., ECCV
+            2024), as plane scores that the U-Net adds to its plane logits with a learned
+            per-pixel gain (``planes`` decoder only; :class:`~.network.MVSDepthNetwork`).
         image_size: ``(H, W)`` working resolution the model is trained for (multiples of 32):
             the predictor resizes images to it by default. Not architecture — the network runs
             at any multiple of 32 — but its matching was learnt at that pixel scale.
@@ -92,6 +96,7 @@ class MVSNetConfig:
     full_channels: int = 0
     full_radius: int = 4
     full_step: float = 0.25
+    hint: bool = False
 
     def __post_init__(self):
         def positive_ints(name: str, count: int | None) -> None:
@@ -136,6 +141,10 @@ class MVSNetConfig:
         if self.full_channels and (not self.fine_channels or self.full_radius < 1):
             raise ValueError("MVSNetConfig.full_channels (the full-resolution local volume) "
                              "needs fine_channels and full_radius >= 1")
+        if not isinstance(self.hint, bool):
+            raise ValueError(f"MVSNetConfig.hint must be True or False, got {self.hint!r}")
+        if self.hint and self.decoder != "planes":
+            raise ValueError("MVSNetConfig.hint needs the planes decoder")
         if self.min_confidence and self.decoder != "planes":
             raise ValueError("MVSNetConfig.min_confidence needs the planes decoder (the depth "
                              "decoder has no confidence)")
@@ -194,6 +203,13 @@ class MVSNetConfig:
         return cls.context(**fields)
 
     @classmethod
+    def hinted(cls, **changes: Any) -> MVSNetConfig:
+        """The ``context`` design reading a depth hint from the fused map (``hint``)."""
+        fields = dict(hint=True)
+        fields.update(changes)
+        return cls.context(**fields)
+
+    @classmethod
     def tiny(cls, **changes: Any) -> MVSNetConfig:
         """A few thousand parameters, 2 sources and 8 planes: tests and smoke runs only."""
         # No 4-channel layers before a stride-2 1×1 skip: oneDNN's AVX2 1×1 backward-weights
@@ -207,7 +223,7 @@ class MVSNetConfig:
     @classmethod
     def named(cls, name: str) -> MVSNetConfig:
         """One of the named configs: ``tiny``, ``small``, ``matching``, ``local``,
-        ``context``, ``full``."""
+        ``context``, ``full``, ``hinted``."""
         if name not in NAMED_CONFIGS:
             raise ValueError(f"unknown mvs config {name!r}; available: "
                              f"{', '.join(NAMED_CONFIGS)}")
@@ -258,4 +274,4 @@ class MVSNetConfig:
         return dataclasses.replace(base, **changes)
 
 
-NAMED_CONFIGS = ("tiny", "small", "matching", "local", "context", "full")
+NAMED_CONFIGS = ("tiny", "small", "matching", "local", "context", "full", "hinted")

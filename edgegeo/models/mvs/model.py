@@ -43,6 +43,8 @@ class MVSNet(nn.Module):
         src_T_ref: ``(B, S, 4, 4)`` rigid transforms reference camera → source camera
             (``inv(src_world_T_cam) @ ref_world_T_cam``), metres.
         source_valid: optional ``(B, S)`` bool; False marks padding (fewer real sources).
+        hint_depth: optional ``(B, 1, H, W)`` depth hint in metres, 0 = none (``config.hint``
+            only: the fused map rendered at the reference pose; None = no hint).
     Returns:
         dict: ``depth`` — list of ``(B, 1, H/s, W/s)`` depth in metres for s = 1, 2, 4, 8,
         each in ``[min_depth, max_depth]``; ``log_depth`` — their natural logs;
@@ -72,7 +74,7 @@ class MVSNet(nn.Module):
         planes = log_depth_planes(config.num_planes, config.min_depth, config.max_depth)
         self.network = MVSDepthNetwork(planes, config.image_channels,
                                        config.cv_channels, config.decoder_channels,
-                                       config.decoder)
+                                       config.decoder, config.hint)
         self.register_buffer("depth_planes", planes, persistent=False)
         log_planes = torch.log(planes)
         plane_step = float(log_planes[1] - log_planes[0])
@@ -95,7 +97,8 @@ class MVSNet(nn.Module):
 
     def forward(self, ref_image: torch.Tensor, src_images: torch.Tensor, ref_K: torch.Tensor,
                 src_K: torch.Tensor, src_T_ref: torch.Tensor,
-                source_valid: torch.Tensor | None = None) -> dict[str, Any]:
+                source_valid: torch.Tensor | None = None,
+                hint_depth: torch.Tensor | None = None) -> dict[str, Any]:
         self._check(ref_image, src_images)
         B, S = src_images.shape[:2]
         if src_images.shape[-2:] == ref_image.shape[-2:]:
@@ -113,7 +116,7 @@ class MVSNet(nn.Module):
             src_full = None if full is None else full.unflatten(0, (B, S))
         return self.depth_from_features(ref_image, ref_feats, src_feats, ref_K, src_K,
                                         src_T_ref, source_valid, ref_fine, src_fine,
-                                        ref_full, src_full)
+                                        ref_full, src_full, hint_depth)
 
     def depth_from_features(self, ref_image: torch.Tensor, ref_feats: torch.Tensor,
                             src_feats: torch.Tensor, ref_K: torch.Tensor, src_K: torch.Tensor,
@@ -121,7 +124,8 @@ class MVSNet(nn.Module):
                             ref_fine: torch.Tensor | None = None,
                             src_fine: torch.Tensor | None = None,
                             ref_full: torch.Tensor | None = None,
-                            src_full: torch.Tensor | None = None) -> dict[str, Any]:
+                            src_full: torch.Tensor | None = None,
+                            hint_depth: torch.Tensor | None = None) -> dict[str, Any]:
         """:meth:`forward` with the matching features already computed (so a caller can compute
         each view's features once and reuse them): ``ref_feats (B, C, H/4, W/4)``,
         ``src_feats (B, S, C, H_s/4, W_s/4)``, with ``config.fine_channels`` the ½
@@ -136,7 +140,7 @@ class MVSNet(nn.Module):
         K_src = scale_intrinsics(src_K.to(dtype), scale)
         cost_volume = self.cost_volume(ref_feats, src_feats, K_ref, K_src, src_T_ref.to(dtype),
                                        self.depth_planes, source_valid)
-        outputs = self.network(ref_image, cost_volume)
+        outputs = self.network(ref_image, cost_volume, hint_depth)
         for stage, refine, ref_f, src_f, names in (
                 (self.local_refine, self._refine_half, ref_fine, src_fine, "1/2 resolution: "
                  "pass ref_fine and src_fine"),

@@ -66,9 +66,13 @@ class CostVolumeEncoder(nn.Module):
                 conv_bn_relu(cv_channels[level] + image_channels[level + 1], cv_channels[level]),
                 ResidualBlock(cv_channels[level], cv_channels[level])))
 
-    def forward(self, cost_volume: torch.Tensor, image_feats: list[torch.Tensor]
-                ) -> list[torch.Tensor]:
+    def forward(self, cost_volume: torch.Tensor, image_feats: list[torch.Tensor],
+                added: torch.Tensor | None = None) -> list[torch.Tensor]:
+        """``added``: optional ``(B, cv_channels[0], H/4, W/4)`` added to the first stage's
+        output (the hint's features)."""
         x = self.first(torch.cat([cost_volume, image_feats[1]], dim=1))
+        if added is not None:
+            x = x + added
         outputs = [x]
         for level, (down, fuse) in enumerate(zip(self.down, self.fuse), start=1):
             x = fuse(torch.cat([down(x), image_feats[level + 1]], dim=1))
@@ -129,7 +133,8 @@ class PlaneDecoder(nn.Module):
     """
 
     def __init__(self, cv_channels: tuple[int, ...], image_channels: tuple[int, ...],
-                 decoder_channels: tuple[int, ...], log_planes: torch.Tensor):
+                 decoder_channels: tuple[int, ...], log_planes: torch.Tensor,
+                 hint: bool = False):
         super().__init__()
         # The 1/2 and 1/1 stages also read the upsampled log depth (one channel).
         self.stages = decoder_stages(cv_channels[3], decoder_channels,
@@ -138,7 +143,9 @@ class PlaneDecoder(nn.Module):
         self.plane_head = nn.Conv2d(decoder_channels[2], len(log_planes), 3, padding=1)
         self.refine_heads = nn.ModuleList(nn.Conv2d(width, 1, 3, padding=1)
                                           for width in decoder_channels[3:])
-        for head in (self.plane_head, *self.refine_heads):
+        # With a hint: the per-pixel gain of the hint's plane scores in the plane logits.
+        self.hint_head = nn.Conv2d(decoder_channels[2], 1, 3, padding=1) if hint else None
+        for head in (self.plane_head, *self.refine_heads, *filter(None, [self.hint_head])):
             nn.init.zeros_(head.weight)
             nn.init.zeros_(head.bias)
         self.register_buffer("log_planes", log_planes.clone(), persistent=False)
@@ -151,11 +158,16 @@ class PlaneDecoder(nn.Module):
         return (log_depth - self.log_min) / self.log_range
 
     def forward(self, cv_feats: list[torch.Tensor], image_feats: list[torch.Tensor],
-                volume_logits: torch.Tensor) -> dict[str, Any]:
+                volume_logits: torch.Tensor, hint_planes: torch.Tensor | None = None
+                ) -> dict[str, Any]:
+        """``hint_planes``: ``(B, D, H/4, W/4)`` the hint's plane scores (hinted decoder
+        only)."""
         x = cv_feats[3]
         for stage, skip in zip(self.stages[:3], (cv_feats[2], cv_feats[1], cv_feats[0])):
             x = stage(torch.cat([_up(x), skip], dim=1))
         plane_logits = volume_logits + self.plane_head(x)
+        if self.hint_head is not None:
+            plane_logits = plane_logits + self.hint_head(x) * hint_planes
         log_quarter, confidence = soft_argmin(plane_logits, self.log_planes)
         log_depths = [log_quarter]
         for stage, head, skip in zip(self.stages[3:], self.refine_heads, (image_feats[0], None)):
@@ -197,8 +209,10 @@ class MVSDepthNetwork(nn.Module):
 
     def __init__(self, planes: torch.Tensor, image_channels: tuple[int, ...],
                  cv_channels: tuple[int, ...], decoder_channels: tuple[int, ...],
-                 decoder: str = "depth"):
+                 decoder: str = "depth", hint: bool = False):
         super().__init__()
+        if hint and decoder != "planes":
+            raise ValueError("a depth hint needs the planes decoder")
         num_planes = len(planes)
         self.decoder_kind = decoder
         self.image_encoder = ImageEncoder(tuple(image_channels))
@@ -209,13 +223,45 @@ class MVSDepthNetwork(nn.Module):
             # Correlations in [-1, 1] times 10 (learned) make a peaked but not one-hot softmax.
             self.log_temperature = nn.Parameter(torch.tensor(math.log(10.0)))
             self.decoder = PlaneDecoder(tuple(cv_channels), tuple(image_channels),
-                                        tuple(decoder_channels), torch.log(planes))
+                                        tuple(decoder_channels), torch.log(planes), hint)
         else:
             self.decoder = DepthDecoder(tuple(cv_channels), tuple(image_channels),
                                         tuple(decoder_channels), float(planes[0]),
                                         float(planes[-1]))
 
-    def forward(self, image: torch.Tensor, cost_volume: torch.Tensor) -> dict[str, Any]:
+        self.hint_encoder = None
+        if hint:
+            # (normalised log hint, hint coverage) → features added to the volume encoder's
+            # first stage; starts at zero, so a warm start begins as the unhinted network.
+            self.hint_encoder = nn.Conv2d(2, cv_channels[0], 3, padding=1)
+            nn.init.zeros_(self.hint_encoder.weight)
+            nn.init.zeros_(self.hint_encoder.bias)
+
+    def hint_inputs(self, hint_depth: torch.Tensor, size: tuple[int, int]
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``hint_depth (B, 1, H, W)`` metres (0 = none) → at ``size`` (the volume's ¼
+        resolution): ``(B, 2, h, w)`` encoder input (the hint's mean log depth over its
+        pixels in each cell, normalised to [0, 1] over the planes, and the fraction of the
+        cell it covers) and ``(B, D, h, w)`` plane scores ``coverage · exp(−½ (Δ/step)²)``,
+        Δ the log-depth gap between plane and hint, step the plane spacing."""
+        decoder = self.decoder
+        valid = (hint_depth > 0).to(hint_depth.dtype)
+        log_hint = torch.log(hint_depth.clamp(math.exp(decoder.log_min),
+                                              math.exp(decoder.log_min + decoder.log_range)))
+        kernel = (hint_depth.shape[-2] // size[0], hint_depth.shape[-1] // size[1])
+        coverage = F.avg_pool2d(valid, kernel)
+        log_mean = F.avg_pool2d(log_hint * valid, kernel) / coverage.clamp_min(1e-6)
+        log_mean = torch.where(coverage > 0, log_mean, torch.full_like(log_mean,
+                                                                       decoder.log_min))
+        step = decoder.log_range / (decoder.log_planes.numel() - 1)
+        gap = (decoder.log_planes.view(1, -1, 1, 1) - log_mean) / step
+        planes = coverage * torch.exp(-0.5 * gap * gap)
+        return torch.cat([decoder.normalised(log_mean) * coverage, coverage], dim=1), planes
+
+    def forward(self, image: torch.Tensor, cost_volume: torch.Tensor,
+                hint_depth: torch.Tensor | None = None) -> dict[str, Any]:
+        """``hint_depth``: ``(B, 1, H, W)`` metres, 0 = none (hinted network only; None =
+        no hint anywhere)."""
         image_feats = self.image_encoder(image)
         if self.decoder_kind == "depth":
             cv_feats = self.cv_encoder(cost_volume, image_feats)
@@ -223,7 +269,15 @@ class MVSDepthNetwork(nn.Module):
         volume_logits = cost_volume * torch.exp(self.log_temperature)
         answer, confidence = soft_argmin(volume_logits, self.decoder.log_planes)
         volume = torch.cat([cost_volume, self.decoder.normalised(answer), confidence], dim=1)
-        cv_feats = self.cv_encoder(volume, image_feats)
-        outputs = self.decoder(cv_feats, image_feats, volume_logits)
+        added = hint_planes = None
+        if self.hint_encoder is not None:
+            if hint_depth is None:
+                hint_depth = image.new_zeros(image.shape[0], 1, *image.shape[-2:])
+            hint_features, hint_planes = self.hint_inputs(hint_depth, cost_volume.shape[-2:])
+            added = self.hint_encoder(hint_features)
+        elif hint_depth is not None:
+            raise ValueError("this network reads no depth hint")
+        cv_feats = self.cv_encoder(volume, image_feats, added)
+        outputs = self.decoder(cv_feats, image_feats, volume_logits, hint_planes)
         outputs["volume_logits"] = volume_logits
         return outputs

@@ -79,6 +79,10 @@ class MVSPredictor:
     * ``src_images``: list of ``(H, W, 3) uint8`` (same size as the reference); ``src_Ks``,
       ``src_world_T_cams``: one ``(3, 3)`` / ``(4, 4)`` per source.
 
+    A hinted model (``config.hint``) also takes ``hint_depth``: ``(H, W) float32`` metres, 0 =
+    none (default: none anywhere), e.g. the fused map rendered at the reference pose
+    (:meth:`MVSStream.hint`).
+
     Returns ``(H, W) float32`` depth in metres along the optical axis, within the model's
     ``[min_depth, max_depth]``, or 0 (no depth) where the model's confidence is below its
     ``config.min_confidence``. With more than ``num_sources`` sources, the ``num_sources`` with
@@ -146,20 +150,47 @@ class MVSPredictor:
 
     @torch.inference_mode()
     def __call__(self, ref_image, ref_K, ref_world_T_cam, src_images, src_Ks,
-                 src_world_T_cams) -> np.ndarray:
+                 src_world_T_cams, hint_depth=None) -> np.ndarray:
         ref_image, ref_K, ref_pose, src_images, Ks, poses = self.check_inputs(
             ref_image, ref_K, ref_world_T_cam, src_images, src_Ks, src_world_T_cams)
+        hint = self._hint_tensor(hint_depth, ref_image.shape[:2])
         if len(src_images) > self.num_sources:
             keep = select_sources(ref_pose, poses, self.num_sources)
             src_images = [src_images[i] for i in keep]
             Ks, poses = [Ks[i] for i in keep], [poses[i] for i in keep]
         batch = self.make_batch(ref_image, ref_K, ref_pose, src_images, Ks, poses)
+        extra = {} if hint is None else {"hint_depth": hint}
         depth = self.model(batch["image"], batch["src_images"], batch["K"], batch["src_K"],
-                           batch["src_T_ref"], batch["source_valid"])["depth"][0]
+                           batch["src_T_ref"], batch["source_valid"], **extra)["depth"][0]
         height, width = ref_image.shape[:2]
         if depth.shape[-2:] != (height, width):
             depth = _resize_depth(depth, (height, width))
         return depth[0, 0].float().cpu().numpy().astype(np.float32)
+
+    @property
+    def uses_hint(self) -> bool:
+        """Whether the model reads a depth hint (``MVSNetConfig.hint``)."""
+        return bool(getattr(self.model.config, "hint", False))
+
+    def _hint_tensor(self, hint_depth, size: tuple[int, int]) -> torch.Tensor | None:
+        """The hint as the model's ``(1, 1, H_in, W_in)`` input (nearest-resized; zeros when
+        the model reads one and none is given), or None for a model without hints."""
+        if not self.uses_hint:
+            if hint_depth is not None:
+                raise ValueError("this mvs model reads no depth hint (config.hint is False)")
+            return None
+        if hint_depth is None:
+            hint_depth = np.zeros(size, np.float32)
+        from edgegeo.fusion.tsdf import check_depth
+
+        hint_depth = check_depth(np.asarray(hint_depth, dtype=np.float32), "hint_depth")
+        if hint_depth.shape != tuple(size):
+            raise ValueError(f"hint_depth must be {tuple(size)} like the reference image, got "
+                             f"{hint_depth.shape}")
+        hint = torch.from_numpy(hint_depth).to(self.device)[None, None]
+        if hint.shape[-2:] != self.resolution:
+            hint = F.interpolate(hint, size=self.resolution, mode="nearest")
+        return hint
 
     def make_batch(self, ref_image: np.ndarray, ref_K: np.ndarray, ref_pose: np.ndarray,
                    src_images: list[np.ndarray], Ks: list[np.ndarray], poses: list[np.ndarray]
@@ -203,6 +234,9 @@ class MVSStream:
         predict_on: ``"keyframes"`` (DeepVideoMVS: depth only for frames that become
             keyframes, sources from the earlier keyframes) or ``"all"`` (every frame, sources
             from the buffered keyframes other than itself).
+        fusion: optional :class:`edgegeo.fusion.TSDFFusion`: every predicted depth map is
+            fused into it, and a hinted model (``config.hint``) gets the map fused so far
+            rendered at the reference pose as its depth hint (DoubleTake).
 
     ``push(frame)`` takes anything with ``rgb (H, W, 3) uint8``, ``K (3, 3)`` and ``world_T_cam
     (4, 4)`` (an :class:`edgegeo.data.frame.Frame`) and returns ``(H, W) float32`` depth in
@@ -211,10 +245,15 @@ class MVSStream:
     """
 
     def __init__(self, predictor: MVSPredictor, buffer: KeyframeBuffer | None = None,
-                 predict_on: str = "keyframes"):
+                 predict_on: str = "keyframes", fusion=None):
         if predict_on not in PREDICT_ON:
             raise ValueError(f"predict_on must be one of {PREDICT_ON}, got {predict_on!r}")
+        if getattr(predictor, "uses_hint", False) and fusion is None:
+            raise ValueError("this mvs model reads a depth hint from the fused map: pass "
+                             "fusion=TSDFFusion(...)")
         self.predictor = predictor
+        self.fusion = fusion
+        self._hint_scene = None        # (frames integrated, RaycastingScene, triangles)
         self.buffer = buffer if buffer is not None else KeyframeBuffer()
         self.predict_on = predict_on
         self.last_sources: list[int] = []
@@ -242,5 +281,50 @@ class MVSStream:
         if len(sources) < self.predictor.min_sources:
             return None
         self.last_sources = [k.index for k in sources]
-        return self.predictor(rgb, K, pose, [k.item[0] for k in sources],
-                              [k.item[1] for k in sources], [k.world_T_cam for k in sources])
+        extra = ({"hint_depth": self.hint(K, pose, rgb.shape[:2])}
+                 if getattr(self.predictor, "uses_hint", False) else {})
+        depth = self.predictor(rgb, K, pose, [k.item[0] for k in sources],
+                               [k.item[1] for k in sources], [k.world_T_cam for k in sources],
+                               **extra)
+        if self.fusion is not None:
+            self.fusion.integrate(depth, K, pose, rgb)
+        return depth
+
+    def hint(self, K: np.ndarray, world_T_cam: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
+        """The mesh fused so far (``fusion.extract_mesh``: voxels seen by more than its
+        ``weight_threshold`` keyframes) rendered from a camera: ``(h, w) float32`` depth in
+        metres along the optical axis, 0 where no surface is hit (all zeros without
+        ``fusion``)."""
+        if self.fusion is None or not self.fusion.frames_integrated:
+            return np.zeros(tuple(hw), np.float32)
+        if self._hint_scene is None or self._hint_scene[0] != self.fusion.frames_integrated:
+            import open3d as o3d
+
+            scene = o3d.t.geometry.RaycastingScene()
+            mesh = self.fusion.extract_mesh()
+            if len(mesh.triangles):
+                scene.add_triangles(o3d.t.geometry.TriangleMesh.from_legacy(mesh))
+            self._hint_scene = (self.fusion.frames_integrated, scene, len(mesh.triangles))
+        _, scene, triangles = self._hint_scene
+        if not triangles:
+            return np.zeros(tuple(hw), np.float32)
+        return render_mesh_depth(scene, K, world_T_cam, hw)
+
+
+def render_mesh_depth(scene, K: np.ndarray, world_T_cam: np.ndarray, hw: tuple[int, int]
+                      ) -> np.ndarray:
+    """Depth of an Open3D ``RaycastingScene`` seen by a pinhole camera: ``K (3, 3)`` pixels,
+    ``world_T_cam (4, 4)`` metres, ``hw = (h, w)`` → ``(h, w) float32`` metres along the
+    optical axis, 0 where no triangle is hit."""
+    import open3d as o3d
+
+    h, w = (int(v) for v in hw)
+    world_T_cam = np.asarray(world_T_cam, np.float64)
+    rays = scene.create_rays_pinhole(o3d.core.Tensor(np.asarray(K, np.float64)),
+                                     o3d.core.Tensor(np.linalg.inv(world_T_cam)), w, h)
+    t_hit = scene.cast_rays(rays)["t_hit"].numpy()
+    # t_hit is in units of the ray direction's length; its component along the optical axis
+    # converts it to z-depth.
+    along_axis = rays.numpy()[..., 3:] @ world_T_cam[:3, 2]
+    depth = np.where(np.isfinite(t_hit), t_hit * along_axis, 0.0)
+    return depth.astype(np.float32)
