@@ -43,6 +43,12 @@ from torch import nn
 from .features import ImageEncoder, ResidualBlock, conv_bn_relu
 
 
+# The hint's plane scores (in [0, 1]) enter the plane logits times this and a learned gain:
+# the logits are correlations times ~10, so the zero-initialised gain head can reach that
+# scale within a few hundred fine-tuning steps.
+HINT_GAIN_SCALE = 10.0
+
+
 def _up(x: torch.Tensor) -> torch.Tensor:
     return F.interpolate(x, scale_factor=2.0, mode="nearest")
 
@@ -167,7 +173,7 @@ class PlaneDecoder(nn.Module):
             x = stage(torch.cat([_up(x), skip], dim=1))
         plane_logits = volume_logits + self.plane_head(x)
         if self.hint_head is not None:
-            plane_logits = plane_logits + self.hint_head(x) * hint_planes
+            plane_logits = plane_logits + HINT_GAIN_SCALE * self.hint_head(x) * hint_planes
         log_quarter, confidence = soft_argmin(plane_logits, self.log_planes)
         log_depths = [log_quarter]
         for stage, head, skip in zip(self.stages[3:], self.refine_heads, (image_feats[0], None)):
