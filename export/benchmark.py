@@ -77,8 +77,8 @@ def benchmark_model(name: str, out_dir: Path, weights=None, config=None, random_
     from .pipeline import export_model, load_network
     from .specs import get_spec
 
-    spec = get_spec(name)
     network, weights_info = load_network(name, weights, config, random_init)
+    spec = get_spec(name).for_network(network)
     size = spec.default_size(network)
     attrs = export_attributes(spec, network, size)
     torch.set_num_threads(LATENCY_THREADS)
@@ -340,7 +340,7 @@ def _latency(name: str, network, feeds, files: dict[str, str], rounds: int):
     from .ort_runner import OrtRunner
     from .specs import get_spec
 
-    spec = get_spec(name)
+    spec = get_spec(name).for_network(network)
     tensors = [torch.from_numpy(feeds[n]) for n in spec.input_names]
     graph = spec.torch_graph(network)
     torch.set_num_threads(LATENCY_THREADS)

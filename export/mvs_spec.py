@@ -12,6 +12,8 @@ ORT, 2 cores, against per-corner row gathers); the metadata volume samples with 
 - ``K`` ``(1, 3, 3)``, ``src_K`` ``(1, S, 3, 3)``: intrinsics of those images (pixels);
 - ``src_T_ref`` ``(1, S, 4, 4)``: reference camera → source camera (metres);
 - ``source_valid`` ``(1, S)``: 1 for a real source, 0 for padding;
+- a hinted network (``config.hint``) also ``hint_depth`` ``(1, 1, H, W)``: the fused map
+  rendered at the reference pose, metres, 0 = none;
 
 output ``depth`` ``(1, 1, H, W)`` metres (the full-resolution map of the four ``MVSNet``
 predicts).
@@ -48,13 +50,17 @@ from .arrays import resize_nearest, rgb_tensor
 LEARNED_SCOPES = ("/mvs/matching_encoder/", "/mvs/network/", "/mvs/cost_volume/mlp/",
                   "/mvs/local_refine/", "/mvs/full_refine/")
 RESHAPES = ("Reshape", "Flatten", "Squeeze", "Unsqueeze")
+# Metres: the default TSDF fusion's depth range (``FusionConfig.max_depth``), so the hint a
+# hinted network sees in calibration and checks covers what a fused map would.
+HINT_RANGE_M = 3.0
 
 
 class MVSGraph(nn.Module):
     """``MVSNet`` as a graph: tensor inputs only, one output (see the module docstring).
 
-    ``forward(image, src_images, K, src_K, src_T_ref, source_valid)`` with ``source_valid``
-    ``(1, S)`` float32 (> 0.5 = real source) → ``(1, 1, H, W)`` depth in metres.
+    ``forward(image, src_images, K, src_K, src_T_ref, source_valid[, hint_depth])`` with
+    ``source_valid`` ``(1, S)`` float32 (> 0.5 = real source) and, for a hinted network only,
+    ``hint_depth`` ``(1, 1, H, W)`` metres → ``(1, 1, H, W)`` depth in metres.
     """
 
     def __init__(self, network: nn.Module):
@@ -62,9 +68,10 @@ class MVSGraph(nn.Module):
         self.mvs = network
 
     def forward(self, image: torch.Tensor, src_images: torch.Tensor, K: torch.Tensor,
-                src_K: torch.Tensor, src_T_ref: torch.Tensor, source_valid: torch.Tensor
-                ) -> torch.Tensor:
-        return self.mvs(image, src_images, K, src_K, src_T_ref, source_valid > 0.5)["depth"][0]
+                src_K: torch.Tensor, src_T_ref: torch.Tensor, source_valid: torch.Tensor,
+                *hint_depth: torch.Tensor) -> torch.Tensor:
+        return self.mvs(image, src_images, K, src_K, src_T_ref, source_valid > 0.5,
+                        *hint_depth)["depth"][0]
 
 
 def mvs_frame_inputs(frame, size: tuple[int, int], attributes: dict[str, Any]
@@ -73,6 +80,8 @@ def mvs_frame_inputs(frame, size: tuple[int, int], attributes: dict[str, Any]
     0 = none; None without depth), as ``MVSPredictor`` makes them: the ``num_sources``
     candidates with the lowest DeepVideoMVS penalty, intrinsics rescaled with the images,
     missing sources padded (zero image, the reference K, identity pose, ``source_valid`` 0).
+    A hinted network's ``hint_depth`` is the reference's depth up to :data:`HINT_RANGE_M` (a
+    stand-in for the fused map: the same values and layout, zeros without depth).
     """
     from edgegeo.geometry.intrinsics import resize_K
     from edgegeo.geometry.poses import relative_pose
@@ -100,9 +109,14 @@ def mvs_frame_inputs(frame, size: tuple[int, int], attributes: dict[str, Any]
         return np.ascontiguousarray(np.asarray(values)[None], dtype=np.float32)
 
     gt = None if reference.depth is None else resize_nearest(reference.depth, size)
-    return {"image": rgb_tensor(reference.rgb, size), "src_images": batch(np.stack(images)),
-            "K": batch(K), "src_K": batch(np.stack(Ks)), "src_T_ref": batch(np.stack(poses)),
-            "source_valid": batch(valid)}, gt
+    inputs = {"image": rgb_tensor(reference.rgb, size), "src_images": batch(np.stack(images)),
+              "K": batch(K), "src_K": batch(np.stack(Ks)), "src_T_ref": batch(np.stack(poses)),
+              "source_valid": batch(valid)}
+    if attributes.get("config", {}).get("hint"):
+        hint = np.zeros(size, np.float32) if gt is None else np.where(
+            (gt > 0) & (gt <= HINT_RANGE_M), gt, 0.0)
+        inputs["hint_depth"] = batch(hint[None])
+    return inputs, gt
 
 
 def mvs_metric(depth: np.ndarray, gt_depth: np.ndarray) -> dict[str, float]:

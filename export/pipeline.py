@@ -147,6 +147,7 @@ def export_model(name: str, precision: str = "fp32", out_dir: str | os.PathLike 
     if network is None:
         network, weights_info = load_network(name, weights, config, random_init)
     network = network.to("cpu").eval()
+    spec = spec.for_network(network)
     size = size or spec.default_size(network)
     attrs = export_attributes(spec, network, size)
     weights_info = weights_info or {"source": "caller-provided network"}
@@ -259,7 +260,7 @@ def runtime_network(name: str, network: torch.nn.Module, backend: str = "onnxrun
     Raises:
         ValueError: unknown model, backend or precision. RuntimeError: tensorrt missing.
     """
-    spec = get_spec(name)
+    spec = get_spec(name).for_network(network)
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; use one of {', '.join(BACKENDS)}")
     spec.check_precision(precision)

@@ -111,10 +111,12 @@ class MVSRuntimeNetwork(RuntimeNetwork):
     uses). The graph has a fixed size: ``config.image_size`` is that size, so the predictor
     resizes to it by default.
 
-    ``net(image, src_images, ref_K, src_K, src_T_ref, source_valid=None)``: ``(1, 3, H, W)``,
-    ``(1, S, 3, H, W)`` RGB in [0, 1], ``(1, 3, 3)``, ``(1, S, 3, 3)`` intrinsics (pixels),
-    ``(1, S, 4, 4)`` reference → source transforms (metres), optional ``(1, S)`` bool (False =
-    padding) → ``{"depth": [(1, 1, H, W) metres]}`` (the full-resolution map only).
+    ``net(image, src_images, ref_K, src_K, src_T_ref, source_valid=None, hint_depth=None)``:
+    ``(1, 3, H, W)``, ``(1, S, 3, H, W)`` RGB in [0, 1], ``(1, 3, 3)``, ``(1, S, 3, 3)``
+    intrinsics (pixels), ``(1, S, 4, 4)`` reference → source transforms (metres), optional
+    ``(1, S)`` bool (False = padding), for a hinted graph (``config.hint``) optional ``(1, 1,
+    H, W)`` hint depth in metres (None: zeros, no hint) → ``{"depth": [(1, 1, H, W)
+    metres]}`` (the full-resolution map only).
     """
 
     config: Any
@@ -129,7 +131,8 @@ class MVSRuntimeNetwork(RuntimeNetwork):
 
     def __call__(self, image: torch.Tensor, src_images: torch.Tensor, ref_K: torch.Tensor,
                  src_K: torch.Tensor, src_T_ref: torch.Tensor,
-                 source_valid: torch.Tensor | None = None) -> dict[str, list[torch.Tensor]]:
+                 source_valid: torch.Tensor | None = None,
+                 hint_depth: torch.Tensor | None = None) -> dict[str, list[torch.Tensor]]:
         """See the class docstring.
 
         Raises:
@@ -142,8 +145,14 @@ class MVSRuntimeNetwork(RuntimeNetwork):
                              f"resolution) or export at that size")
         if source_valid is None:
             source_valid = torch.ones(src_images.shape[:2])
+        hint = ()
+        if self.config.hint:
+            hint = (image.new_zeros(image.shape[0], 1, *image.shape[-2:])
+                    if hint_depth is None else hint_depth.to(torch.float32),)
+        elif hint_depth is not None:
+            raise ValueError(f"the exported {self.name} graph reads no depth hint")
         depth = self.run_all(image, src_images, ref_K, src_K, src_T_ref,
-                             source_valid.to(torch.float32))[0]
+                             source_valid.to(torch.float32), *hint)[0]
         return {"depth": [depth]}
 
     forward = __call__

@@ -14,6 +14,7 @@ so far); each spec derives its input shapes from it.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -121,6 +122,9 @@ class ExportSpec:
         zero_is_no_value: 0 in the output means "no value" (mvs depth below the model's
             confidence threshold): parity compares the values where both graphs have one
             and bounds the fraction where only one has (``parity.MASK_TOLERANCE``).
+        network_inputs: ``torch network → inputs`` where a network's settings change the
+            graph's inputs (a hinted ``mvs`` network also takes ``hint_depth``), or None:
+            ``inputs`` always (see :meth:`for_network`).
     """
 
     name: str
@@ -149,6 +153,13 @@ class ExportSpec:
     working_size: Callable[[Any], tuple[int, int]] | None = None
     parity_sources: tuple[str, ...] = ("motorcycle", "synthetic:2")
     zero_is_no_value: bool = False
+    network_inputs: Callable[[Any], tuple[InputSpec, ...]] | None = None
+
+    def for_network(self, network) -> ExportSpec:
+        """This spec with the inputs of ``network`` (``network_inputs``), or itself."""
+        if self.network_inputs is None:
+            return self
+        return dataclasses.replace(self, inputs=self.network_inputs(network))
 
     @property
     def input_names(self) -> tuple[str, ...]:
@@ -295,6 +306,20 @@ def _one_hot_convs(model) -> list[str]:
     return names
 
 
+MVS_INPUTS = (InputSpec("image", 3), InputSpec("src_images", 3, count="num_sources"),
+              InputSpec("K", matrix=(3, 3)),
+              InputSpec("src_K", count="num_sources", matrix=(3, 3)),
+              InputSpec("src_T_ref", count="num_sources", matrix=(4, 4)),
+              InputSpec("source_valid", count="num_sources", matrix=()))
+
+
+def mvs_inputs(network) -> tuple[InputSpec, ...]:
+    """The ``mvs`` graph's inputs: :data:`MVS_INPUTS`, and for a hinted network
+    (``config.hint``) ``hint_depth`` ``(1, 1, H, W)`` metres (0 = none)."""
+    hinted = bool(getattr(network.config, "hint", False))
+    return MVS_INPUTS + ((InputSpec("hint_depth", 1),) if hinted else ())
+
+
 EXPORT_SPECS: dict[str, ExportSpec] = {
     "mono-depth": ExportSpec(
         name="mono-depth", inputs=(InputSpec("image", 3),), outputs=("disparity",),
@@ -338,11 +363,7 @@ EXPORT_SPECS: dict[str, ExportSpec] = {
         int8_exclude=_attention_matmuls, runtime_class="RuntimeNetwork"),
     "mvs": ExportSpec(
         name="mvs",
-        inputs=(InputSpec("image", 3), InputSpec("src_images", 3, count="num_sources"),
-                InputSpec("K", matrix=(3, 3)),
-                InputSpec("src_K", count="num_sources", matrix=(3, 3)),
-                InputSpec("src_T_ref", count="num_sources", matrix=(4, 4)),
-                InputSpec("source_valid", count="num_sources", matrix=())),
+        inputs=MVS_INPUTS,
         outputs=("depth",), output_axis_names=("height", "width"), size_multiple=32,
         deployment_size=(192, 256), profile=((192, 256),) * 3,
         frame_kind="posed", frame_inputs=mvs_frame_inputs, metric=mvs_metric,
@@ -350,7 +371,8 @@ EXPORT_SPECS: dict[str, ExportSpec] = {
         int8_op_types=("Conv", "MatMul", "Gemm"), int8_exclude=unquantized_matmuls,
         int8_calib_method="percentile", runtime_class="MVSRuntimeNetwork", dynamic_hw=False,
         graph_module=MVSGraph, working_size=mvs_working_size,
-        parity_sources=("synthetic:2",), zero_is_no_value=True),
+        parity_sources=("synthetic:2",), zero_is_no_value=True,
+        network_inputs=mvs_inputs),
 }
 
 

@@ -259,3 +259,36 @@ def test_histogram_calibration_reads_frames_in_chunks_and_restores_ort():
         calibrate.HistogramCalibrater.collect_data = original
     assert [len(chunk) for chunk in chunks] == [2, 2, 1]
     assert [float(frame["x"][0, 0]) for chunk in chunks for frame in chunk] == [0, 1, 2, 3, 4]
+
+
+def test_a_hinted_network_exports_with_its_hint_input(tmp_path):
+    """A hinted network's graph takes ``hint_depth`` after the six inputs (an unhinted one
+    does not); fp32 / int8 exports match torch, and the runtime network passes the hint on
+    (zeros when none is given)."""
+    network = tiny_network("correlation", decoder="planes", hint=True)
+    with torch.no_grad():                                      # a hint that changes the depth
+        network.network.decoder.hint_head.bias.fill_(2.0)
+        network.network.hint_encoder.weight.normal_(0, 0.3)
+    assert get_spec("mvs").for_network(tiny_network()).input_names[-1] == "source_valid"
+    spec = get_spec("mvs").for_network(network)
+    assert spec.input_names[-1] == "hint_depth"
+    results = {precision: export_model("mvs", precision, tmp_path / precision, network=network,
+                                       calib="synthetic:2",
+                                       parity_sources=("synthetic:1", "random:1"))
+               for precision in ("fp32", "int8")}
+    graph = onnx.load(str(results["fp32"].onnx_path))
+    assert [i.name for i in graph.graph.input][-1] == "hint_depth"
+    assert all(row["rel_error"] <= 1e-4 for row in results["fp32"].report["parity"])
+    assert results["int8"].report["task_metric"]["relative_loss"] <= 0.05
+    net = runtime_network("mvs", network, "onnxruntime", "fp32", cache=tmp_path / "cache",
+                          threads=1, providers="cpu")
+    (frame,) = heldout_frames("posed", 1, SIZE)
+    feeds, gt = spec.frame_inputs(frame, SIZE, export_attributes(spec, network, SIZE))
+    assert feeds["hint_depth"].shape == (1, 1, *SIZE) and feeds["hint_depth"].max() <= 3.0
+    tensors = [torch.from_numpy(feeds[name]) for name in spec.input_names]
+    hinted = net(*tensors[:5], tensors[5] > 0.5, tensors[6])["depth"][0].numpy()
+    assert relative_error(hinted, torch_output(network, feeds, spec)) <= 1e-4
+    unhinted = net(*tensors[:5], tensors[5] > 0.5)["depth"][0].numpy()
+    feeds["hint_depth"][:] = 0.0
+    assert relative_error(unhinted, torch_output(network, feeds, spec)) <= 1e-4
+    assert not np.allclose(hinted, unhinted)

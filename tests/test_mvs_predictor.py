@@ -187,3 +187,57 @@ def test_resizing_never_blends_depth_with_no_depth():
         assert set(torch.unique(out).tolist()) <= {0.0, 2.0}      # 2 m or nothing in between
         assert (out[:, 0] == 2.0).all() and (out[:, -1] == 0.0).all()
     np.testing.assert_allclose(_resize_depth(torch.full((1, 1, 4, 4), 3.0), (8, 8)), 3.0)
+
+
+def _hinted_predictor(seed=0):
+    torch.manual_seed(seed)
+    config = MVSNetConfig.tiny(num_sources=2, cost_volume="correlation", decoder="planes",
+                               hint=True)
+    return MVSPredictor(MVSNet(config), resolution=RESOLUTION, min_sources=1)
+
+
+def test_a_hinted_model_starts_as_the_unhinted_one_and_learns_to_follow_the_hint():
+    predictor = _hinted_predictor()
+    args = dict(n_sources=2)
+    plain = call(predictor, **args)
+    hint = np.full((H, W), 3.0, np.float32)
+    np.testing.assert_array_equal(call(predictor, hint_depth=hint, **args), plain)
+    np.testing.assert_array_equal(call(predictor, hint_depth=np.zeros((H, W), np.float32),
+                                       **args), plain)
+    # A positive gain pulls the plane logits to the hint's plane.
+    torch.nn.init.constant_(predictor.model.network.decoder.hint_head.bias, 3.0)
+    followed = call(predictor, hint_depth=hint, **args)
+    assert np.abs(np.log(followed / 3.0)).mean() < np.abs(np.log(plain / 3.0)).mean() / 2
+    for hint_depth, message in (
+            (np.full((H, W), np.nan, np.float32), "NaN"),
+            (np.ones((H, W + 1), np.float32), "like the reference image")):
+        with pytest.raises(ValueError, match=message):
+            call(predictor, hint_depth=hint_depth, **args)
+
+
+def test_an_unhinted_model_refuses_a_hint(predictor):
+    with pytest.raises(ValueError, match="reads no depth hint"):
+        call(predictor, hint_depth=np.ones((H, W), np.float32))
+
+
+def test_a_hinted_stream_renders_its_own_fused_map_as_the_hint():
+    from edgegeo.fusion import FusionConfig, TSDFFusion
+
+    predictor = _hinted_predictor()
+    assert MVSStream(predictor).fusion is not None        # a hinted stream fuses its own map
+    assert MVSStream(MVSPredictor(MVSNet(MVSNetConfig.tiny()))).fusion is None
+    fusion = TSDFFusion(FusionConfig(voxel_size=0.02, trunc=0.06, color=False))
+    stream = MVSStream(predictor, fusion=fusion)
+    assert (stream.hint(K, pose(), (H, W)) == 0).all()             # nothing fused yet
+    outputs = [stream.push(f) for f in frames_along_x([0.0, 0.12, 0.24, 0.36])]
+    predicted = [o for o in outputs if o is not None]
+    assert len(predicted) == 3 and fusion.frames_integrated == 3
+    # A map of a wall at 1.5 m seen by three frames: the hint renders it at 1.5 m from a new
+    # pose (to within a voxel).
+    wall_map = TSDFFusion(FusionConfig(voxel_size=0.02, trunc=0.06, color=False))
+    for x in (0.0, 0.02, 0.04):
+        wall_map.integrate(np.full((H, W), 1.5, np.float32), K, pose(x))
+    hint = MVSStream(predictor, fusion=wall_map).hint(K, pose(0.01), (H, W))
+    inside = hint[10:-10, 10:-10]
+    assert (inside > 0).mean() > 0.9
+    np.testing.assert_allclose(np.median(inside[inside > 0]), 1.5, atol=0.02)

@@ -278,3 +278,41 @@ def test_a_card_sums_the_wall_time_of_the_runs_behind_it():
              "init_from": {"weights": "b", **second, "wall_time_total_s": 150.0}}
     assert total_wall_time(third) == 175.0
     assert total_wall_time({"wall_time_s": 7.5}) == 7.5
+
+
+def test_batches_carry_the_reference_hint_and_stream_forward_only_with_hints():
+    seq = _sequence(20, step=0.06)
+    seq.hint = (np.arange(20, dtype=np.float16)[:, None, None] + 1) * np.ones((1, 32, 64),
+                                                                               np.float16)
+    data = SequenceSet([seq], "test")
+    batch = mvs_batch(data, 32, 3, seed=3, pose_range=(0.1, 0.3), stream_sources_p=1.0,
+                      hint_drop_p=0.25, crop_size=(32, 32))
+    assert batch["hint_depth"].shape == (32, 1, 32, 32)
+    hints = batch["hint_depth"].flatten(1)
+    assert (hints == hints[:, :1]).all()                       # one frame's hint per tuple
+    dropped = (hints[:, 0] == 0).float().mean()
+    assert 0.05 < dropped < 0.5
+    # The hint of frame i is i + 1: the reference's. Its sources were before it in time.
+    rng = np.random.default_rng(0)
+    assert all(all(j < 12 for j in stream_sources(seq.world_T_cam, 12, 3, rng,
+                                                  forward_only=True)) for _ in range(10))
+    mixed = SequenceSet([seq, _sequence(12, seed=1)], "test")
+    with pytest.raises(ValueError, match="have depth hints and some not"):
+        mvs_batch(mixed, 8, 3, seed=0, pose_range=(0.1, 0.3))
+
+
+def test_online_hints_are_the_map_of_the_keyframes_before_each_frame():
+    from edgegeo.fusion import FusionConfig
+    from edgegeo.models.mvs import MVSNet, MVSPredictor
+    from edgegeo.training.mvs.hints import online_hints
+
+    seq = _sequence(10, step=0.06)
+    torch.manual_seed(0)
+    predictor = MVSPredictor(MVSNet(MVSNetConfig.tiny(num_sources=2)), resolution=(32, 64),
+                             min_sources=1)
+    config = FusionConfig(voxel_size=0.05, trunc=0.15, max_depth=8.0, color=False)
+    hints = online_hints(seq.rgb, seq.K, seq.world_T_cam, predictor, config)
+    assert hints.shape == seq.depth.shape and hints.dtype == np.float32
+    # Frame 0 has no map yet; the first prediction needs two keyframes.
+    assert (hints[:3] == 0).all()
+    assert (hints[hints > 0] <= config.max_depth + config.voxel_size).all()

@@ -210,7 +210,8 @@ def align_mono_depth(disparity: np.ndarray, gt: np.ndarray,
 
 
 def _stream(method: Method, frames: list) -> tuple[dict[int, np.ndarray], list[dict]]:
-    """Depth of the frames an :class:`MVSStream` predicts, and the timing of each."""
+    """Depth of the frames an :class:`MVSStream` predicts, and the timing of each (a hinted
+    model's hint rendering and fusion count as "other")."""
     import torch
 
     from edgegeo.models.mvs.predictor import MVSStream

@@ -57,7 +57,6 @@ def online_hints(rgb: np.ndarray, K: np.ndarray, world_T_cam: np.ndarray, predic
 
 
 def main(argv: list[str] | None = None) -> None:
-    import edgegeo
     from edgegeo.data.splits import TRAIN_SEEDS
     from edgegeo.data.synthetic import read_shard, scene_shards
     from edgegeo.training.mvs.data import make_sequence
@@ -72,8 +71,11 @@ def main(argv: list[str] | None = None) -> None:
     import torch
 
     torch.set_num_threads(1)
-    options = {} if args.weights is None else {"weights": args.weights}
-    predictor = edgegeo.load("mvs", **options)
+    from edgegeo.models import registry
+    from edgegeo.models.mvs import MVSPredictor
+
+    network, card, _ = registry.trained_network("mvs", weights=args.weights)
+    predictor = MVSPredictor(network.eval(), **card.get("predictor_options", {}))
     size = predictor.resolution
     shards = scene_shards(args.data, TRAIN_SEEDS, "mvs hints")[args.first:]
     shards = shards[:args.count] if args.count else shards

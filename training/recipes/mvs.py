@@ -415,7 +415,6 @@ class MVSRecipe(Recipe):
         if cfg.val_scenes == 0:
             return {}
         from edgegeo.data.frame import Frame
-        from edgegeo.fusion import TSDFFusion
         from edgegeo.metrics.depth import depth_metrics
         from edgegeo.models.mvs.predictor import MVSPredictor, MVSStream
 
@@ -427,7 +426,7 @@ class MVSRecipe(Recipe):
                                  min_sources=cfg.min_sources)
         results = []
         for sequence in data.sequences:
-            stream = MVSStream(predictor, fusion=TSDFFusion() if predictor.uses_hint else None)
+            stream = MVSStream(predictor)
             for i in range(len(sequence)):
                 frame = Frame(sequence.rgb[i], sequence.K[i], world_T_cam=sequence.world_T_cam[i])
                 depth = stream.push(frame)

@@ -30,6 +30,16 @@ head starts at zero: the untrained network answers with the volume's soft-argmin
 (:func:`~edgegeo.models.mvs.losses.plane_cross_entropy`). Soft-argmin over depth planes:
 Kendall et al., "End-to-End Learning of Geometry and Context for Deep Stereo Regression"
 (GC-Net), ICCV 2017; the residual refinement follows StereoNet (Khamis et al., ECCV 2018).
+
+**The hint** (``hint=True``, planes decoder only): the map fused so far, rendered at the
+reference pose, is a depth guess from other viewpoints — DoubleTake's hint (Sayed et al.,
+"DoubleTake: Geometry Guided Depth Estimation", ECCV 2024,
+https://github.com/nianticlabs/doubletake), which feeds it to the cost volume. Here it enters
+twice, both paths starting at zero so that a warm start begins as the unhinted network: its ¼-
+resolution mean log depth and coverage go through a 3×3 conv added to the volume encoder's first
+stage (so the U-Net can weigh it against the volume), and its plane scores (a Gaussian one plane
+step wide around the hint, times its coverage) are added to the plane logits with a per-pixel
+gain the decoder predicts.
 """
 from __future__ import annotations
 

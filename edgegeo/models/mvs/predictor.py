@@ -236,7 +236,8 @@ class MVSStream:
             from the buffered keyframes other than itself).
         fusion: optional :class:`edgegeo.fusion.TSDFFusion`: every predicted depth map is
             fused into it, and a hinted model (``config.hint``) gets the map fused so far
-            rendered at the reference pose as its depth hint (DoubleTake).
+            rendered at the reference pose as its depth hint (DoubleTake). A hinted model's
+            stream makes its own (``TSDFFusion()``, the defaults) when none is given.
 
     ``push(frame)`` takes anything with ``rgb (H, W, 3) uint8``, ``K (3, 3)`` and ``world_T_cam
     (4, 4)`` (an :class:`edgegeo.data.frame.Frame`) and returns ``(H, W) float32`` depth in
@@ -249,8 +250,9 @@ class MVSStream:
         if predict_on not in PREDICT_ON:
             raise ValueError(f"predict_on must be one of {PREDICT_ON}, got {predict_on!r}")
         if getattr(predictor, "uses_hint", False) and fusion is None:
-            raise ValueError("this mvs model reads a depth hint from the fused map: pass "
-                             "fusion=TSDFFusion(...)")
+            from edgegeo.fusion import TSDFFusion
+
+            fusion = TSDFFusion()
         self.predictor = predictor
         self.fusion = fusion
         self._hint_scene = None        # (frames integrated, RaycastingScene, triangles)
