@@ -24,6 +24,16 @@ def test_choose_min_confidence_scores_each_candidate_on_validation_scenes():
         choose_min_confidence(MVSNet(MVSNetConfig.tiny()))
 
 
+def test_a_hinted_model_runs_the_stream_with_its_map_once_per_candidate():
+    torch.manual_seed(0)
+    model = MVSNet(MVSNetConfig.tiny(cost_volume="correlation", decoder="planes", hint=True,
+                                     image_size=(64, 96))).eval()
+    threshold, rows = choose_min_confidence(model, scenes=1, frames=10, min_sources=1,
+                                            candidates=(0.0, 0.99), mesh_points=2000)
+    assert [row["min_confidence"] for row in rows] == [0.0, 0.99] and threshold in (0.0, 0.99)
+    assert rows[0]["kept"] == 1.0 and rows[1]["kept"] <= rows[0]["kept"]
+
+
 def test_the_threshold_is_the_lowest_within_the_tie_of_the_best_fscore():
     rows = [{"min_confidence": t, "fscore": f}
             for t, f in [(0.0, 0.567), (0.2, 0.600), (0.25, 0.6096), (0.3, 0.6133), (0.4, 0.6135)]]

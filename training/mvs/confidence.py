@@ -50,7 +50,6 @@ def choose_min_confidence(model, scenes: int = 3, frames: int = 40, fps: float =
         ``recall`` (means over scenes) and ``kept`` (fraction of predicted pixels kept).
     """
     from edgegeo.fusion import TSDFFusion
-    from edgegeo.metrics.mesh import mesh_metrics
     from edgegeo.models.mvs import MVSNet
     from edgegeo.models.mvs.predictor import MVSPredictor, MVSStream
 
@@ -91,15 +90,26 @@ def choose_min_confidence(model, scenes: int = 3, frames: int = 40, fps: float =
                 kept.append(float(keep.mean()))
                 fusion.integrate(np.where(keep, depth, 0.0).astype(np.float32), walk[index].K,
                                  walk[index].world_T_cam, walk[index].rgb)
-            mesh = fusion.extract_mesh()
-            scores.append(mesh_metrics(mesh, visible, F_SCORE_THRESHOLD_M, mesh_points, seed)
-                          if mesh.has_triangles() else
-                          {"fscore": 0.0, "precision": 0.0, "recall": 0.0})
-        rows.append({"min_confidence": float(threshold),
-                     **{key: float(np.mean([s[key] for s in scores]))
-                        for key in ("fscore", "precision", "recall")},
-                     "kept": float(np.mean(kept)) if kept else 0.0})
+            scores.append(_mesh_scores(fusion.extract_mesh(), visible, mesh_points, seed))
+        rows.append(_row(threshold, scores, kept))
     return pick_threshold(rows), rows
+
+
+def _mesh_scores(mesh, visible, mesh_points: int, seed: int) -> dict[str, float]:
+    """F-score@5cm, precision and recall of a fused mesh against the visible GT surface."""
+    from edgegeo.metrics.mesh import mesh_metrics
+
+    if not mesh.has_triangles():
+        return {"fscore": 0.0, "precision": 0.0, "recall": 0.0}
+    return mesh_metrics(mesh, visible, F_SCORE_THRESHOLD_M, mesh_points, seed)
+
+
+def _row(threshold: float, scores: list[dict[str, float]], kept: list[float]) -> dict[str, Any]:
+    """One candidate's row: its mean scores over the scenes and the fraction of pixels kept."""
+    return {"min_confidence": float(threshold),
+            **{key: float(np.mean([s[key] for s in scores]))
+               for key in ("fscore", "precision", "recall")},
+            "kept": float(np.mean(kept)) if kept else 0.0}
 
 
 def _validation_walks(config, scenes: int, frames: int, fps: float, mesh_points: int):
@@ -122,7 +132,6 @@ def _choose_hinted(model, scenes, frames, fps, min_sources, candidates, mesh_poi
     """:func:`choose_min_confidence` for a hinted model: the threshold also decides what is
     fused, and so the hints, so each candidate runs the stream (with its fusion) again."""
     from edgegeo.fusion import TSDFFusion
-    from edgegeo.metrics.mesh import mesh_metrics
     from edgegeo.models.mvs import MVSNet
     from edgegeo.models.mvs.predictor import MVSPredictor, MVSStream
 
@@ -140,12 +149,6 @@ def _choose_hinted(model, scenes, frames, fps, min_sources, candidates, mesh_poi
                 depth = stream.push(frame)
                 if depth is not None:
                     kept.append(float((depth > 0).mean()))
-            mesh = stream.fusion.extract_mesh()
-            scores.append(mesh_metrics(mesh, visible, F_SCORE_THRESHOLD_M, mesh_points, seed)
-                          if mesh.has_triangles() else
-                          {"fscore": 0.0, "precision": 0.0, "recall": 0.0})
-        rows.append({"min_confidence": float(threshold),
-                     **{key: float(np.mean([s[key] for s in scores]))
-                        for key in ("fscore", "precision", "recall")},
-                     "kept": float(np.mean(kept)) if kept else 0.0})
+            scores.append(_mesh_scores(stream.fusion.extract_mesh(), visible, mesh_points, seed))
+        rows.append(_row(threshold, scores, kept))
     return pick_threshold(rows), rows
