@@ -163,3 +163,25 @@ def test_extracted_mesh_has_one_order_for_one_surface():
     for attribute in ("vertices", "triangles", "vertex_colors"):
         np.testing.assert_array_equal(np.asarray(getattr(first, attribute)),
                                       np.asarray(getattr(second, attribute)))
+
+
+def test_raycast_of_every_block_renders_only_the_fused_blocks():
+    """Without a frustum the cast covers the map's blocks, not the hash map's whole buffer
+    (whose unused slots hold garbage coordinates that stall or blank Open3D's ray caster)."""
+    fusion = TSDFFusion(FusionConfig(voxel_size=0.02, trunc=0.06, color=False))
+    for x in (0.0, 0.05, 0.1):
+        pose = np.eye(4)
+        pose[0, 3] = x
+        fusion.integrate(np.full((H, W), 1.2, np.float32), K, pose)
+    blocks = fusion.fused_blocks()
+    assert 0 < len(blocks) < fusion.config.initial_blocks        # unused slots exist
+    # The wall at z = 1.2 m (± truncation) seen from x = 0…0.1: blocks of 16 cm.
+    block = fusion.config.voxel_size * fusion.config.block_resolution
+    assert set(np.unique(blocks[:, 2])) <= {int(np.floor(z / block)) for z in (1.14, 1.2, 1.26)}
+    assert np.abs(blocks[:, :2]).max() * block < 1.5
+    pose = np.eye(4)
+    pose[0, 3] = 0.05
+    depth, _ = fusion.raycast(K, pose, (H, W))
+    inside = depth[H // 4:-H // 4, W // 4:-W // 4]
+    assert (inside > 0).all()
+    np.testing.assert_allclose(inside, 1.2, atol=0.02)

@@ -201,7 +201,7 @@ class TSDFFusion:
         intrinsic = o3c.Tensor(validate_K(K))
         extrinsic = o3c.Tensor(invert_pose(validate_pose(world_T_cam)))
         if frustum_depth is None:
-            blocks = self._grid.hashmap().key_tensor()
+            blocks = self._fused_block_keys()
         else:
             blocks = self._grid.compute_unique_block_coordinates(
                 o3d.t.geometry.Image(o3c.Tensor(check_depth(frustum_depth, "frustum_depth"))),
@@ -217,6 +217,19 @@ class TSDFFusion:
         color = (np.clip(rendered["color"].numpy().reshape(h, w, 3), 0, 1).astype(np.float32)
                  if cfg.color else np.zeros((h, w, 3), np.float32))
         return depth, color
+
+    def _fused_block_keys(self) -> o3c.Tensor:
+        """``(N, 3)`` int32 coordinates of the allocated voxel blocks. (``key_tensor()`` is
+        the hash map's whole buffer, its capacity: unused slots hold garbage coordinates,
+        and ray casting those stalls Open3D's range estimation or blanks the render.)"""
+        hashmap = self._grid.hashmap()
+        return hashmap.key_tensor()[hashmap.active_buf_indices().to(o3c.int64)]
+
+    def fused_blocks(self) -> np.ndarray:
+        """``(N, 3)`` int32 integer coordinates of the map's voxel blocks (a block spans
+        ``block_resolution`` voxels per side: block ``b`` covers ``b · voxel_size ·
+        block_resolution`` to the next one, metres, world frame)."""
+        return self._fused_block_keys().numpy().astype(np.int32)
 
     def extract_mesh(self) -> o3d.geometry.TriangleMesh:
         """Marching-cubes mesh of the fused surface (legacy Open3D mesh, metres, world frame;
