@@ -19,6 +19,10 @@ the same recipe with ``--set decoder=depth --set cost_volume=metadata --set num_
     edgegeo train mvs --out runs/mvs-stream-all --set model=context --set init=runs/mvs-stream/mvs.safetensors \
         --set steps=1200 --set lr=1e-4 --set stream_sources_p=1.0
     # the shipped chain: planes → local → context → stream-source fine-tunes (model card)
+    python -m edgegeo.training.mvs.hints --data data/mvs-walk384 --out data/mvs-hints384
+    edgegeo train mvs --out runs/mvs-hint --set model=hinted --set init=<mvs weights> \
+        --set train_data=data/mvs-walk384 --set hint_data=data/mvs-hints384 ...
+    # a depth hint from the fused map (DoubleTake); measured, not shipped (benchmark_notes.md)
 
 Depth planes: 64, log-spaced over **0.25–8 m** (SimpleRecon's ScanNet range is 0.25–5 m). Our
 rooms are larger: on 40 of the ``data/synth-train`` walk-throughs 13.8 % of GT pixels lie beyond
