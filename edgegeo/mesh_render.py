@@ -1,4 +1,5 @@
-"""Headless pictures of meshes: ray-cast a mesh from a pinhole camera (no OpenGL needed)."""
+"""Headless pictures and depth maps of meshes: ray-cast a mesh from a pinhole camera (no OpenGL
+needed)."""
 from __future__ import annotations
 
 import numpy as np
@@ -48,3 +49,24 @@ def render_mesh(mesh: o3d.geometry.TriangleMesh, K: np.ndarray, world_T_cam: np.
     value = albedo * (0.25 + 0.75 * shade[..., None])
     image[mask] = np.clip(value[mask] * 255, 0, 255).astype(np.uint8)
     return image
+
+
+def render_depth(scene: o3d.t.geometry.RaycastingScene, K: np.ndarray, world_T_cam: np.ndarray,
+                 hw: tuple[int, int]) -> np.ndarray:
+    """Depth of the meshes in ``scene`` seen from a camera.
+
+    Args:
+        scene: an Open3D ``RaycastingScene`` (world frame, metres).
+        K: ``(3,3)`` intrinsics of the ``hw = (h, w)`` image, pixels (pixel (0, 0)'s centre at
+            (0, 0), as everywhere in edgegeo).
+        world_T_cam: ``(4,4)`` camera-to-world pose, metres.
+    Returns:
+        ``(h, w) float32`` metres along the optical axis, 0 where no triangle is hit.
+    """
+    from edgegeo.data.synthetic.renderer import camera_rays
+
+    h, w = (int(v) for v in hw)
+    # camera_rays' directions have camera-frame z = 1, so a hit's ray parameter is its depth.
+    rays = camera_rays(validate_K(K), np.asarray(world_T_cam, np.float64), w, h)
+    t_hit = scene.cast_rays(o3c.Tensor(rays))["t_hit"].numpy().reshape(h, w)
+    return np.where(np.isfinite(t_hit), t_hit, 0.0).astype(np.float32)

@@ -310,23 +310,6 @@ class MVSStream:
         _, scene, triangles = self._hint_scene
         if not triangles:
             return np.zeros(tuple(hw), np.float32)
-        return render_mesh_depth(scene, K, world_T_cam, hw)
+        from edgegeo.mesh_render import render_depth
 
-
-def render_mesh_depth(scene, K: np.ndarray, world_T_cam: np.ndarray, hw: tuple[int, int]
-                      ) -> np.ndarray:
-    """Depth of an Open3D ``RaycastingScene`` seen by a pinhole camera: ``K (3, 3)`` pixels,
-    ``world_T_cam (4, 4)`` metres, ``hw = (h, w)`` → ``(h, w) float32`` metres along the
-    optical axis, 0 where no triangle is hit."""
-    import open3d as o3d
-
-    h, w = (int(v) for v in hw)
-    world_T_cam = np.asarray(world_T_cam, np.float64)
-    rays = scene.create_rays_pinhole(o3d.core.Tensor(np.asarray(K, np.float64)),
-                                     o3d.core.Tensor(np.linalg.inv(world_T_cam)), w, h)
-    t_hit = scene.cast_rays(rays)["t_hit"].numpy()
-    # t_hit is in units of the ray direction's length; its component along the optical axis
-    # converts it to z-depth.
-    along_axis = rays.numpy()[..., 3:] @ world_T_cam[:3, 2]
-    depth = np.where(np.isfinite(t_hit), t_hit * along_axis, 0.0)
-    return depth.astype(np.float32)
+        return render_depth(scene, K, world_T_cam, hw)
