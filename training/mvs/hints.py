@@ -5,8 +5,9 @@ fused so far rendered at the reference pose (:class:`edgegeo.models.mvs.MVSStrea
 ``fusion``). To learn when to trust it, training needs the hints it will see at test time:
 made by an earlier model, fused online in keyframe order. :func:`online_hints` plays a
 walk-through through an :class:`MVSStream` of a (not hinted, or hinted) predictor with TSDF
-fusion, and before each frame renders the map fused from the keyframes before it; frame 0 and
-the frames before the second keyframe get no hint (zeros). The hints of a shard folder are
+fusion, and before each frame renders the map fused from the keyframes before it. The mesh
+holds only voxels seen by at least two fused keyframes, so the frames up to the second
+predicted keyframe get no hint (zeros). The hints of a shard folder are
 written as ``<out>/<shard name>.npy`` (``(F, H, W) float16`` metres, 0 = no hint), read back by
 :func:`edgegeo.training.mvs.data.load_shard_sequences` with ``hints=``.
 
