@@ -197,7 +197,7 @@ def torch_fp16_emulation(network, spec, cases) -> dict[str, Any]:
     fp16 graph ops in fp32, so it cannot show this.)"""
     import copy
 
-    from .parity import parity_error
+    from .parity import first_output, parity_error
 
     graph = spec.torch_graph(network)
 
@@ -232,8 +232,8 @@ def torch_fp16_emulation(network, spec, cases) -> dict[str, Any]:
             for _, feeds, _ in cases:
                 tensors = [torch.from_numpy(feeds[n]) for n in spec.input_names]
                 with torch.no_grad():
-                    expected = graph(*tensors).numpy()
-                    got = model(*tensors).float().numpy()
+                    expected = first_output(graph(*tensors)).numpy()
+                    got = first_output(model(*tensors)).float().numpy()
                 errors.append(parity_error(got, expected, spec.zero_is_no_value)[0])
             rows[label] = max(errors)
         except Exception as exc:        # e.g. ops without fp16 CPU kernels (adaptive_conv)

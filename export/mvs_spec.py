@@ -15,8 +15,9 @@ ORT, 2 cores, against per-corner row gathers); the metadata volume samples with 
 - a hinted network (``config.hint``) also ``hint_depth`` ``(1, 1, H, W)``: the fused map
   rendered at the reference pose, metres, 0 = none;
 
-output ``depth`` ``(1, 1, H, W)`` metres (the full-resolution map of the four ``MVSNet``
-predicts).
+outputs: ``depth`` ``(1, 1, H, W)`` metres (the full-resolution map of the four ``MVSNet``
+predicts) and, for the ``planes`` decoder, ``confidence`` ``(1, 1, H, W)`` in [0, 1] (the
+volume's largest plane probability, upsampled: what ``MVSPredictor``'s planar prior reads).
 
 **Fixed size.** The graph is exported at one size (default the model's working size
 ``config.image_size``, 192×256 for the ``small`` config: what ``MVSPredictor`` resizes to): the
@@ -56,11 +57,12 @@ HINT_RANGE_M = 3.0
 
 
 class MVSGraph(nn.Module):
-    """``MVSNet`` as a graph: tensor inputs only, one output (see the module docstring).
+    """``MVSNet`` as a graph: tensor inputs only (see the module docstring).
 
     ``forward(image, src_images, K, src_K, src_T_ref, source_valid[, hint_depth])`` with
     ``source_valid`` ``(1, S)`` float32 (> 0.5 = real source) and, for a hinted network only,
-    ``hint_depth`` ``(1, 1, H, W)`` metres → ``(1, 1, H, W)`` depth in metres.
+    ``hint_depth`` ``(1, 1, H, W)`` metres → ``(1, 1, H, W)`` depth in metres, and for the
+    ``planes`` decoder also ``(1, 1, H, W)`` confidence (a tuple).
     """
 
     def __init__(self, network: nn.Module):
@@ -70,8 +72,11 @@ class MVSGraph(nn.Module):
     def forward(self, image: torch.Tensor, src_images: torch.Tensor, K: torch.Tensor,
                 src_K: torch.Tensor, src_T_ref: torch.Tensor, source_valid: torch.Tensor,
                 *hint_depth: torch.Tensor) -> torch.Tensor:
-        return self.mvs(image, src_images, K, src_K, src_T_ref, source_valid > 0.5,
-                        *hint_depth)["depth"][0]
+        outputs = self.mvs(image, src_images, K, src_K, src_T_ref, source_valid > 0.5,
+                           *hint_depth)
+        if "full_confidence" in outputs:
+            return outputs["depth"][0], outputs["full_confidence"]
+        return outputs["depth"][0]
 
 
 def mvs_frame_inputs(frame, size: tuple[int, int], attributes: dict[str, Any]

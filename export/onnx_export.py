@@ -32,11 +32,11 @@ from edgegeo.ops.exportable import PLUGIN_DOMAIN
 DEFAULT_OPSET = 17
 # Bump when the export recipe changes (invalidates cached artefacts); 2: bilinear sampling as
 # gathers instead of GridSample.
-FORMAT_VERSION = "4"
+FORMAT_VERSION = "5"
 """Version of the exported graphs' layout, part of every artefact's cache key: bump it when a
 model's exported graph changes for the same weights (3: JBU stages written channels-first,
 stereo's row gathers, its fp16 graph keeping the geometry in fp32; 4: mvs correlation volumes
-as neighbourhood gathers + MatMul)."""
+as neighbourhood gathers + MatMul; 5: the mvs graph also outputs its confidence)."""
 
 
 def _adaptive_conv_mode(plugins: bool):

@@ -92,10 +92,16 @@ def parity_frames(spec, sources: Sequence[str], size: tuple[int, int],
 
 @torch.no_grad()
 def torch_output(network, feeds: dict[str, np.ndarray], spec) -> np.ndarray:
-    """The torch graph's output (``spec.torch_graph(network)``) for numpy ``feeds`` (CPU,
-    float32)."""
+    """The torch graph's (first) output (``spec.torch_graph(network)``) for numpy ``feeds``
+    (CPU, float32)."""
     tensors = [torch.from_numpy(feeds[name]) for name in spec.input_names]
-    return spec.torch_graph(network)(*tensors).float().cpu().numpy()
+    return first_output(spec.torch_graph(network)(*tensors)).float().cpu().numpy()
+
+
+def first_output(output):
+    """The output parity and metrics compare: a graph module's tensor, or the first of its
+    tuple of outputs."""
+    return output[0] if isinstance(output, (tuple, list)) else output
 
 
 def graph_output(runtime, feeds: dict[str, np.ndarray], spec) -> np.ndarray:

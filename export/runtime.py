@@ -116,7 +116,8 @@ class MVSRuntimeNetwork(RuntimeNetwork):
     intrinsics (pixels), ``(1, S, 4, 4)`` reference → source transforms (metres), optional
     ``(1, S)`` bool (False = padding), for a hinted graph (``config.hint``) optional ``(1, 1,
     H, W)`` hint depth in metres (None: zeros, no hint) → ``{"depth": [(1, 1, H, W)
-    metres]}`` (the full-resolution map only).
+    metres]}`` (the full-resolution map only) and, where the graph has it (``planes``
+    decoder), ``"full_confidence"`` ``(1, 1, H, W)`` in [0, 1].
     """
 
     config: Any
@@ -151,9 +152,11 @@ class MVSRuntimeNetwork(RuntimeNetwork):
                     if hint_depth is None else hint_depth.to(torch.float32),)
         elif hint_depth is not None:
             raise ValueError(f"the exported {self.name} graph reads no depth hint")
-        depth = self.run_all(image, src_images, ref_K, src_K, src_T_ref,
-                             source_valid.to(torch.float32), *hint)[0]
-        return {"depth": [depth]}
+        outputs = self.run_all(image, src_images, ref_K, src_K, src_T_ref,
+                               source_valid.to(torch.float32), *hint)
+        if len(outputs) > 1:
+            return {"depth": [outputs[0]], "full_confidence": outputs[1]}
+        return {"depth": [outputs[0]]}
 
     forward = __call__
 

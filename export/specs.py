@@ -115,7 +115,8 @@ class ExportSpec:
         dynamic_hw: the graph is dynamic in H and W; False: fixed at the export size (stored
             as the ``input_size`` attribute), e.g. where the traced geometry bakes it in.
         graph_module: ``torch network → module`` traced into the graph (an adapter giving it
-            tensor inputs and one output tensor), or None for the network itself.
+            tensor inputs and output tensors: one, or a tuple in ``outputs`` order whose first
+            is what parity and metrics compare), or None for the network itself.
         working_size: ``torch network → (H, W)``, the default export size of a fixed-size
             graph (the size the model's predictor resizes to), or None: ``deployment_size``.
         parity_sources: default inputs of the torch comparison (``parity.parity_frames``).
@@ -125,6 +126,9 @@ class ExportSpec:
         network_inputs: ``torch network → inputs`` where a network's settings change the
             graph's inputs (a hinted ``mvs`` network also takes ``hint_depth``), or None:
             ``inputs`` always (see :meth:`for_network`).
+        network_outputs: ``torch network → output names`` where a network's settings change
+            the graph's outputs (the ``planes`` decoder's ``mvs`` graph also has
+            ``confidence``), or None: ``outputs`` always.
     """
 
     name: str
@@ -154,12 +158,17 @@ class ExportSpec:
     parity_sources: tuple[str, ...] = ("motorcycle", "synthetic:2")
     zero_is_no_value: bool = False
     network_inputs: Callable[[Any], tuple[InputSpec, ...]] | None = None
+    network_outputs: Callable[[Any], tuple[str, ...]] | None = None
 
     def for_network(self, network) -> ExportSpec:
-        """This spec with the inputs of ``network`` (``network_inputs``), or itself."""
-        if self.network_inputs is None:
-            return self
-        return dataclasses.replace(self, inputs=self.network_inputs(network))
+        """This spec with the inputs and outputs of ``network`` (``network_inputs``,
+        ``network_outputs``), or itself."""
+        changes = {}
+        if self.network_inputs is not None:
+            changes["inputs"] = self.network_inputs(network)
+        if self.network_outputs is not None:
+            changes["outputs"] = self.network_outputs(network)
+        return dataclasses.replace(self, **changes) if changes else self
 
     @property
     def input_names(self) -> tuple[str, ...]:
@@ -320,6 +329,12 @@ def mvs_inputs(network) -> tuple[InputSpec, ...]:
     return MVS_INPUTS + ((InputSpec("hint_depth", 1),) if hinted else ())
 
 
+def mvs_outputs(network) -> tuple[str, ...]:
+    """The ``mvs`` graph's outputs: ``depth``, and for the ``planes`` decoder ``confidence``."""
+    planes = getattr(network.config, "decoder", None) == "planes"
+    return ("depth", "confidence") if planes else ("depth",)
+
+
 EXPORT_SPECS: dict[str, ExportSpec] = {
     "mono-depth": ExportSpec(
         name="mono-depth", inputs=(InputSpec("image", 3),), outputs=("disparity",),
@@ -372,7 +387,7 @@ EXPORT_SPECS: dict[str, ExportSpec] = {
         int8_calib_method="percentile", runtime_class="MVSRuntimeNetwork", dynamic_hw=False,
         graph_module=MVSGraph, working_size=mvs_working_size,
         parity_sources=("synthetic:2",), zero_is_no_value=True,
-        network_inputs=mvs_inputs),
+        network_inputs=mvs_inputs, network_outputs=mvs_outputs),
 }
 
 

@@ -40,3 +40,19 @@ def test_the_threshold_is_the_lowest_within_the_tie_of_the_best_fscore():
     assert pick_threshold(rows) == 0.25                # within 0.005 of the best (0.4)
     assert pick_threshold(rows, tie=0.0) == 0.4
     assert pick_threshold(rows, tie=0.1) == 0.0
+
+
+def test_the_planar_prior_is_applied_before_fusion():
+    from edgegeo.models.mvs.planar import PlanarPrior
+
+    torch.manual_seed(0)
+    model = MVSNet(MVSNetConfig.tiny(cost_volume="correlation", decoder="planes",
+                                     image_size=(64, 96))).eval()
+    prior = PlanarPrior(fit_confidence=0.0, min_inlier_fraction=0.0, min_region=20,
+                        min_fit_pixels=10, segment_k=5000.0)
+    rows = {name: choose_min_confidence(model, scenes=1, frames=10, min_sources=1,
+                                        candidates=(0.0,), mesh_points=2000,
+                                        planar_prior=planar)[1][0]
+            for name, planar in (("plain", None), ("planar", prior))}
+    assert rows["plain"]["kept"] == rows["planar"]["kept"] == 1.0
+    assert rows["plain"]["fscore"] != rows["planar"]["fscore"]

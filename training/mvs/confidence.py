@@ -5,10 +5,11 @@ probability). Where it is low the depth is a guess between several planes, and a
 from it gets wrong surfaces. :func:`choose_min_confidence` runs the trained model through the
 keyframe stream on ``VAL_SEEDS`` walk-throughs once, then for each candidate threshold fuses the
 keyframes' depth with the pixels below it left out and scores the mesh against the GT surface the
-cameras saw (F-score at 5 cm, as ``edgegeo bench mvs``). The lowest threshold whose mean F-score
-is within :data:`F_TIE` of the best (:func:`pick_threshold`) becomes
-``MVSNetConfig.min_confidence`` (0 = keep every pixel is one of the candidates). Test scenes are
-never used.
+cameras saw (F-score at 5 cm, as ``edgegeo bench mvs``). With a planar prior
+(:mod:`edgegeo.models.mvs.planar`) the kept depth is snapped to planes before fusion, as the
+predictor will do. The lowest threshold whose mean F-score is within :data:`F_TIE` of the best
+(:func:`pick_threshold`) becomes ``MVSNetConfig.min_confidence`` (0 = keep every pixel is one
+of the candidates). Test scenes are never used.
 """
 from __future__ import annotations
 
@@ -17,7 +18,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from edgegeo.data.splits import VAL_SEEDS
 
@@ -38,31 +38,36 @@ def pick_threshold(rows: list[dict[str, Any]], tie: float = F_TIE) -> float:
 
 def choose_min_confidence(model, scenes: int = 3, frames: int = 40, fps: float = 5.0,
                           min_sources: int = 2, candidates=CANDIDATES,
-                          mesh_points: int = 50_000) -> tuple[float, list[dict[str, Any]]]:
+                          mesh_points: int = 50_000, planar_prior=None
+                          ) -> tuple[float, list[dict[str, Any]]]:
     """The threshold in ``candidates`` for the mean fused-mesh F-score@5cm on ``scenes``
     validation walk-throughs (:func:`pick_threshold`), and the table behind it.
 
     Args:
         model: a trained ``MVSNet`` with the ``planes`` decoder (its own ``min_confidence``
             is ignored here).
+        planar_prior: a :class:`~edgegeo.models.mvs.planar.PlanarPrior` the predictor will
+            apply, or None.
     Returns:
         ``(threshold, rows)``; each row: ``min_confidence``, ``fscore``, ``precision``,
         ``recall`` (means over scenes) and ``kept`` (fraction of predicted pixels kept).
     """
     from edgegeo.fusion import TSDFFusion
     from edgegeo.models.mvs import MVSNet
+    from edgegeo.models.mvs.planar import snap_to_planes
     from edgegeo.models.mvs.predictor import MVSPredictor, MVSStream
 
     if model.config.decoder != "planes":
         raise ValueError("only the planes decoder has a confidence to threshold")
     if model.config.hint:
-        return _choose_hinted(model, scenes, frames, fps, min_sources, candidates, mesh_points)
+        return _choose_hinted(model, scenes, frames, fps, min_sources, candidates, mesh_points,
+                              planar_prior)
     unmasked = MVSNet(dataclasses.replace(model.config, min_confidence=0.0))
     unmasked.load_state_dict(model.state_dict())
     unmasked.eval()
     captured: list[torch.Tensor] = []
     hook = unmasked.register_forward_hook(
-        lambda module, args, output: captured.append(output["confidence"].detach()))
+        lambda module, args, output: captured.append(output["full_confidence"].detach()))
     predictor = MVSPredictor(unmasked, resolution=tuple(model.config.image_size),
                              min_sources=min_sources)
     per_scene = []
@@ -74,9 +79,7 @@ def choose_min_confidence(model, scenes: int = 3, frames: int = 40, fps: float =
                 captured.clear()
                 depth = stream.push(frame)
                 if depth is not None:
-                    confidence = F.interpolate(captured[-1], size=depth.shape, mode="bilinear",
-                                               align_corners=False)[0, 0].numpy()
-                    predicted[index] = (depth, confidence)
+                    predicted[index] = (depth, captured[-1][0, 0].numpy())
             per_scene.append((walk, visible, predicted, seed))
     finally:
         hook.remove()
@@ -88,8 +91,11 @@ def choose_min_confidence(model, scenes: int = 3, frames: int = 40, fps: float =
             for index, (depth, confidence) in sorted(predicted.items()):
                 keep = confidence >= threshold
                 kept.append(float(keep.mean()))
-                fusion.integrate(np.where(keep, depth, 0.0).astype(np.float32), walk[index].K,
-                                 walk[index].world_T_cam, walk[index].rgb)
+                depth = np.where(keep, depth, 0.0).astype(np.float32)
+                if planar_prior is not None:
+                    depth = snap_to_planes(walk[index].rgb, depth, confidence, walk[index].K,
+                                           planar_prior)
+                fusion.integrate(depth, walk[index].K, walk[index].world_T_cam, walk[index].rgb)
             scores.append(_mesh_scores(fusion.extract_mesh(), visible, mesh_points, seed))
         rows.append(_row(threshold, scores, kept))
     return pick_threshold(rows), rows
@@ -128,7 +134,8 @@ def _validation_walks(config, scenes: int, frames: int, fps: float, mesh_points:
                                            max_depth=FusionConfig().max_depth, seed=seed), seed
 
 
-def _choose_hinted(model, scenes, frames, fps, min_sources, candidates, mesh_points):
+def _choose_hinted(model, scenes, frames, fps, min_sources, candidates, mesh_points,
+                   planar_prior):
     """:func:`choose_min_confidence` for a hinted model: the threshold also decides what is
     fused, and so the hints, so each candidate runs the stream (with its fusion) again."""
     from edgegeo.fusion import TSDFFusion
@@ -141,7 +148,7 @@ def _choose_hinted(model, scenes, frames, fps, min_sources, candidates, mesh_poi
         masked = MVSNet(dataclasses.replace(model.config, min_confidence=float(threshold)))
         masked.load_state_dict(model.state_dict())
         predictor = MVSPredictor(masked.eval(), resolution=tuple(model.config.image_size),
-                                 min_sources=min_sources)
+                                 min_sources=min_sources, planar_prior=planar_prior)
         scores, kept = [], []
         for walk, visible, seed in walks:
             stream = MVSStream(predictor, fusion=TSDFFusion())

@@ -127,6 +127,10 @@ class MVSConfig(TrainConfig):
         confidence_scenes: validation walk-throughs the inference confidence threshold
             (``MVSNetConfig.min_confidence``) is chosen on after training (``planes`` decoder;
             0 = keep every pixel).
+        planar_prior: the predictor snaps depth on planar, similarly coloured regions to
+            their plane (:mod:`edgegeo.models.mvs.planar`, its default parameters; ``planes``
+            decoder): written to the card's ``predictor_options`` and applied when the
+            confidence threshold is chosen.
         recalibration_batches: whole-frame batches (training tuples, no crop) the BatchNorm
             running statistics are re-estimated on after training (0 = keep the running
             averages of the crops): the crops' statistics do not fit whole frames.
@@ -173,6 +177,7 @@ class MVSConfig(TrainConfig):
     val_frames: int = 40
     recalibration_batches: int = 24
     confidence_scenes: int = 3
+    planar_prior: bool = True
     num_threads: int = 2
     init: str = NO_INIT
 
@@ -310,7 +315,8 @@ class MVSRecipe(Recipe):
             "batchnorm_recalibration": f"{used} whole-frame batches of {cfg.batch_size}"}
         if cfg.decoder == "planes" and cfg.confidence_scenes:
             threshold, rows = choose_min_confidence(model, cfg.confidence_scenes, cfg.val_frames,
-                                                    cfg.generate_fps, cfg.min_sources)
+                                                    cfg.generate_fps, cfg.min_sources,
+                                                    planar_prior=self.planar_prior(cfg))
             model.config = dataclasses.replace(model.config, min_confidence=threshold)
             entries["min_confidence"] = {
                 "chosen": threshold,
@@ -447,8 +453,19 @@ class MVSRecipe(Recipe):
     def model_card(self, model, cfg) -> dict[str, Any]:
         """Entries for the model card beyond the engine's: ``model_config`` (what
         ``edgegeo.load("mvs")`` rebuilds the network from, with the confidence threshold
-        :meth:`finalize` chose) and the predictor's default
-        ``min_sources`` — the fewest sources the model was trained (and validated) with."""
-        return {"model_config": model.config.to_dict(),
-                "predictor_options": {"min_sources": cfg.min_sources},
+        :meth:`finalize` chose) and the predictor's defaults: ``min_sources`` — the fewest
+        sources the model was trained (and validated) with — and the planar prior."""
+        options: dict[str, Any] = {"min_sources": cfg.min_sources}
+        prior = self.planar_prior(cfg)
+        if prior is not None:
+            options["planar_prior"] = prior.to_dict()
+        return {"model_config": model.config.to_dict(), "predictor_options": options,
                 **init_provenance(cfg.init)}
+
+    @staticmethod
+    def planar_prior(cfg):
+        """The predictor's :class:`~edgegeo.models.mvs.planar.PlanarPrior` (defaults), or
+        None (off, or a decoder without a confidence)."""
+        from edgegeo.models.mvs.planar import PlanarPrior
+
+        return PlanarPrior() if cfg.planar_prior and cfg.decoder == "planes" else None

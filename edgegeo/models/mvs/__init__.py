@@ -19,6 +19,8 @@ corrects, depth as their soft-argmin, and the volume supervised with the GT plan
   plus cross-entropy against the GT plane for the planes design and against the GT hypothesis
   for the local volume.
 - ``keyframes``: the DeepVideoMVS keyframe buffer and source penalty.
+- ``planar``: the planar prior after the network: depth on planar, similarly coloured regions
+  snapped to the region's plane (colour segmentation + RANSAC; the shipped card turns it on).
 - ``predictor``: :class:`MVSPredictor` (numpy in, metric depth out) and :class:`MVSStream`.
 
     predictor = edgegeo.load("mvs")

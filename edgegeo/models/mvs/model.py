@@ -56,9 +56,9 @@ class MVSNet(nn.Module):
         (:mod:`.refinement`): ``depth[1]`` is its refined depth, and ``depth[0]`` includes
         its change; with ``config.full_channels`` also ``full_logits`` ``(B, 2R'+1, H, W)``
         and ``full_center`` ``(B, 1, H, W)`` of the full-resolution local volume, which
-        refines ``depth[0]``. In eval mode with
-        ``config.min_confidence`` > 0, ``depth[0]`` is 0 where the upsampled confidence is
-        below it.
+        refines ``depth[0]``. In eval mode the ``planes`` decoder also gives
+        ``full_confidence`` ``(B, 1, H, W)`` (``confidence`` bilinearly upsampled), and with
+        ``config.min_confidence`` > 0, ``depth[0]`` is 0 where it is below that.
     """
 
     def __init__(self, config: MVSNetConfig | None = None):
@@ -153,11 +153,13 @@ class MVSNet(nn.Module):
             refine(outputs, ref_f, src_f, ref_K.to(dtype), src_K.to(dtype), src_T_ref.to(dtype),
                    source_valid)
         outputs["depth"] = [torch.exp(x) for x in outputs["log_depth"]]
-        if self.config.min_confidence and not self.training:
-            confidence = F.interpolate(outputs["confidence"], size=ref_image.shape[-2:],
-                                       mode="bilinear", align_corners=False)
-            keep = (confidence >= self.config.min_confidence).to(outputs["depth"][0].dtype)
-            outputs["depth"][0] = outputs["depth"][0] * keep
+        if "confidence" in outputs and not self.training:
+            outputs["full_confidence"] = F.interpolate(
+                outputs["confidence"], size=ref_image.shape[-2:], mode="bilinear",
+                align_corners=False)
+            if self.config.min_confidence:
+                keep = outputs["full_confidence"] >= self.config.min_confidence
+                outputs["depth"][0] = outputs["depth"][0] * keep.to(outputs["depth"][0].dtype)
         outputs["cost_volume"] = cost_volume
         return outputs
 

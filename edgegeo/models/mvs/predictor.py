@@ -14,6 +14,7 @@ from edgegeo.models.common import check_rgb_image
 
 from .config import SIZE_MULTIPLE
 from .keyframes import KeyframeBuffer, select_sources
+from .planar import PlanarPrior, snap_to_planes
 
 PREDICT_ON = ("keyframes", "all")
 
@@ -71,6 +72,11 @@ class MVSPredictor:
             (intrinsics rescaled with them) and the depth resized back.
         min_sources: fewest sources accepted (default: the model's ``num_sources``); with fewer
             than ``num_sources`` the rest are padding (marked invalid to the model).
+        planar_prior: None/False (off), True (the defaults), a dict of
+            :class:`~.planar.PlanarPrior` fields or a ``PlanarPrior``: depth on planar,
+            similarly coloured regions is snapped to the region's plane at the working
+            resolution (:func:`~.planar.snap_to_planes`; needs the ``planes`` decoder's
+            confidence). The shipped model's card turns it on.
 
     Call ``predictor(ref_image, ref_K, ref_world_T_cam, src_images, src_Ks, src_world_T_cams)``:
 
@@ -85,8 +91,9 @@ class MVSPredictor:
 
     Returns ``(H, W) float32`` depth in metres along the optical axis, within the model's
     ``[min_depth, max_depth]``, or 0 (no depth) where the model's confidence is below its
-    ``config.min_confidence``. With more than ``num_sources`` sources, the ``num_sources`` with
-    the lowest DeepVideoMVS penalty (see :mod:`.keyframes`) are used.
+    ``config.min_confidence``, snapped to planes where ``planar_prior`` is on. With more than
+    ``num_sources`` sources, the ``num_sources`` with the lowest DeepVideoMVS penalty (see
+    :mod:`.keyframes`) are used.
 
     Raises:
         ValueError: a bad image, mismatched image sizes, intrinsics that are invalid or do not
@@ -95,7 +102,8 @@ class MVSPredictor:
     """
 
     def __init__(self, model: nn.Module, device: str | torch.device = "cpu",
-                 resolution: tuple[int, int] | None = None, min_sources: int | None = None):
+                 resolution: tuple[int, int] | None = None, min_sources: int | None = None,
+                 planar_prior: PlanarPrior | dict | bool | None = None):
         config = getattr(model, "config", None)
         if config is None or not hasattr(config, "num_sources"):
             raise ValueError("model must be an MVSNet (with a .config.num_sources)")
@@ -109,6 +117,10 @@ class MVSPredictor:
             raise ValueError(f"min_sources must be an integer in [1, {self.num_sources}], got "
                              f"{min_sources!r}")
         self.min_sources = min_sources
+        self.planar_prior = PlanarPrior.from_value(planar_prior)
+        if self.planar_prior is not None and getattr(config, "decoder", None) != "planes":
+            raise ValueError("planar_prior needs the planes decoder's confidence; this model "
+                             f"has the {getattr(config, 'decoder', None)!r} decoder")
         self.resolution = resolution
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
@@ -160,12 +172,29 @@ class MVSPredictor:
             Ks, poses = [Ks[i] for i in keep], [poses[i] for i in keep]
         batch = self.make_batch(ref_image, ref_K, ref_pose, src_images, Ks, poses)
         extra = {} if hint is None else {"hint_depth": hint}
-        depth = self.model(batch["image"], batch["src_images"], batch["K"], batch["src_K"],
-                           batch["src_T_ref"], batch["source_valid"], **extra)["depth"][0]
+        outputs = self.model(batch["image"], batch["src_images"], batch["K"], batch["src_K"],
+                             batch["src_T_ref"], batch["source_valid"], **extra)
+        depth = outputs["depth"][0]
+        if self.planar_prior is not None:
+            depth = self._snap_to_planes(batch, depth, outputs)
         height, width = ref_image.shape[:2]
         if depth.shape[-2:] != (height, width):
             depth = _resize_depth(depth, (height, width))
         return depth[0, 0].float().cpu().numpy().astype(np.float32)
+
+    def _snap_to_planes(self, batch: dict[str, torch.Tensor], depth: torch.Tensor,
+                        outputs: dict) -> torch.Tensor:
+        """The planar prior at the working resolution: ``(1, 1, H_in, W_in)`` depth → the
+        same, snapped (:func:`~.planar.snap_to_planes`)."""
+        if "full_confidence" not in outputs:
+            raise RuntimeError("planar_prior needs the model's full_confidence output (the "
+                               "planes decoder in eval mode, or an mvs graph exported with "
+                               "its confidence)")
+        image = (batch["image"][0].permute(1, 2, 0) * 255.0).round().to(torch.uint8)
+        snapped = snap_to_planes(image.cpu().numpy(), depth[0, 0].float().cpu().numpy(),
+                                 outputs["full_confidence"][0, 0].float().cpu().numpy(),
+                                 batch["K"][0].double().cpu().numpy(), self.planar_prior)
+        return torch.from_numpy(snapped).to(depth)[None, None]
 
     @property
     def uses_hint(self) -> bool:
