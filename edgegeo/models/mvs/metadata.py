@@ -169,6 +169,28 @@ def _check_inputs(ref_feats, src_feats, K_ref, K_src, src_T_ref, depths, source_
                          f"{tuple(source_valid.shape)}")
 
 
+# Pixels beyond a source map's first / last pixel centre over which the correlation volume's
+# samples fade to 0, and the total coverage below which its mean fades to 0: together they make
+# the volume continuous in the projections, so torch and an exported graph that round a border
+# projection to opposite sides agree (a hard cut there cost the exported mvs graph its fp32
+# parity). Inside the map nothing changes.
+BORDER_FADE_PX = 0.05
+FADE_COVERAGE = 0.1
+
+
+def border_fade_weight(u: torch.Tensor, v: torch.Tensor, hw) -> torch.Tensor:
+    """Weight of a sample at source pixel ``(u, v)`` (any equal shapes; ``hw`` the map's
+    ``(H, W)``): 1 within the first / last pixel centres, falling linearly to 0 over
+    :data:`BORDER_FADE_PX` beyond them, 0 further out."""
+    height, width = int(hw[0]), int(hw[1])
+
+    def ramp(t: torch.Tensor, last: int) -> torch.Tensor:
+        inside = torch.minimum(t, last - t) + BORDER_FADE_PX
+        return (inside / BORDER_FADE_PX).clamp(0.0, 1.0)
+
+    return ramp(u, width - 1) * ramp(v, height - 1)
+
+
 def _sweep_geometry(ref_feats, src_feats, K_ref, K_src, src_T_ref, depths):
     """The arguments of :func:`~edgegeo.geometry.planesweep.plane_sweep_grid` for every
     source at once (batch ``B·S``; arguments as :func:`sweep_sources`, depths cast to
@@ -185,7 +207,8 @@ def _sweep_geometry(ref_feats, src_feats, K_ref, K_src, src_T_ref, depths):
 
 
 def sweep_sources(ref_feats: torch.Tensor, src_feats: torch.Tensor, K_ref: torch.Tensor,
-                  K_src: torch.Tensor, src_T_ref: torch.Tensor, depths: torch.Tensor):
+                  K_src: torch.Tensor, src_T_ref: torch.Tensor, depths: torch.Tensor,
+                  border_fade: bool = False):
     """Warp every source's features onto every reference depth plane.
 
     Args:
@@ -196,6 +219,9 @@ def sweep_sources(ref_feats: torch.Tensor, src_feats: torch.Tensor, K_ref: torch
         src_T_ref: ``(B, S, 4, 4)`` rigid transforms reference camera → source camera.
         depths: ``(D,)`` plane depths in metres, or ``(B, D, h, w)`` per-pixel depth
             hypotheses (metres).
+        border_fade: False: a point projecting beyond the first / last pixel centres samples
+            0 (a hard cut); True: its sample fades to 0 over :data:`BORDER_FADE_PX` beyond them
+            (:func:`border_fade`), so the samples are continuous in the projection.
     Returns (float32 when the features are half/bfloat16, else their dtype):
         warped: ``(B, S, C, D, h, w)`` bilinearly sampled source features, 0 where the plane
             point is behind the source or projects outside its feature map.
@@ -209,12 +235,19 @@ def sweep_sources(ref_feats: torch.Tensor, src_feats: torch.Tensor, K_ref: torch
     src_feats = src_feats.to(dtype)
     grid, src_depth, valid = plane_sweep_grid(
         *_sweep_geometry(ref_feats, src_feats, K_ref, K_src, src_T_ref, depths))
+    fade = None
+    if border_fade:
+        fade = border_fade_weight((grid[..., 0] + 1) * (0.5 * (ws - 1)),
+                                  (grid[..., 1] + 1) * (0.5 * (hs - 1)), (hs, ws))
+        valid = (src_depth > MIN_PROJECTION_DEPTH) & (fade > 0)
     # Invalid samples are sent far outside the map, where zero padding gives exactly 0: the
     # same as multiplying the (much larger) warped volume by the validity mask.
     grid = torch.where(valid.unsqueeze(-1), grid, torch.full_like(grid, -4.0))
     sampled = sample_bilinear(src_feats.reshape(B * S, C, hs, ws),
                               grid.reshape(B * S, D * h, w, 2).to(dtype))
     warped = sampled.reshape(B, S, C, D, h, w)
+    if fade is not None:
+        warped = warped * fade.reshape(B, S, 1, D, h, w).to(dtype)
     src_depth = src_depth.reshape(B, S, D, h, w).to(dtype)
     return warped, src_depth, src_depth > MIN_PROJECTION_DEPTH
 
@@ -382,7 +415,7 @@ def correlation_volume(ref_feats: torch.Tensor, src_feats: torch.Tensor, K_ref: 
     unit_src = src_feats / src_feats.norm(dim=2, keepdim=True).clamp_min(1e-6)
     coverage = torch.ones_like(unit_src[:, :, :1])
     warped, _, in_front = sweep_sources(ref_feats, torch.cat([unit_src, coverage], dim=2),
-                                        K_ref, K_src, src_T_ref, depths)
+                                        K_ref, K_src, src_T_ref, depths, border_fade=True)
     B, S, C1, D, h, w = warped.shape
     unit_ref = ref_feats.to(warped.dtype)
     unit_ref = unit_ref / unit_ref.norm(dim=1, keepdim=True).clamp_min(1e-6)
@@ -396,9 +429,11 @@ def correlation_volume(ref_feats: torch.Tensor, src_feats: torch.Tensor, K_ref: 
 
 def _mean_over_sources(dot: torch.Tensor, coverage: torch.Tensor, dim: int) -> torch.Tensor:
     """A sample partly off the map has its feature and its coverage scaled alike by the zero
-    padding: the coverage-weighted mean of the sources' correlations (0 where none sees it)."""
+    padding: the coverage-weighted mean of the sources' correlations (0 where none sees it).
+    A total coverage below :data:`FADE_COVERAGE` (a point seen only by sources fading out at
+    their borders) divides by that instead, so the mean fades to 0 rather than jumping there."""
     total = coverage.sum(dim)
-    return dot.sum(dim) / total.clamp_min(1e-3) * (total > 1e-3).to(dot.dtype)
+    return dot.sum(dim) / total.clamp_min(FADE_COVERAGE)
 
 
 def _correlation_volume_by_gathers(ref_feats, src_feats, K_ref, K_src, src_T_ref, depths,
@@ -414,8 +449,10 @@ def _correlation_volume_by_gathers(ref_feats, src_feats, K_ref, K_src, src_T_ref
     unit_src = unit_src / unit_src.norm(dim=2, keepdim=True).clamp_min(1e-6)
     unit_ref = ref_feats.to(dtype)
     unit_ref = unit_ref / unit_ref.norm(dim=1, keepdim=True).clamp_min(1e-6)
-    x, y, _, valid = plane_sweep_pixels(
+    x, y, src_depth, _ = plane_sweep_pixels(
         *_sweep_geometry(ref_feats, unit_src, K_ref, K_src, src_T_ref, depths))
+    fade = border_fade_weight(x, y, unit_src.shape[-2:])
+    valid = (src_depth > MIN_PROJECTION_DEPTH) & (fade > 0)
     D = x.shape[1]
 
     def pixel_major(values: torch.Tensor) -> torch.Tensor:       # (B·S, D, h, w) → (B, hw, S, D)
@@ -424,6 +461,8 @@ def _correlation_volume_by_gathers(ref_feats, src_feats, K_ref, K_src, src_T_ref
     x = torch.where(valid, x, torch.full_like(x, -1.0))          # off the map: reads zeros
     dot, coverage = sample_bilinear_dot(unit_src, pixel_major(x), pixel_major(y),
                                         unit_ref.reshape(B, C, h * w).transpose(1, 2))
+    fade = pixel_major(fade.to(dtype))
+    dot, coverage = dot * fade, coverage * fade
     if source_valid is not None:
         keep = source_valid.to(dtype).view(B, 1, S, 1)
         dot, coverage = dot * keep, coverage * keep
