@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from edgegeo.geometry import (look_at, plane_sweep_grid, plane_sweep_warp, pose_distance, pose_distance_parts,
-                              scale_K)
+from edgegeo.geometry import (look_at, plane_sweep_grid, plane_sweep_warp, pose_distance,
+                              pose_distance_parts, scale_K)
 from edgegeo.geometry.projection import project
 from edgegeo.models.mvs.cost_volume import CostVolume
 from edgegeo.models.mvs.metadata import (build_metadata, correlation_volume, cosine_volume,
@@ -276,8 +276,9 @@ def test_correlation_volume_is_the_coverage_weighted_mean_of_unit_feature_produc
     assert volume.shape == (B, D, H, W) and volume.abs().max() <= 1 + 1e-5
     # Independently: unit source features and a ones channel sampled (zero padding) where each
     # plane point in front of the source projects, weighted 1 inside the pixel centres and
-    # fading to 0 over 0.05 px beyond them; the products with the unit reference summed over
-    # sources, over the summed coverage (divided by at least 0.1).
+    # fading to 0 over BORDER_FADE_PX beyond them; the products with the unit reference summed
+    # over sources, over the summed coverage (divided by at least 0.1).
+    from edgegeo.models.mvs.metadata import BORDER_FADE_PX as band
     unit = src / src.norm(dim=2, keepdim=True)
     unit_ref = ref / ref.norm(dim=1, keepdim=True)
     total, coverage = torch.zeros(B, D, H, W), torch.zeros(B, D, H, W)
@@ -285,8 +286,8 @@ def test_correlation_volume_is_the_coverage_weighted_mean_of_unit_feature_produc
         features = torch.cat([unit[:, s], torch.ones(B, 1, H, W)], dim=1)
         grid, src_depth, _ = plane_sweep_grid(K, K_src[:, s], poses[:, s], depths, H, W)
         u, v = (grid[..., 0] + 1) * (W - 1) / 2, (grid[..., 1] + 1) * (H - 1) / 2
-        fade = (((torch.minimum(u, W - 1 - u) + 0.05) / 0.05).clamp(0, 1)
-                * ((torch.minimum(v, H - 1 - v) + 0.05) / 0.05).clamp(0, 1))
+        fade = (((torch.minimum(u, W - 1 - u) + band) / band).clamp(0, 1)
+                * ((torch.minimum(v, H - 1 - v) + band) / band).clamp(0, 1))
         grid = torch.where((src_depth > 1e-6).unsqueeze(-1), grid, -4.0)
         warped = torch.nn.functional.grid_sample(
             features, grid.reshape(B, D * H, W, 2), padding_mode="zeros",

@@ -20,6 +20,10 @@ H, W = 64, 96
 K = make_K(100.0, 100.0, (W - 1) / 2, (H - 1) / 2)
 BAND = W // 3
 COLOURS = ((200, 40, 40), (40, 40, 200), (40, 200, 40))
+# A prior that acts on a tiny random network's depth: every pixel votes (the network is unsure
+# everywhere), no region is too small and none needs agreeing voters.
+EAGER_PRIOR = {"fit_confidence": 0.0, "min_region": 20, "min_fit_pixels": 10,
+               "min_inlier_fraction": 0.0, "segment_k": 5000.0}
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -93,6 +97,9 @@ def test_planar_prior_parameters_are_checked():
         snap_to_planes(image.astype(np.float32), depth, confidence, K)
     with pytest.raises(ValueError, match="same height and width"):
         snap_to_planes(image, depth[:, 1:], confidence, K)
+    depth[0, 0] = np.nan
+    with pytest.raises(ValueError, match="finite"):
+        snap_to_planes(image, depth, confidence, K)
 
 
 def planes_network(size=(64, 96)) -> MVSNet:
@@ -112,10 +119,7 @@ def test_the_predictor_snaps_its_depth_with_the_models_confidence():
     network = planes_network()
     args = posed_call()
     plain = MVSPredictor(network)(*args)
-    # Every pixel votes (the tiny network is unsure everywhere) and no region is too small.
-    prior = {"fit_confidence": 0.0, "min_region": 20, "min_fit_pixels": 10,
-             "min_inlier_fraction": 0.0, "segment_k": 5000.0}
-    snapped = MVSPredictor(network, planar_prior=prior)(*args)
+    snapped = MVSPredictor(network, planar_prior=EAGER_PRIOR)(*args)
     with torch.no_grad():
         batch = MVSPredictor(network).make_batch(args[0], args[1], args[2], args[3],
                                                  list(args[4]), list(args[5]))
@@ -124,7 +128,7 @@ def test_the_predictor_snaps_its_depth_with_the_models_confidence():
     assert outputs["full_confidence"].shape == (1, 1, H, W)
     expected = snap_to_planes(args[0], outputs["depth"][0][0, 0].numpy(),
                               outputs["full_confidence"][0, 0].numpy(),
-                              batch["K"][0].double().numpy(), PlanarPrior(**prior))
+                              batch["K"][0].double().numpy(), PlanarPrior(**EAGER_PRIOR))
     np.testing.assert_allclose(snapped, expected, rtol=1e-6)
     assert not np.allclose(snapped, plain)
     with pytest.raises(ValueError, match="planes decoder"):
@@ -139,15 +143,13 @@ def test_the_graph_outputs_the_confidence_and_onnxruntime_snaps_as_torch(tmp_pat
     graph = onnx.load(str(result.onnx_path))
     assert [o.name for o in graph.graph.output] == ["depth", "confidence"]
     assert result.report["parity_passed"]
-    prior = {"fit_confidence": 0.0, "min_region": 20, "min_fit_pixels": 10,
-             "min_inlier_fraction": 0.0, "segment_k": 5000.0}
     weights = save_weights(network, "mvs", {
         "recipe": "mvs", "command": "pytest", "data": "none", "seed": 0, "wall_time_s": 0.0,
         "metrics": {}, "model_config": network.config.to_dict(),
-        "predictor_options": {"min_sources": 1, "planar_prior": prior}}, tmp_path)
+        "predictor_options": {"min_sources": 1, "planar_prior": EAGER_PRIOR}}, tmp_path)
     torch_predictor = edgegeo.load("mvs", weights=weights)
     onnx_predictor = edgegeo.load("mvs", weights=weights, backend="onnxruntime")
-    assert torch_predictor.planar_prior == onnx_predictor.planar_prior == PlanarPrior(**prior)
+    assert torch_predictor.planar_prior == onnx_predictor.planar_prior == PlanarPrior(**EAGER_PRIOR)
     args = posed_call()
     expected, got = torch_predictor(*args), onnx_predictor(*args)
     assert np.abs(got - expected).max() <= 1e-3 * np.abs(expected).max()

@@ -174,7 +174,7 @@ def _check_inputs(ref_feats, src_feats, K_ref, K_src, src_T_ref, depths, source_
 # the volume continuous in the projections, so torch and an exported graph that round a border
 # projection to opposite sides agree (a hard cut there cost the exported mvs graph its fp32
 # parity). Inside the map nothing changes.
-BORDER_FADE_PX = 0.05
+BORDER_FADE_PX = 0.25
 FADE_COVERAGE = 0.1
 
 

@@ -178,7 +178,8 @@ def snap_to_planes(image: np.ndarray, depth: np.ndarray, confidence: np.ndarray,
     Returns:
         ``(H, W) float32`` depth in metres: the input where no plane applies.
     Raises:
-        ValueError: shapes that do not match.
+        ValueError: shapes that do not match, non-finite or negative depth, non-finite
+            confidence.
     """
     prior = prior or PlanarPrior()
     image = np.asarray(image)
@@ -189,6 +190,9 @@ def snap_to_planes(image: np.ndarray, depth: np.ndarray, confidence: np.ndarray,
     if depth.shape != image.shape[:2] or confidence.shape != depth.shape:
         raise ValueError(f"image {image.shape[:2]}, depth {depth.shape} and confidence "
                          f"{confidence.shape} must have the same height and width")
+    if not (np.isfinite(depth).all() and np.isfinite(confidence).all()) or (depth < 0).any():
+        raise ValueError("depth must be finite and >= 0 (metres, 0 = none) and confidence "
+                         "finite")
     height, width = depth.shape
     rays = backproject(np.ones((height, width)), K).reshape(-1, 3)
     labels = segment_regions(image, prior).ravel()
