@@ -20,7 +20,7 @@ from .sources.base import Source
 from .stages.check import CheckFrame
 from .stages.depth import DepthStage, ScaleToReference
 from .stages.fuse import FuseStage
-from .stages.mvs import MVSStage
+from .stages.mvs import MVS_FRAMES, MVSStage
 from .stages.stereo import NO_PAIR_HELP, StereoStage
 from .stages.track import TrackStage
 from .stages.upsample import UpsampleStage
@@ -45,7 +45,8 @@ model's confidence) exceeds this, pixels."""
 
 def standard_stages(kind: str, live_map: LiveMap | None = None, predictor=None,
                     max_depth: float = 10.0, upsample: bool = False,
-                    pass_unposed: bool = False, tracker=None) -> list:
+                    pass_unposed: bool = False, tracker=None,
+                    mvs_frames: str = "keyframes") -> list:
     """The stages of a named pipeline.
 
     Args:
@@ -64,6 +65,8 @@ def standard_stages(kind: str, live_map: LiveMap | None = None, predictor=None,
         tracker: an :class:`~edgegeo.fusion.tracking.RGBDTracker`: add a tracking stage
             that estimates each frame's pose from its depth — before fusion, or for ``mvs``
             before the model, from the source's own depth.
+        mvs_frames: ``mvs``: the frames that get depth, ``keyframes`` or ``all`` (see
+            :class:`~edgegeo.runtime.stages.mvs.MVSStage`).
     """
     if kind not in PIPELINES:
         raise ValueError(f"unknown pipeline {kind!r}; use {', '.join(PIPELINES)}")
@@ -78,9 +81,10 @@ def standard_stages(kind: str, live_map: LiveMap | None = None, predictor=None,
         stages = [CheckFrame(), StereoStage(predictor,
                                             max_disparity_error_px=STEREO_MAX_ERROR_PX)]
     elif tracker is not None:
-        stages = [CheckFrame(), TrackStage(tracker, depth="sensor"), MVSStage(predictor)]
+        stages = [CheckFrame(), TrackStage(tracker, depth="sensor"),
+                  MVSStage(predictor, predict_on=mvs_frames)]
     else:
-        stages = [CheckFrame(), MVSStage(predictor)]
+        stages = [CheckFrame(), MVSStage(predictor, predict_on=mvs_frames)]
     if upsample:
         stages.append(UpsampleStage())
     if tracker is not None and kind != "mvs":
@@ -114,6 +118,7 @@ class RunSpec:
         device: torch device for the torch backend.
         max_disparity: stereo: the largest disparity expected, pixels.
         min_sources: mvs: predict once this many keyframes are buffered.
+        mvs_frames: mvs: ``keyframes`` (default) or ``all`` frames get depth.
         voxel, max_depth: fusion voxel size / depth range in metres (None: the profile's).
         fusion_config: a whole :class:`~edgegeo.fusion.FusionConfig` instead of the
             profile's (``voxel`` and ``max_depth`` are then ignored).
@@ -137,6 +142,7 @@ class RunSpec:
     device: str = "cpu"
     max_disparity: float | None = None
     min_sources: int | None = None
+    mvs_frames: str = "keyframes"
     voxel: float | None = None
     max_depth: float | None = None
     fusion_config: object | None = None
@@ -152,6 +158,11 @@ class RunSpec:
             if value is not None and self.pipeline not in pipelines:
                 raise ValueError(f"{option} applies to --pipeline {' / '.join(pipelines)}, not "
                                  f"{self.pipeline}")
+        if self.mvs_frames not in MVS_FRAMES:
+            raise ValueError(f"--mvs-frames must be one of {', '.join(MVS_FRAMES)}, got "
+                             f"{self.mvs_frames!r}")
+        if self.mvs_frames != "keyframes" and self.pipeline != "mvs":
+            raise ValueError(f"--mvs-frames applies to --pipeline mvs, not {self.pipeline}")
         if self.pipeline == "gt" and self.backend != "auto":
             raise ValueError("--backend applies to the model pipelines (mono, stereo, mvs), "
                              "not gt")
@@ -247,7 +258,8 @@ def assemble_run(spec: RunSpec) -> AssembledRun:
         tracker = _tracker(spec, live_map, notes) if track else None
         stages = standard_stages(spec.pipeline, live_map=live_map, predictor=predictor,
                                  max_depth=live_map.config.max_depth if live_map else 10.0,
-                                 pass_unposed=unposed and not track, tracker=tracker)
+                                 pass_unposed=unposed and not track, tracker=tracker,
+                                 mvs_frames=spec.mvs_frames)
         sinks = [_sink(item, live_map, source) for item in spec.sinks]
     except BaseException:
         if owns_source:

@@ -10,7 +10,7 @@ import pytest
 import edgegeo
 from edgegeo.cli import main
 from edgegeo.models.mvs import KeyframeBuffer, MVSStream
-from edgegeo.runtime.assembly import standard_stages
+from edgegeo.runtime.assembly import RunSpec, standard_stages
 from edgegeo.runtime.map import LiveMap
 from edgegeo.runtime.pipeline import Pipeline
 from edgegeo.runtime.stages.mvs import NOT_KEYFRAME, TOO_FEW_SOURCES
@@ -181,3 +181,29 @@ def test_mvs_tracking_refuses_a_source_without_depth_or_the_model_reference(walk
     code = main(["run", "--source", WALK, "--pipeline", "mvs", "--track",
                  "--track-reference", "model", "--fuse", "--out", str(tmp_path / "p")])
     assert code == 2 and "use keyframe or frame" in capsys.readouterr().err
+
+
+def test_every_frame_gets_depth_with_mvs_frames_all(walk, weights):
+    frames = walk.render()
+    keyframes = keyframes_of(frames)
+    predictor = edgegeo.load("mvs", weights=weights, min_sources=2)
+    sink = Collect()
+    stages = standard_stages("mvs", predictor=predictor, mvs_frames="all")
+    snapshot = Pipeline(walk.replay(), stages, [sink]).run(handle_signals=False).snapshot()
+    assert snapshot["errors"] == 0
+    with_depth = sorted(i for i, depth in sink.depth.items() if depth is not None)
+    # once two keyframes are buffered, every frame gets depth: the keyframes and the others
+    assert with_depth == list(range(with_depth[0], FRAMES)) and with_depth[0] <= keyframes[2]
+    assert len(with_depth) > len(keyframes)
+    stream = MVSStream(predictor, predict_on="all")
+    for index, frame in enumerate(frames):
+        expected = stream.push(frame)
+        if index in with_depth:
+            np.testing.assert_allclose(sink.depth[index], expected, rtol=1e-5)
+
+
+def test_mvs_frames_is_checked():
+    with pytest.raises(ValueError, match="--mvs-frames must be one of"):
+        RunSpec("synthetic://walkthrough", "mvs", mvs_frames="some")
+    with pytest.raises(ValueError, match="--mvs-frames applies to --pipeline mvs"):
+        RunSpec("synthetic://walkthrough", "gt", mvs_frames="all")
