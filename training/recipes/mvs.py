@@ -131,6 +131,10 @@ class MVSConfig(TrainConfig):
             their plane (:mod:`edgegeo.models.mvs.planar`, its default parameters; ``planes``
             decoder): written to the card's ``predictor_options`` and applied when the
             confidence threshold is chosen.
+        photometric: the predictor refines its depth by a ZNCC search over its sources
+            (:mod:`edgegeo.models.mvs.photometric`, its default parameters): written to the
+            card's ``predictor_options``; the confidence threshold is chosen without it (it
+            searches around the depth a threshold keeps, at about a second per keyframe).
         recalibration_batches: whole-frame batches (training tuples, no crop) the BatchNorm
             running statistics are re-estimated on after training (0 = keep the running
             averages of the crops): the crops' statistics do not fit whole frames.
@@ -178,6 +182,7 @@ class MVSConfig(TrainConfig):
     recalibration_batches: int = 24
     confidence_scenes: int = 3
     planar_prior: bool = True
+    photometric: bool = True
     num_threads: int = 2
     init: str = NO_INIT
 
@@ -454,11 +459,16 @@ class MVSRecipe(Recipe):
         """Entries for the model card beyond the engine's: ``model_config`` (what
         ``edgegeo.load("mvs")`` rebuilds the network from, with the confidence threshold
         :meth:`finalize` chose) and the predictor's defaults: ``min_sources`` — the fewest
-        sources the model was trained (and validated) with — and the planar prior."""
+        sources the model was trained (and validated) with —, the planar prior and the
+        photometric refinement."""
+        from edgegeo.models.mvs.photometric import PhotometricRefinement
+
         options: dict[str, Any] = {"min_sources": cfg.min_sources}
         prior = self.planar_prior(cfg)
         if prior is not None:
             options["planar_prior"] = prior.to_dict()
+        if cfg.photometric:
+            options["photometric"] = PhotometricRefinement().to_dict()
         return {"model_config": model.config.to_dict(), "predictor_options": options,
                 **init_provenance(cfg.init)}
 

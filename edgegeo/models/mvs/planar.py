@@ -32,17 +32,17 @@ Bolles, CACM 1981).
 """
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
 from edgegeo.geometry.projection import backproject
 
+from .options import PredictorOption
+
 
 @dataclass(frozen=True)
-class PlanarPrior:
+class PlanarPrior(PredictorOption):
     """Parameters of :func:`snap_to_planes` (pixels are at the image size it is given).
 
     Attributes:
@@ -61,6 +61,8 @@ class PlanarPrior:
         hypotheses: RANSAC triples per region.
         seed: RANSAC's random seed (the result is deterministic).
     """
+
+    option_name = "planar_prior"
 
     segment_k: float = 400.0
     segment_sigma: float = 0.8
@@ -95,32 +97,6 @@ class PlanarPrior:
         if self.min_fit_pixels < 3 or self.max_fit_pixels < self.min_fit_pixels:
             raise ValueError(f"PlanarPrior needs 3 <= min_fit_pixels <= max_fit_pixels, got "
                              f"{self.min_fit_pixels} and {self.max_fit_pixels}")
-
-    def to_dict(self) -> dict[str, Any]:
-        """The fields as a JSON-ready dict (what a model card's ``predictor_options`` holds)."""
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_value(cls, value) -> PlanarPrior | None:
-        """``None``/``False`` → None (no prior); ``True`` → the defaults; a dict of fields or a
-        ``PlanarPrior`` → that.
-
-        Raises:
-            ValueError: anything else, or unknown fields.
-        """
-        if value is None or value is False:
-            return None
-        if value is True:
-            return cls()
-        if isinstance(value, cls):
-            return value
-        if isinstance(value, dict):
-            unknown = set(value) - {f.name for f in dataclasses.fields(cls)}
-            if unknown:
-                raise ValueError(f"unknown PlanarPrior fields: {sorted(unknown)}")
-            return cls(**value)
-        raise ValueError(f"planar_prior must be None, a bool, a dict of PlanarPrior fields or "
-                         f"a PlanarPrior, got {type(value).__name__}")
 
 
 def segment_regions(image: np.ndarray, prior: PlanarPrior) -> np.ndarray:

@@ -14,6 +14,7 @@ from edgegeo.models.common import check_rgb_image
 
 from .config import SIZE_MULTIPLE
 from .keyframes import KeyframeBuffer, select_sources
+from .photometric import PhotometricRefinement, refine_depth
 from .planar import PlanarPrior, snap_to_planes
 
 PREDICT_ON = ("keyframes", "all")
@@ -77,6 +78,11 @@ class MVSPredictor:
             similarly coloured regions is snapped to the region's plane at the working
             resolution (:func:`~.planar.snap_to_planes`; needs the ``planes`` decoder's
             confidence). The shipped model's card turns it on.
+        photometric: None/False (off), True (the defaults), a dict of
+            :class:`~.photometric.PhotometricRefinement` fields or one: after the network (and
+            the planar prior), each pixel's depth is refined by a ZNCC search over the sources
+            the network used, at the input resolution (:func:`~.photometric.refine_depth`).
+            The shipped model's card turns it on.
 
     Call ``predictor(ref_image, ref_K, ref_world_T_cam, src_images, src_Ks, src_world_T_cams)``:
 
@@ -91,7 +97,8 @@ class MVSPredictor:
 
     Returns ``(H, W) float32`` depth in metres along the optical axis, within the model's
     ``[min_depth, max_depth]``, or 0 (no depth) where the model's confidence is below its
-    ``config.min_confidence``, snapped to planes where ``planar_prior`` is on. With more than
+    ``config.min_confidence``, snapped to planes where ``planar_prior`` is on and refined
+    photometrically where ``photometric`` is. With more than
     ``num_sources`` sources, the ``num_sources`` with the lowest DeepVideoMVS penalty (see
     :mod:`.keyframes`) are used.
 
@@ -103,7 +110,8 @@ class MVSPredictor:
 
     def __init__(self, model: nn.Module, device: str | torch.device = "cpu",
                  resolution: tuple[int, int] | None = None, min_sources: int | None = None,
-                 planar_prior: PlanarPrior | dict | bool | None = None):
+                 planar_prior: PlanarPrior | dict | bool | None = None,
+                 photometric: PhotometricRefinement | dict | bool | None = None):
         config = getattr(model, "config", None)
         if config is None or not hasattr(config, "num_sources"):
             raise ValueError("model must be an MVSNet (with a .config.num_sources)")
@@ -121,6 +129,7 @@ class MVSPredictor:
         if self.planar_prior is not None and getattr(config, "decoder", None) != "planes":
             raise ValueError("planar_prior needs the planes decoder's confidence; this model "
                              f"has the {getattr(config, 'decoder', None)!r} decoder")
+        self.photometric = PhotometricRefinement.from_value(photometric)
         self.resolution = resolution
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
@@ -180,7 +189,11 @@ class MVSPredictor:
         height, width = ref_image.shape[:2]
         if depth.shape[-2:] != (height, width):
             depth = _resize_depth(depth, (height, width))
-        return depth[0, 0].float().cpu().numpy().astype(np.float32)
+        depth = depth[0, 0].float().cpu().numpy().astype(np.float32)
+        if self.photometric is not None:
+            depth = refine_depth(ref_image, depth, ref_K, ref_pose, src_images, Ks, poses,
+                                 self.photometric)
+        return depth
 
     def _snap_to_planes(self, batch: dict[str, torch.Tensor], depth: torch.Tensor,
                         outputs: dict) -> torch.Tensor:
