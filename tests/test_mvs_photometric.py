@@ -4,6 +4,7 @@ errors beyond the searched span are left alone; its parameters are checked; the 
 applies it on the sources the network used."""
 import numpy as np
 import pytest
+import torch
 from scipy.ndimage import gaussian_filter, map_coordinates
 
 from edgegeo.geometry import make_K
@@ -116,3 +117,14 @@ def test_the_predictor_refines_on_the_sources_the_network_used():
                             list(args[5]), PhotometricRefinement(**params))
     np.testing.assert_allclose(refined, expected, rtol=1e-6)
     assert not np.allclose(refined, plain)
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(),
+                    reason="no CUDA device (torch.cuda.is_available() is False)")
+def test_the_search_on_a_cuda_device_matches_the_cpu():
+    reference, sources, Ks, poses = wall_views()
+    depth = np.full((H, W), PLANE_Z * 1.04, np.float32)
+    on_cpu = refine_depth(reference, depth, K, pose(), sources, Ks, poses)
+    on_gpu = refine_depth(reference, depth, K, pose(), sources, Ks, poses, device="cuda")
+    assert np.mean(np.abs(on_gpu - on_cpu) < 1e-4) > 0.99

@@ -87,7 +87,8 @@ def _grey(image: np.ndarray) -> torch.Tensor:
 def refine_depth(image: np.ndarray, depth: np.ndarray, K: np.ndarray, world_T_cam: np.ndarray,
                  src_images: list[np.ndarray], src_Ks: list[np.ndarray],
                  src_world_T_cams: list[np.ndarray],
-                 params: PhotometricRefinement | None = None) -> np.ndarray:
+                 params: PhotometricRefinement | None = None,
+                 device: str | torch.device = "cpu") -> np.ndarray:
     """Depth refined by the ZNCC search of the module docstring.
 
     Args:
@@ -97,6 +98,7 @@ def refine_depth(image: np.ndarray, depth: np.ndarray, K: np.ndarray, world_T_ca
             camera-to-world pose (metres).
         src_images, src_Ks, src_world_T_cams: the source views, the same size as ``image``.
         params: search parameters (default :class:`PhotometricRefinement`).
+        device: torch device the search runs on.
     Returns:
         ``(H, W) float32`` depth in metres: the input where the search does not apply.
     Raises:
@@ -113,6 +115,7 @@ def refine_depth(image: np.ndarray, depth: np.ndarray, K: np.ndarray, world_T_ca
         raise ValueError(f"the reference and source images must be (H, W, 3) = ({height}, "
                          f"{width}, 3), like the depth")
     steps, radius = params.steps, params.window // 2
+    device = torch.device(device)
     offsets = torch.linspace(-params.span, params.span, steps, dtype=torch.float64)
 
     def window_sum(x: torch.Tensor) -> torch.Tensor:
@@ -123,27 +126,27 @@ def refine_depth(image: np.ndarray, depth: np.ndarray, K: np.ndarray, world_T_ca
         x = F.pad(x, (0, 0, radius + 1, radius)).cumsum(-2)
         return (x[..., params.window:, :] - x[..., :-params.window, :]).float()
 
-    in_window = window_sum(torch.ones(1, 1, height, width))
+    in_window = window_sum(torch.ones(1, 1, height, width, device=device))
 
     def box(x: torch.Tensor) -> torch.Tensor:
         """Mean over the window around each pixel (the part inside the image)."""
         return window_sum(x) / in_window
 
-    reference = _grey(image)
+    reference = _grey(image).to(device)
     ref_mean = box(reference)
     ref_var = box(reference * reference) - ref_mean * ref_mean
     K = np.asarray(K, np.float64)
     v, u = np.mgrid[0:height, 0:width].astype(np.float64)
     rays = np.stack([(u - K[0, 2]) / K[0, 0], (v - K[1, 2]) / K[1, 1], np.ones_like(u)])
-    points = torch.from_numpy(rays.reshape(3, -1) * depth.reshape(1, -1))      # (3, HW) m
-    scores = torch.zeros(steps, height, width)
+    points = torch.from_numpy(rays.reshape(3, -1) * depth.reshape(1, -1)).to(device)  # (3, HW) m
+    scores = torch.zeros(steps, height, width, device=device)
     cam_T_world = invert_pose(np.asarray(world_T_cam, np.float64))
     for src_image, src_K, src_pose in zip(src_images, src_Ks, src_world_T_cams):
         src_T_ref = torch.from_numpy(invert_pose(np.asarray(src_pose, np.float64))
-                                     @ np.linalg.inv(cam_T_world))
+                                     @ np.linalg.inv(cam_T_world)).to(device)
         src_K = np.asarray(src_K, np.float64)
         rotated = src_T_ref[:3, :3] @ points                                     # (3, HW)
-        source = _grey(src_image)
+        source = _grey(src_image).to(device)
         for step, offset in enumerate(offsets.tolist()):
             projected = rotated * (1.0 + offset) + src_T_ref[:3, 3:]
             z = projected[2].clamp_min(1e-3)
@@ -170,8 +173,8 @@ def refine_depth(image: np.ndarray, depth: np.ndarray, K: np.ndarray, world_T_ca
     curvature = below - 2 * at + above
     shift = torch.where(curvature < -1e-6, 0.5 * (below - above) / curvature,
                         torch.zeros_like(curvature)).clamp(-0.5, 0.5)
-    offset = offsets[centre].float() + shift * float(offsets[1] - offsets[0])
+    offset = offsets.to(device)[centre].float() + shift * float(offsets[1] - offsets[0])
     accept = ((best > 0) & (best < steps - 1) & (best_score >= params.min_score)
-              & (ref_var[0, 0] >= params.min_texture) & torch.from_numpy(depth > 0))
-    refined = depth * (1.0 + offset.numpy())
-    return np.where(accept.numpy(), refined, depth).astype(np.float32)
+              & (ref_var[0, 0] >= params.min_texture)).cpu().numpy() & (depth > 0)
+    refined = depth * (1.0 + offset.cpu().numpy())
+    return np.where(accept, refined, depth).astype(np.float32)

@@ -81,7 +81,8 @@ class MVSPredictor:
         photometric: None/False (off), True (the defaults), a dict of
             :class:`~.photometric.PhotometricRefinement` fields or one: after the network (and
             the planar prior), each pixel's depth is refined by a ZNCC search over the sources
-            the network used, at the input resolution (:func:`~.photometric.refine_depth`).
+            the network used, at the input resolution, on ``device``
+            (:func:`~.photometric.refine_depth`).
             The shipped model's card turns it on.
 
     Call ``predictor(ref_image, ref_K, ref_world_T_cam, src_images, src_Ks, src_world_T_cams)``:
@@ -192,7 +193,7 @@ class MVSPredictor:
         depth = depth[0, 0].float().cpu().numpy().astype(np.float32)
         if self.photometric is not None:
             depth = refine_depth(ref_image, depth, ref_K, ref_pose, src_images, Ks, poses,
-                                 self.photometric)
+                                 self.photometric, self.device)
         return depth
 
     def _snap_to_planes(self, batch: dict[str, torch.Tensor], depth: torch.Tensor,
