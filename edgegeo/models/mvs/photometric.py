@@ -119,12 +119,12 @@ def refine_depth(image: np.ndarray, depth: np.ndarray, K: np.ndarray, world_T_ca
     offsets = torch.linspace(-params.span, params.span, steps, dtype=torch.float64)
 
     def window_sum(x: torch.Tensor) -> torch.Tensor:
-        """Sum over the window around each pixel (zeros outside the image), by running sums
-        in float64 (float32 running sums lose the variances of faint texture)."""
-        x = F.pad(x.double(), (radius + 1, radius)).cumsum(-1)
-        x = x[..., params.window:] - x[..., :-params.window]
-        x = F.pad(x, (0, 0, radius + 1, radius)).cumsum(-2)
-        return (x[..., params.window:, :] - x[..., :-params.window, :]).float()
+        """Sum over the window around each pixel (zeros outside the image): shifted copies
+        added along each axis (exact in float32, unlike running sums over the whole row)."""
+        x = F.pad(x, (radius, radius))
+        x = sum(x[..., k:k + width] for k in range(params.window))
+        x = F.pad(x, (0, 0, radius, radius))
+        return sum(x[..., k:k + height, :] for k in range(params.window))
 
     in_window = window_sum(torch.ones(1, 1, height, width, device=device))
 
