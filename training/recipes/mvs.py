@@ -134,7 +134,7 @@ class MVSConfig(TrainConfig):
         photometric: the predictor refines its depth by a ZNCC search over its sources
             (:mod:`edgegeo.models.mvs.photometric`, its default parameters): written to the
             card's ``predictor_options``; the confidence threshold is chosen without it (it
-            searches around the depth a threshold keeps, at about a second per keyframe).
+            searches around the depth a threshold keeps, at about half a second per keyframe).
         recalibration_batches: whole-frame batches (training tuples, no crop) the BatchNorm
             running statistics are re-estimated on after training (0 = keep the running
             averages of the crops): the crops' statistics do not fit whole frames.
