@@ -15,8 +15,8 @@ test time (DeepVideoMVS keyframes, depth for keyframes once ``min_sources`` are 
 * **latency** — wall time per predicted frame, split by forward hooks on the model's own
   modules: *cost volume* = matching encoder (all views) + plane sweep + metadata MLP,
   *network* = image encoder + U-Net, *other* = the rest of the predictor call (resizing,
-  source selection, the ½-resolution local volume of ``model=local``), *fusion* = TSDF
-  integration; medians over frames.
+  source selection, the ½-resolution local volume of ``model=local``, the planar prior and
+  photometric refinement), *fusion* = TSDF integration; medians over frames.
 
 An optional mono-depth model predicts affine-invariant disparity for the same frames as the
 first ``mvs`` model; each map is aligned to the GT by a least-squares scale + shift in inverse
@@ -443,8 +443,9 @@ def report_body(results: list[MethodResult], info: dict, methods: list[Method],
         "volume = matching encoder over the reference and its sources + plane sweep + scores "
         "(metadata MLP, or dot / cosine / correlation); network = image encoder + U-Net (+ "
         "soft-argmin and refinement for the planes design); other = the rest of the predictor "
-        "call (resizing, source selection, and the ½-resolution local volume where the model "
-        "has one); fusion = TSDF integration. Parameters of the whole network.",
+        "call (resizing, source selection, the ½-resolution local volume where the model "
+        "has one, and the planar prior and photometric refinement where its card turns them "
+        "on); fusion = TSDF integration. Parameters of the whole network.",
         "",
         table["speed"],
         "",
