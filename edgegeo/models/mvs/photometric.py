@@ -138,12 +138,12 @@ def refine_depth(image: np.ndarray, depth: np.ndarray, K: np.ndarray, world_T_ca
     K = np.asarray(K, np.float64)
     v, u = np.mgrid[0:height, 0:width].astype(np.float64)
     rays = np.stack([(u - K[0, 2]) / K[0, 0], (v - K[1, 2]) / K[1, 1], np.ones_like(u)])
-    points = torch.from_numpy(rays.reshape(3, -1) * depth.reshape(1, -1)).to(device)  # (3, HW) m
+    points = torch.from_numpy(rays.reshape(3, -1) * depth.reshape(1, -1)).to(device)  # (3, HW)
     scores = torch.zeros(steps, height, width, device=device)
-    cam_T_world = invert_pose(np.asarray(world_T_cam, np.float64))
+    world_T_cam = np.asarray(world_T_cam, np.float64)
     for src_image, src_K, src_pose in zip(src_images, src_Ks, src_world_T_cams):
         src_T_ref = torch.from_numpy(invert_pose(np.asarray(src_pose, np.float64))
-                                     @ np.linalg.inv(cam_T_world)).to(device)
+                                     @ world_T_cam).to(device)
         src_K = np.asarray(src_K, np.float64)
         rotated = src_T_ref[:3, :3] @ points                                     # (3, HW)
         source = _grey(src_image).to(device)
