@@ -59,7 +59,13 @@ def load(name: str, backend: str = "torch", device: str = "cpu",
     if backend != "torch":
         from edgegeo.export import runtime_network
 
-        network = runtime_network(name, network.eval(), backend, precision)
+        # A predictor's (H, W) working resolution is the size its network is fed: trace the
+        # graph there (a fixed-size graph, mvs's, runs at no other).
+        resolution = options.get("resolution")
+        example = (tuple(int(v) for v in resolution)
+                   if isinstance(resolution, (tuple, list)) and len(resolution) == 2 else None)
+        network = runtime_network(name, network.eval(), backend, precision,
+                                  input_example=example)
         return entry.predictor(network, **options)
     return entry.predictor(network, device=_device(device), **options)
 

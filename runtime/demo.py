@@ -115,7 +115,8 @@ def _walkthrough(out: Path, config: DemoConfig, mvs_weights: Path | None) -> dic
 
 
 class _DepthCollector:
-    """Sink keeping the depth of every packet that has one: ``{index: (H,W) float32 m}``."""
+    """Sink keeping the depth of every packet that has one, and the depth packets carry for
+    earlier frames (mvs's backfilled first keyframes): ``{index: (H,W) float32 m}``."""
 
     name = "collect-depth"
 
@@ -125,6 +126,7 @@ class _DepthCollector:
     def write(self, packet) -> None:
         if packet.depth is not None:
             self.depths[packet.index] = packet.depth
+        self.depths.update({index: depth for index, _, depth in packet.earlier_depths})
 
 
 def _fuse(source, kind: str, predictor, visible_gt, config: DemoConfig, mesh_path: Path,

@@ -34,6 +34,10 @@ class Packet:
             skipped the frame.
         disparity: ``(H,W) float32`` disparity the depth stage produced, if any: relative
             (mono-depth, larger = nearer) or pixels of the left view (stereo).
+        earlier_depths: ``[(frame index, Frame, (H,W) float32 depth in metres)]`` depth the
+            depth stage produced for earlier frames with this packet (mvs: keyframes that had
+            too few sources when they passed); the fuse stage integrates them, sinks see only
+            ``depth``.
         confidence: ``(H,W) float32`` the stereo model's confidence ``exp(−c)`` (1 / expected
             disparity error in pixels), if the stage asked for it.
         world_T_cam: ``(4,4) float64`` camera-to-world pose the tracking stage estimated
@@ -51,6 +55,7 @@ class Packet:
     depth: np.ndarray | None = None
     disparity: np.ndarray | None = None
     confidence: np.ndarray | None = None
+    earlier_depths: list = field(default_factory=list)
     world_T_cam: np.ndarray | None = None
     timings: dict = field(default_factory=dict)
     waits: dict = field(default_factory=dict)

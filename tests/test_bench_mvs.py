@@ -57,9 +57,11 @@ def parse_table(section: str, first_column: str) -> dict[str, dict[str, str]]:
 def test_bench_writes_tables_pictures_and_sane_numbers(tmp_path, monkeypatch, capsys, runs):
     bench_file = tmp_path / "docs" / "benchmarks.md"
     monkeypatch.setenv("EDGEGEO_BENCH_FILE", str(bench_file))
+    monkeypatch.setenv("EDGEGEO_CACHE", str(tmp_path / "cache"))        # the exported graph
     out = tmp_path / "pictures"
     assert main(["bench", "mvs", "--weights", f"metadata={runs['metadata']}",
-                 f"dot={runs['dot']}@128x96", "--mono", str(runs["mono"]), "--scenes", "1",
+                 f"dot={runs['dot']}@128x96", f"dot-ort={runs['dot']}@128x96:onnxruntime-fp32",
+                 "--mono", str(runs["mono"]), "--scenes", "1",
                  "--frames", str(FRAMES), "--min-sources", "1", "--mesh-points", "5000",
                  "--out", str(out), "--record"]) == 0
     assert "| metadata |" in capsys.readouterr().out
@@ -71,23 +73,28 @@ def test_bench_writes_tables_pictures_and_sane_numbers(tmp_path, monkeypatch, ca
     # The card's working resolution, or the one the weights argument names.
     assert f"- metadata: `{runs['metadata']}` at 96×64" in section
     assert f"- dot: `{runs['dot']}` at 128×96" in section
+    assert f"- dot-ort: `{runs['dot']}` at 128×96 on ONNX Runtime fp32" in section
 
     depth = parse_table(section, "depth source")
-    assert list(depth) == ["metadata", "dot", "mono"]
-    # Depth for every keyframe but the first (no source yet, --min-sources 1); mono on the
-    # first model's frames.
+    assert list(depth) == ["metadata", "dot", "dot-ort", "mono"]
+    # The same network exported: the same depth within fp32 rounding.
+    for column in ("AbsRel", "δ<1.05", "RMSE (m)"):
+        assert float(depth["dot-ort"][column]) == pytest.approx(float(depth["dot"][column]),
+                                                                abs=2e-3)
+    # Depth for every keyframe: the first (no source yet, --min-sources 1) from the later
+    # ones; mono on the first model's frames.
     _, walk = held_out_walkthrough(1000, FRAMES, (64, 96), 5.0)
     buffer = KeyframeBuffer()
     keyframes = sum(buffer.try_add(frame.world_T_cam) for frame in walk)
     assert 2 <= keyframes < FRAMES
     for row in depth.values():
-        assert row["frames with depth"] == f"{keyframes - 1}/{FRAMES}"
+        assert row["frames with depth"] == f"{keyframes}/{FRAMES}"
         assert 0 < float(row["AbsRel"]) < 3 and 0 < float(row["RMSE (m)"]) < 8
         assert 0 <= float(row["δ<1.05"]) <= float(row["δ<1.25"]) <= 1
         assert 0 < float(row["density"]) <= 1
 
     mesh = parse_table(section, "depth fused")
-    assert list(mesh) == ["GT depth", "metadata", "dot", "mono"]
+    assert list(mesh) == ["GT depth", "metadata", "dot", "dot-ort", "mono"]
     gt = mesh["GT depth"]
     assert float(gt["F-score@5cm"]) > 0.85 and float(gt["acc. (cm)"]) < 3.0
     assert float(gt["precision"]) > 0.9 and gt["scenes meshed"] == "1/1"
@@ -110,12 +117,16 @@ def test_bench_writes_tables_pictures_and_sane_numbers(tmp_path, monkeypatch, ca
         assert all(p >= 0 for p in parts) and parts[0] > 0 and parts[1] > 0
         assert float(speed[name]["total (ms)"]) > 0
     assert speed["mono"]["cost volume (ms)"] == "—" and float(speed["mono"]["network (ms)"]) > 0
+    # One exported graph: its time is all network, parameters from the card.
+    assert speed["dot-ort"]["cost volume (ms)"] == "—"
+    assert float(speed["dot-ort"]["network (ms)"]) > 0 and float(speed["dot-ort"]["other (ms)"]) >= 0
+    assert speed["dot-ort"]["params (M)"] == speed["dot"]["params (M)"]
 
-    for name in ("depth_metadata", "depth_dot", "depth_mono", "mesh_metadata", "mesh_dot",
-                 "mesh_mono", "mesh_GT-depth"):
+    for name in ("depth_metadata", "depth_dot", "depth_dot-ort", "depth_mono", "mesh_metadata",
+                 "mesh_dot", "mesh_dot-ort", "mesh_mono", "mesh_GT-depth"):
         assert (out / f"{name}.png").stat().st_size > 1000, name
     links = re.findall(r"!\[[^]]*\]\(([^)]+)\)", section)
-    assert len(links) == 7
+    assert len(links) == 9
     assert all((bench_file.parent / link).resolve().is_file() for link in links)
 
 
@@ -137,6 +148,8 @@ def test_align_mono_depth_recovers_affine_disparity():
     (["--weights", f"a={Path(edgegeo.__file__).parent / 'weights' / 'mvs.safetensors'}@100x64"],
      "multiples of 32"),
     (["--weights", "a=/nonexistent/mvs.safetensors"], "a: no weights file"),
+    (["--weights", f"a={Path(edgegeo.__file__).parent / 'weights' / 'mvs.safetensors'}"
+                   ":onnxruntime-fp64"], "a: unknown backend 'onnxruntime-fp64'"),
     (["--frames", "1"], "--frames must be >= 2"),
 ])
 def test_bad_arguments_are_clear_errors(tmp_path, monkeypatch, capsys, argv, message):

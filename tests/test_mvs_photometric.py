@@ -85,6 +85,21 @@ def test_textureless_windows_and_errors_beyond_the_span_are_left_alone():
     assert np.median(np.abs(wide[interior()] / PLANE_Z - 1)) < 0.005
 
 
+def test_only_the_best_sources_by_pose_are_searched():
+    reference, sources, Ks, poses = wall_views()
+    depth = np.full((H, W), PLANE_Z * 1.04, np.float32)
+    # a fourth source 2 m away that sees noise: the pose penalty ranks it last
+    noise = np.random.default_rng(1).integers(0, 256, (H, W, 3), dtype=np.uint8)
+    params = PhotometricRefinement(max_sources=3)
+    with_noise = refine_depth(reference, depth, K, pose(), sources + [noise], Ks + [K],
+                              poses + [pose(2.0, 0.0)], params)
+    np.testing.assert_array_equal(
+        with_noise, refine_depth(reference, depth, K, pose(), sources, Ks, poses, params))
+    searched_all = refine_depth(reference, depth, K, pose(), sources + [noise], Ks + [K],
+                                poses + [pose(2.0, 0.0)], PhotometricRefinement(max_sources=4))
+    assert not np.array_equal(searched_all, with_noise)
+
+
 def test_photometric_parameters_and_inputs_are_checked():
     assert PhotometricRefinement.from_value(None) is None
     assert PhotometricRefinement.from_value(True) == PhotometricRefinement()
@@ -96,7 +111,7 @@ def test_photometric_parameters_and_inputs_are_checked():
     with pytest.raises(ValueError, match="photometric must be"):
         PhotometricRefinement.from_value(1)
     for field, value in (("span", 0.0), ("span", 1.5), ("steps", 4), ("window", 1),
-                         ("min_score", 2.0), ("min_texture", -0.1)):
+                         ("max_sources", 0), ("min_score", 2.0), ("min_texture", -0.1)):
         with pytest.raises(ValueError, match=field):
             PhotometricRefinement(**{field: value})
     reference, sources, Ks, poses = wall_views()

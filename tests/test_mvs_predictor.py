@@ -140,6 +140,35 @@ def test_stream_predicts_on_keyframes_once_enough_sources_exist():
     assert stream.last_sources == [6, 4, 2]
 
 
+def test_the_first_keyframes_get_depth_once_later_ones_exist():
+    model = MVSNet(MVSNetConfig.tiny(num_sources=3))
+    predictor = MVSPredictor(model, resolution=RESOLUTION, min_sources=2)
+    frames = frames_along_x([0.0, 0.05, 0.12, 0.18, 0.24, 0.3, 0.36])
+    stream = MVSStream(predictor)
+    backfills = []
+    for frame in frames:
+        stream.push(frame)
+        backfills.append([index for index, _, _ in stream.last_backfill])
+    # keyframes 0 and 2 had fewer than two earlier keyframes; keyframe 4 has them, and then
+    # 0 and 2 have two others each (2 and 4; 0 and 4)
+    assert backfills == [[], [], [], [], [0, 2], [], []]
+    stream = MVSStream(predictor)
+    for frame in frames[:5]:
+        stream.push(frame)
+    (index, earlier, depth), _ = stream.last_backfill
+    assert index == 0 and earlier.rgb is frames[0].rgb
+    np.testing.assert_array_equal(earlier.world_T_cam, frames[0].world_T_cam)
+    # the same as the predictor on keyframe 0 with the later keyframes 2 and 4 as sources
+    expected = predictor(frames[0].rgb, K, frames[0].world_T_cam,
+                         [frames[4].rgb, frames[2].rgb], [K, K],
+                         [frames[4].world_T_cam, frames[2].world_T_cam])
+    np.testing.assert_allclose(depth, expected, rtol=1e-5)
+    off = MVSStream(predictor, backfill=False)
+    for frame in frames:
+        off.push(frame)
+        assert off.last_backfill == []
+
+
 def test_stream_on_every_frame_and_bad_frames():
     model = MVSNet(MVSNetConfig.tiny(num_sources=2))
     stream = MVSStream(MVSPredictor(model, resolution=RESOLUTION), predict_on="all")
@@ -231,7 +260,9 @@ def test_a_hinted_stream_renders_its_own_fused_map_as_the_hint():
     assert (stream.hint(K, pose(), (H, W)) == 0).all()             # nothing fused yet
     outputs = [stream.push(f) for f in frames_along_x([0.0, 0.12, 0.24, 0.36])]
     predicted = [o for o in outputs if o is not None]
-    assert len(predicted) == 3 and fusion.frames_integrated == 3
+    # three frames with their own depth, and the first keyframe's backfilled once two others
+    # exist: every map is fused
+    assert len(predicted) == 3 and fusion.frames_integrated == 4
     # A map of a wall at 1.5 m seen by three frames: the hint renders it at 1.5 m from a new
     # pose (to within a voxel).
     wall_map = TSDFFusion(FusionConfig(voxel_size=0.02, trunc=0.06, color=False))

@@ -44,13 +44,15 @@ def keyframes_of(frames) -> list[int]:
 
 
 class Collect:
-    """A sink keeping each packet's index and depth."""
+    """A sink keeping each packet's index and depth, and the depth it carried for earlier
+    frames."""
 
     def __init__(self):
-        self.depth = {}
+        self.depth, self.earlier = {}, {}
 
     def write(self, packet):
         self.depth[packet.index] = packet.depth
+        self.earlier.update({index: depth for index, _, depth in packet.earlier_depths})
 
 
 class ListSource(Source):
@@ -85,7 +87,10 @@ def test_keyframes_get_depth_and_the_other_frames_pass_on(walk, weights):
     assert snapshot["stages"]["fuse"]["skip_reasons"] == {"no depth": mvs["skipped"]}
     predicted = keyframes[sources:]
     assert sorted(i for i, depth in sink.depth.items() if depth is not None) == predicted
-    assert fusion.frames_integrated == len(predicted)
+    # The first keyframes get depth from the later ones, carried by the packet that made it
+    # possible, and are fused too.
+    assert sorted(sink.earlier) == keyframes[:sources]
+    assert fusion.frames_integrated == len(keyframes)
     # The stage is the model's keyframe stream, frame for frame.
     stream = MVSStream(predictor)
     for index, frame in enumerate(frames):
@@ -93,6 +98,8 @@ def test_keyframes_get_depth_and_the_other_frames_pass_on(walk, weights):
         if index in predicted:
             assert sink.depth[index].shape == (HEIGHT, WIDTH)
             np.testing.assert_allclose(sink.depth[index], expected, rtol=1e-5)
+        for earlier, _, depth in stream.last_backfill:
+            np.testing.assert_allclose(sink.earlier[earlier], depth, rtol=1e-5)
 
 
 def test_an_unposed_frame_is_rejected_and_the_stream_goes_on(walk, weights):

@@ -3,7 +3,8 @@
 Protocol. Scenes ``TEST_SEEDS[:scenes]`` are rendered on the fly as hand-held walk-throughs
 (walk-through seed = scene seed × 1 000 003 as ``edgegeo data render``; 0.35 m/s at ``fps``) at
 the first model's working resolution. Each ``mvs`` model runs through :class:`MVSStream` as at
-test time (DeepVideoMVS keyframes, depth for keyframes once ``min_sources`` are buffered):
+test time (DeepVideoMVS keyframes, depth for keyframes once ``min_sources`` are buffered, the
+keyframes before that backfilled from the later ones):
 
 * **depth** — :func:`edgegeo.metrics.depth.depth_metrics` of every predicted frame (GT up to
   :data:`~edgegeo.models.mvs.config.EVAL_MAX_DEPTH`), averaged over those frames;
@@ -16,7 +17,9 @@ test time (DeepVideoMVS keyframes, depth for keyframes once ``min_sources`` are 
   modules: *cost volume* = matching encoder (all views) + plane sweep + metadata MLP,
   *network* = image encoder + U-Net, *other* = the rest of the predictor call (resizing,
   source selection, the ½-resolution local volume of ``model=local``, the planar prior and
-  photometric refinement), *fusion* = TSDF integration; medians over frames.
+  photometric refinement), *fusion* = TSDF integration; medians over frames. A model run on
+  ONNX Runtime or TensorRT (``NAME=PATH:onnxruntime-fp32``) has one graph: *network* is the
+  whole graph (its cost volume included), timed around the graph call.
 
 An optional mono-depth model predicts affine-invariant disparity for the same frames as the
 first ``mvs`` model; each map is aligned to the GT by a least-squares scale + shift in inverse
@@ -46,7 +49,9 @@ PARTS = ("cost volume", "network", "other", "fusion")
 @dataclass
 class Method:
     """A depth source under test: ``kind`` ``"mvs"`` (an :class:`MVSPredictor`) or ``"mono"``
-    (a :class:`MonoDepthPredictor`), its weights file, model card and parameter count."""
+    (a :class:`MonoDepthPredictor`), its weights file, model card, parameter count and the
+    backend its network runs on (``"torch"`` or ``"<runtime>-<precision>"``, e.g.
+    ``"onnxruntime-fp32"``)."""
 
     label: str
     kind: str
@@ -54,6 +59,7 @@ class Method:
     predictor: Any
     card: dict
     params: int
+    backend: str = "torch"
 
 
 @dataclass
@@ -132,35 +138,70 @@ class ModuleTimer:
             handle.remove()
 
 
-def load_methods(weights: list[tuple[str, Path, tuple[int, int] | None]],
-                 mono: Path | None = None, device: str = "cpu",
+class GraphTimer:
+    """Seconds spent in an exported network's graph calls (``seconds["network"]``), the
+    :class:`ModuleTimer` interface for a :class:`~edgegeo.export.runtime.RuntimeNetwork`: its
+    ``run_all`` is wrapped on the instance until :meth:`remove`."""
+
+    def __init__(self, network):
+        self.seconds = {"network": 0.0}
+        self._network = network
+        run_all = network.run_all
+
+        def timed(*tensors):
+            start = time.perf_counter()
+            try:
+                return run_all(*tensors)
+            finally:
+                self.seconds["network"] += time.perf_counter() - start
+
+        network.run_all = timed
+
+    def reset(self) -> None:
+        self.seconds = {"network": 0.0}
+
+    def remove(self) -> None:
+        """Restore the network's own ``run_all``."""
+        del self._network.run_all
+
+
+def load_methods(weights: list[tuple], mono: Path | None = None, device: str = "cpu",
                  min_sources: int | None = None) -> list[Method]:
     """The depth sources to benchmark, via :func:`edgegeo.load`.
 
     Args:
-        weights: ``(label, path, resolution)`` of each ``mvs`` weights file (model card beside
-            it); ``resolution`` ``(H, W)`` overrides the card's working resolution (None: the
-            card's).
+        weights: ``(label, path, resolution)`` or ``(label, path, resolution, backend)`` of
+            each ``mvs`` weights file (model card beside it); ``resolution`` ``(H, W)``
+            overrides the card's working resolution (None: the card's); ``backend``
+            ``"torch"`` (default) or ``"<onnxruntime|tensorrt>-<fp32|fp16|int8>"`` (the
+            network exported at that resolution, :func:`edgegeo.export.runtime_network`).
         mono: ``mono-depth`` weights, or None.
         min_sources: fewest keyframe sources an ``mvs`` stream predicts with (None: each
             model's ``num_sources``).
     Raises:
         ValueError: no ``mvs`` weights, repeated labels, a resolution the predictor refuses
-            (not multiples of 32); FileNotFoundError: a missing file.
+            (not multiples of 32), an unknown backend; FileNotFoundError: a missing file.
     """
     import edgegeo
     from edgegeo.weights_io import load_model_card
 
     if not weights:
         raise ValueError("the mvs benchmark needs at least one mvs weights file")
-    labels = [label for label, _, _ in weights] + (["mono"] if mono else [])
+    labels = [entry[0] for entry in weights] + (["mono"] if mono else [])
     if len(set(labels)) != len(labels) or GT_LABEL in labels:
         raise ValueError(f"labels must be distinct and not {GT_LABEL!r}, got {labels}")
-    entries = [(label, "mvs", Path(path), resolution) for label, path, resolution in weights]
+    entries = [(label, "mvs", Path(path), resolution, backend or "torch")
+               for label, path, resolution, backend in (tuple(e) + (None,) * (4 - len(e))
+                                                        for e in weights)]
     if mono:
-        entries.append(("mono", "mono", Path(mono), None))
+        entries.append(("mono", "mono", Path(mono), None, "torch"))
     methods = []
-    for label, kind, path, resolution in entries:
+    for label, kind, path, resolution, backend in entries:
+        runtime, _, precision = backend.partition("-")
+        if backend != "torch" and (runtime not in ("onnxruntime", "tensorrt")
+                                   or precision not in ("fp32", "fp16", "int8")):
+            raise ValueError(f"{label}: unknown backend {backend!r}; use torch or "
+                             "onnxruntime|tensorrt-fp32|fp16|int8 (e.g. onnxruntime-fp32)")
         if not path.is_file():
             raise FileNotFoundError(f"{label}: no weights file {path} (train it with `edgegeo "
                                     f"train {'mvs' if kind == 'mvs' else 'mono-depth'}`)")
@@ -168,11 +209,14 @@ def load_methods(weights: list[tuple[str, Path, tuple[int, int] | None]],
                    else {})
         if resolution is not None:
             options["resolution"] = tuple(resolution)
+        if backend != "torch":
+            options.update(backend=runtime, precision=precision)
         predictor = edgegeo.load("mvs" if kind == "mvs" else "mono-depth", weights=path,
                                  device=device, **options)
         card = load_model_card(path, missing_ok=True)
-        params = sum(p.numel() for p in predictor.model.parameters())
-        methods.append(Method(label, kind, path, predictor, card, params))
+        params = (sum(p.numel() for p in predictor.model.parameters()) if backend == "torch"
+                  else int(card.get("num_parameters", 0)))
+        methods.append(Method(label, kind, path, predictor, card, params, backend))
     return methods
 
 
@@ -210,17 +254,21 @@ def align_mono_depth(disparity: np.ndarray, gt: np.ndarray,
 
 
 def _stream(method: Method, frames: list) -> tuple[dict[int, np.ndarray], list[dict]]:
-    """Depth of the frames an :class:`MVSStream` predicts, and the timing of each (a hinted
-    model's hint rendering and fusion count as "other")."""
+    """Depth of the frames an :class:`MVSStream` predicts (the keyframes it backfills
+    included), and the timing of each (a hinted model's hint rendering and fusion count as
+    "other")."""
     import torch
 
     from edgegeo.models.mvs.predictor import MVSStream
 
     model = method.predictor.model
     on_gpu = method.predictor.device.type == "cuda"
-    timer = ModuleTimer({"matching": model.matching_encoder, "cost_volume": model.cost_volume,
-                         "network": model.network},
-                        torch.cuda.synchronize if on_gpu else None)
+    if method.backend == "torch":
+        timer = ModuleTimer({"matching": model.matching_encoder,
+                             "cost_volume": model.cost_volume, "network": model.network},
+                            torch.cuda.synchronize if on_gpu else None)
+    else:
+        timer = GraphTimer(model)
     stream = MVSStream(method.predictor)
     depths, times = {}, []
     try:
@@ -233,8 +281,15 @@ def _stream(method: Method, frames: list) -> tuple[dict[int, np.ndarray], list[d
                 continue
             parts = timer.seconds
             depths[index] = depth
-            times.append({"cost volume": parts["matching"] + parts["cost_volume"],
-                          "network": parts["network"], "other": total - sum(parts.values())})
+            depths.update({earlier: d for earlier, _, d in stream.last_backfill})
+            # a push that also gave earlier keyframes depth (the stream's backfill) ran the
+            # predictor once per map: each gets an equal share of its time
+            maps = 1 + len(stream.last_backfill)
+            shares = {"network": parts["network"], "other": total - sum(parts.values())}
+            if "cost_volume" in parts:
+                shares["cost volume"] = parts["matching"] + parts["cost_volume"]
+            times += [{part: value / maps for part, value in shares.items()}
+                      for _ in range(maps)]
     finally:
         timer.remove()
     return depths, times
@@ -409,15 +464,19 @@ def report_body(results: list[MethodResult], info: dict, methods: list[Method],
     height, width = info["size"]
     seeds = info["seeds"]
     table = tables(results)
-    sources = ("all of the model's sources" if min_sources is None
-               else f"{min_sources} source{'s' if min_sources > 1 else ''}")
+    counts = sorted({m.predictor.min_sources for m in methods if m.kind == "mvs"})
+    if min_sources is not None:
+        counts = [min_sources]
+    sources = (f"{counts[0]} source{'s' if counts[0] > 1 else ''}" if len(counts) == 1
+               else "each model's `min_sources` (its card's) sources")
     plural = "s" if info["scenes"] > 1 else ""
     lines = [
         f"{info['scenes']} held-out walk-through{plural} (scene seeds {seeds[0]}–{seeds[-1]} of "
         f"`TEST_SEEDS`), {info['frames']} frames each at {info['fps']:g} fps (0.35 m/s), "
         f"rendered at {width}×{height} (the first model's working resolution). Every mvs "
         "model runs through `MVSStream`: DeepVideoMVS keyframes (pose distance ≥ 0.1), depth "
-        f"for keyframes once the buffer holds {sources} (other frames are skipped: *frames "
+        f"for keyframes once the buffer holds {sources}, and then for the keyframes before "
+        "that, from the later ones (the stream's backfill); other frames are skipped (*frames "
         "with depth*).",
         "",
         f"**Depth** — means over the frames with depth of `depth_metrics` (GT up to "
@@ -445,7 +504,9 @@ def report_body(results: list[MethodResult], info: dict, methods: list[Method],
         "soft-argmin and refinement for the planes design); other = the rest of the predictor "
         "call (resizing, source selection, the ½-resolution local volume where the model "
         "has one, and the planar prior and photometric refinement where its card turns them "
-        "on); fusion = TSDF integration. Parameters of the whole network.",
+        "on); fusion = TSDF integration. Parameters of the whole network. A model on ONNX "
+        "Runtime or TensorRT runs one exported graph: its network time is the whole graph "
+        "(cost volume and local volume included), timed around the graph call.",
         "",
         table["speed"],
         "",
@@ -465,6 +526,10 @@ def report_body(results: list[MethodResult], info: dict, methods: list[Method],
         if method.kind == "mvs":
             height, width = method.predictor.resolution
             at = f" at {width}×{height}"
+        if method.backend != "torch":
+            runtime, _, precision = method.backend.partition("-")
+            at += (f" on {'ONNX Runtime' if runtime == 'onnxruntime' else 'TensorRT'} "
+                   f"{precision}")
         lines.append(f"- {method.label}: `{method.path}`{at}{trained}{smoke}")
     if pictures:
         lines.append("")

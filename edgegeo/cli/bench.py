@@ -168,13 +168,17 @@ def _run_mvs(args: argparse.Namespace) -> int:
     weights = []
     for item in args.weights or [f"mvs={Path(WEIGHTS_DIR) / 'mvs.safetensors'}"]:
         label, _, path = item.partition("=")
-        resolution = None
+        resolution, backend = None, "torch"
+        runtime = re.fullmatch(r"(.*):((?:onnxruntime|tensorrt)-\w+)", path.strip())
+        if runtime:
+            path, backend = runtime.groups()
         size = re.fullmatch(r"(.*)@(\d+)x(\d+)", path.strip())
         if size:
             path, resolution = size.group(1), (int(size.group(3)), int(size.group(2)))
         if not label.strip() or not path.strip():
-            raise ValueError(f"--weights {item!r} must look like NAME=PATH or NAME=PATH@WxH")
-        weights.append((label.strip(), Path(path.strip()), resolution))
+            raise ValueError(f"--weights {item!r} must look like NAME=PATH, NAME=PATH@WxH or "
+                             "NAME=PATH@WxH:onnxruntime-fp32")
+        weights.append((label.strip(), Path(path.strip()), resolution, backend))
     methods = bench.load_methods(weights, args.mono, args.device, args.min_sources)
     results, outputs, info = bench.run_benchmark(methods, args.scenes, args.frames, args.fps,
                                                  args.mesh_points)
@@ -210,14 +214,17 @@ def _add_mvs(benchmarks) -> None:
                     "saves depth/error strips and mesh renderings under --out; --record also "
                     f"writes section '{MVS_SECTION}' of docs/benchmarks.md, linking the "
                     "pictures where --out has them.")
-    parser.add_argument("--weights", action="extend", nargs="+", metavar="NAME=PATH[@WxH]",
+    parser.add_argument("--weights", action="extend", nargs="+",
+                        metavar="NAME=PATH[@WxH][:BACKEND]",
                         help="mvs weights to evaluate, one row each (e.g. --weights "
                              "metadata=runs/mvs/mvs.safetensors dot=runs/mvs-dot/"
                              "mvs.safetensors; repeatable; default: "
                              "mvs=edgegeo/weights/mvs.safetensors); @WxH runs the model at "
                              "that working resolution instead of its card's (e.g. "
-                             "old=old/mvs.safetensors@384x288); the first sets the rendering "
-                             "resolution")
+                             "old=old/mvs.safetensors@384x288); :BACKEND runs the network "
+                             "exported on onnxruntime-fp32|fp16|int8 or tensorrt-… (e.g. "
+                             "ort=edgegeo/weights/mvs.safetensors@256x192:onnxruntime-fp32); "
+                             "the first sets the rendering resolution")
     parser.add_argument("--mono", type=Path, metavar="PATH",
                         help="also evaluate these mono-depth weights (row 'mono')")
     parser.add_argument("--scenes", type=int, default=4, help="held-out scenes (default 4)")

@@ -14,7 +14,9 @@ class FuseStage:
     pass on unfused;
     ``integrate`` validates before it changes the volume, so a rejected frame never damages
     the map. Sinks read the map while streaming, under its lock. Sets
-    ``packet.info["fused"]``.
+    ``packet.info["fused"]``. Depth a stage produced for earlier frames
+    (``packet.earlier_depths``) is integrated after the packet's own, with those frames'
+    poses (``packet.info["fused_earlier"]``: their frame indices).
 
     Args:
         live_map: the run's map.
@@ -48,4 +50,11 @@ class FuseStage:
             rgb = cv2.resize(rgb, depth.shape[::-1], interpolation=cv2.INTER_AREA)
         seconds = self.live_map.integrate(depth, packet.depth_K(), pose, rgb)
         packet.info["fused"] = seconds > 0
+        fused_earlier = []
+        for index, earlier, earlier_depth in packet.earlier_depths:
+            if self.live_map.integrate(earlier_depth, earlier.K, earlier.world_T_cam,
+                                       earlier.rgb) > 0:
+                fused_earlier.append(index)
+        if packet.earlier_depths:
+            packet.info["fused_earlier"] = fused_earlier
         return packet

@@ -22,7 +22,9 @@ class MVSStage:
     gets ``packet.depth`` (``(H, W) float32`` metres, the frame's resolution); with
     ``predict_on="all"`` every frame does once enough keyframes are buffered. Other frames
     pass on without depth, skipped (:meth:`Packet.skip`) as ``"not a keyframe"`` or ``"too
-    few keyframe sources yet"``: counted in the stats, not errors. A frame without a pose, or
+    few keyframe sources yet"``: counted in the stats, not errors. Those keyframes get their
+    depth later, from the keyframes after them (the stream's backfill): the packet whose push
+    made it possible carries it in ``packet.earlier_depths`` for the fuse stage. A frame without a pose, or
     one the stream refuses (bad intrinsics, another size), is a :class:`BadFrame` and leaves
     the keyframe buffer unchanged. The pose is the tracked one when a tracking stage ran
     before (``packet.world_T_cam``), else the source's.
@@ -62,4 +64,8 @@ class MVSStage:
             raise BadFrame(f"{self.name} returned NaN/inf depth")
         packet.depth = np.maximum(depth, 0)
         packet.info.update(depth_from=self.name, mvs_sources=list(self.stream.last_sources))
+        for index, earlier, earlier_depth in self.stream.last_backfill:
+            if not np.isfinite(earlier_depth).all():
+                raise BadFrame(f"{self.name} returned NaN/inf depth for frame {index}")
+            packet.earlier_depths.append((index, earlier, np.maximum(earlier_depth, 0)))
         return packet

@@ -129,8 +129,8 @@ class KeyframeBuffer:
         self.keyframes.append(Keyframe(pose, item, index))
         return True
 
-    def sources_for(self, world_T_ref, count: int, exclude_last: bool = False
-                    ) -> list[Keyframe]:
+    def sources_for(self, world_T_ref, count: int, exclude_last: bool = False,
+                    exclude: Keyframe | None = None) -> list[Keyframe]:
         """The ``count`` buffered keyframes with the lowest penalty w.r.t. ``world_T_ref``,
         best first (fewer if the buffer holds fewer).
 
@@ -139,9 +139,11 @@ class KeyframeBuffer:
             count: sources wanted (7 in SimpleRecon).
             exclude_last: leave out the newest keyframe (True when the reference *is* the
                 newest keyframe, as in DeepVideoMVS).
+            exclude: leave out this keyframe (the reference, when it is an older one).
         """
         pose = validate_pose(world_T_ref, "world_T_ref")
         candidates = list(self.keyframes)[:-1] if exclude_last else list(self.keyframes)
+        candidates = [k for k in candidates if k is not exclude]
         chosen = select_sources(pose, [k.world_T_cam for k in candidates], count,
                                 self.optimal_t, self.optimal_R, self.short_weight)
         return [candidates[i] for i in chosen]
