@@ -36,8 +36,8 @@ class Packet:
             (mono-depth, larger = nearer) or pixels of the left view (stereo).
         earlier_depths: ``[(frame index, Frame, (H,W) float32 depth in metres)]`` depth the
             depth stage produced for earlier frames with this packet (mvs: keyframes that had
-            too few sources when they passed); the fuse stage integrates them, sinks see only
-            ``depth``.
+            too few sources when they passed); the fuse stage integrates them; the standard
+            sinks publish only ``depth``.
         confidence: ``(H,W) float32`` the stereo model's confidence ``exp(−c)`` (1 / expected
             disparity error in pixels), if the stage asked for it.
         world_T_cam: ``(4,4) float64`` camera-to-world pose the tracking stage estimated
