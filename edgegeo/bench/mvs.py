@@ -170,11 +170,11 @@ def load_methods(weights: list[tuple], mono: Path | None = None, device: str = "
     """The depth sources to benchmark, via :func:`edgegeo.load`.
 
     Args:
-        weights: ``(label, path, resolution)`` or ``(label, path, resolution, backend)`` of
-            each ``mvs`` weights file (model card beside it); ``resolution`` ``(H, W)``
-            overrides the card's working resolution (None: the card's); ``backend``
-            ``"torch"`` (default) or ``"<onnxruntime|tensorrt>-<fp32|fp16|int8>"`` (the
-            network exported at that resolution, :func:`edgegeo.export.runtime_network`).
+        weights: ``(label, path, resolution, backend)`` of each ``mvs`` weights file (model
+            card beside it); ``resolution`` ``(H, W)`` overrides the card's working resolution
+            (None: the card's); ``backend`` ``"torch"`` or
+            ``"<onnxruntime|tensorrt>-<fp32|fp16|int8>"`` (the network exported at that
+            resolution, :func:`edgegeo.export.runtime_network`).
         mono: ``mono-depth`` weights, or None.
         min_sources: fewest keyframe sources an ``mvs`` stream predicts with (None: each
             model's ``num_sources``).
@@ -183,6 +183,7 @@ def load_methods(weights: list[tuple], mono: Path | None = None, device: str = "
             (not multiples of 32), an unknown backend; FileNotFoundError: a missing file.
     """
     import edgegeo
+    from edgegeo.api import BACKENDS, PRECISIONS
     from edgegeo.weights_io import load_model_card
 
     if not weights:
@@ -190,16 +191,15 @@ def load_methods(weights: list[tuple], mono: Path | None = None, device: str = "
     labels = [entry[0] for entry in weights] + (["mono"] if mono else [])
     if len(set(labels)) != len(labels) or GT_LABEL in labels:
         raise ValueError(f"labels must be distinct and not {GT_LABEL!r}, got {labels}")
-    entries = [(label, "mvs", Path(path), resolution, backend or "torch")
-               for label, path, resolution, backend in (tuple(e) + (None,) * (4 - len(e))
-                                                        for e in weights)]
+    entries = [(label, "mvs", Path(path), resolution, backend)
+               for label, path, resolution, backend in weights]
     if mono:
         entries.append(("mono", "mono", Path(mono), None, "torch"))
     methods = []
     for label, kind, path, resolution, backend in entries:
         runtime, _, precision = backend.partition("-")
-        if backend != "torch" and (runtime not in ("onnxruntime", "tensorrt")
-                                   or precision not in ("fp32", "fp16", "int8")):
+        if backend != "torch" and (runtime not in BACKENDS or runtime == "torch"
+                                   or precision not in PRECISIONS):
             raise ValueError(f"{label}: unknown backend {backend!r}; use torch or "
                              "onnxruntime|tensorrt-fp32|fp16|int8 (e.g. onnxruntime-fp32)")
         if not path.is_file():
