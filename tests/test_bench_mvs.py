@@ -103,6 +103,17 @@ def test_bench_writes_tables_pictures_and_sane_numbers(tmp_path, monkeypatch, ca
         if row["scenes meshed"] == "1/1":
             assert float(row["chamfer (cm)"]) > 0
 
+    # The first model's depth per kind of surface: shares add up, kept pixels match density.
+    surfaces = parse_table(section, "surface")
+    assert {"floor", "walls"} <= set(surfaces) <= {"floor", "walls", "ceiling",
+                                                   "other structure", "objects"}
+    assert sum(float(r["share of GT pixels"]) for r in surfaces.values()) == pytest.approx(1, abs=0.03)
+    for row in surfaces.values():
+        assert 0 <= float(row["with depth"]) <= 1
+        if row["within 2 %"] != "—":
+            assert 0 <= float(row["within 2 %"]) <= float(row["within 5 %"]) <= 1
+            assert float(row["AbsRel"]) >= 0
+
     speed = parse_table(section[section.index("| depth source | params (M)"):], "depth source")
     def count(**changes):
         return sum(p.numel() for p in MVSNet(MVSNetConfig.tiny(num_sources=2, **changes))

@@ -90,3 +90,21 @@ def test_slot_rejects_overlap_and_tall_props():
     assert not slot.fits(footprint_rect((0.2, 0.1), np.pi / 4, 0.1, 0.0), 0.1, gap=0.01)
     assert slot.fits(footprint_rect((0.2, 0.1), 0.0, 0.7, 0.0), 0.1, gap=0.01)
     assert not slot.fits(footprint_rect((0.2, 0.1), 0.0, 0.9, 0.0), 0.1, gap=0.01)
+
+
+def test_surface_kinds_name_floor_walls_ceiling_and_objects(scene):
+    from edgegeo.data.synthetic.scene import SURFACE_KINDS
+
+    ids = np.arange(len(scene.instance_names))
+    kinds = [SURFACE_KINDS[k] for k in scene.surface_kinds(ids)]
+    by_name = dict(zip(scene.instance_names, kinds))
+    assert by_name["floor"] == "floor" and by_name["ceiling"] == "ceiling"
+    assert kinds[0] == "other structure"                                    # no hit
+    for name, kind in zip(scene.instance_names, kinds):
+        if name.startswith("wall"):
+            assert kind == "walls", name
+    # Everything the scene calls structure is a building surface; the rest are objects.
+    structure = scene.is_structure(ids)
+    assert all((kind != "objects") == bool(s) for kind, s in zip(kinds, structure))
+    assert "objects" in kinds
+    assert scene.surface_kinds(ids.reshape(-1, 1)).shape == (len(ids), 1)

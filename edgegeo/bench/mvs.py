@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from edgegeo.data.splits import TEST_SEEDS, check_seeds
+from edgegeo.data.synthetic.scene import SURFACE_KINDS
 from edgegeo.models.mvs.config import EVAL_MAX_DEPTH
 
 RIG_SEED_FACTOR = 1_000_003      # walk-through seed = scene seed × this (`edgegeo data render`)
@@ -72,6 +73,9 @@ class MethodResult:
         mesh_metrics: :func:`mesh_metrics` dict per scene (``nan`` distances, 0 scores where
             nothing was fused).
         times: per predicted frame, seconds of each of :data:`PARTS` present.
+        surfaces: per kind of surface (:data:`SURFACE_KINDS` rows), summed over the predicted
+            frames' GT pixels: ``[pixels, pixels with depth, of those within 2 % of the GT,
+            within 5 %, the sum of their relative errors]``.
     """
 
     label: str
@@ -82,6 +86,24 @@ class MethodResult:
     frames_total: int = 0
     mesh_metrics: list[dict] = field(default_factory=list)
     times: list[dict] = field(default_factory=list)
+    surfaces: np.ndarray = field(default_factory=lambda: np.zeros((len(SURFACE_KINDS), 5)))
+
+    def add_surfaces(self, depth: np.ndarray, gt: np.ndarray, kinds: np.ndarray) -> None:
+        """Add one frame to :attr:`surfaces`: ``depth`` and ``gt`` ``(H, W)`` metres (0 = none),
+        ``kinds`` ``(H, W)`` indices into :data:`SURFACE_KINDS`."""
+        from edgegeo.metrics.depth import gt_depth_valid
+
+        valid = gt_depth_valid(gt, max_depth=EVAL_MAX_DEPTH)
+        kept = valid & (depth > 0)
+        error = np.abs(depth[kept] / gt[kept] - 1.0)
+        for row, values in ((0, None), (1, np.ones_like(error)),
+                            (2, (error < 0.02).astype(float)),
+                            (3, (error < 0.05).astype(float)), (4, error)):
+            if values is None:
+                self.surfaces[:, row] += np.bincount(kinds[valid], minlength=len(SURFACE_KINDS))
+            else:
+                self.surfaces[:, row] += np.bincount(kinds[kept], values,
+                                                     minlength=len(SURFACE_KINDS))
 
     def mean(self, key: str) -> float:
         """Mean of a depth metric over the predicted frames (nan if none)."""
@@ -399,6 +421,8 @@ def run_benchmark(methods: list[Method], scenes: int = 4, frames: int = 60, fps:
             result.frames_total += len(walk)
             result.frame_metrics += [_depth_scores(depth, walk[i].depth)
                                      for i, depth in sorted(depths.items())]
+            for i, depth in depths.items():
+                result.add_surfaces(depth, walk[i].depth, scene.surface_kinds(walk[i].instance))
             result.mesh_metrics.append(_mesh_scores(mesh, visible, mesh_points, seed))
         first = first or outputs
     for result in results[1:]:
@@ -422,7 +446,8 @@ def _cell(value: float, digits: int, scale: float = 1.0) -> str:
 
 
 def tables(results: list[MethodResult]) -> dict[str, str]:
-    """Markdown tables ``depth``, ``mesh`` and ``speed`` of the results (see
+    """Markdown tables ``depth``, ``mesh``, ``speed`` and ``surfaces`` (the first mvs
+    model's depth per kind of surface; empty without one) of the results (see
     :func:`report_body` for the columns)."""
     from edgegeo.bench_report import markdown_table
 
@@ -447,15 +472,28 @@ def tables(results: list[MethodResult]) -> dict[str, str]:
                    **{f"{part} (ms)": _cell(r.median_ms(part), 1) for part in PARTS},
                    "total (ms)": _cell(r.median_ms("total"), 1)}
                   for r in results if r.kind != "gt"]
+    first = next((r for r in results if r.kind == "mvs"), None)
+    surface_rows = []
+    if first is not None:
+        pixels, kept, within2, within5, error = first.surfaces.T
+        for kind, n, k, w2, w5, e in zip(SURFACE_KINDS, pixels, kept, within2, within5, error):
+            if n:
+                surface_rows.append({
+                    "surface": kind, "share of GT pixels": f"{n / pixels.sum():.2f}",
+                    "with depth": f"{k / n:.2f}",
+                    "within 2 %": _cell(w2 / k if k else np.nan, 2),
+                    "within 5 %": _cell(w5 / k if k else np.nan, 2),
+                    "AbsRel": _cell(e / k if k else np.nan, 4)})
     return {"depth": markdown_table(depth_rows), "mesh": markdown_table(mesh_rows),
-            "speed": markdown_table(speed_rows)}
+            "speed": markdown_table(speed_rows),
+            "surfaces": markdown_table(surface_rows) if surface_rows else ""}
 
 
 def report_body(results: list[MethodResult], info: dict, methods: list[Method],
                 pictures: list[tuple[str, str]], min_sources: int | None,
                 device: str) -> str:
-    """The ``mvs`` section of docs/benchmarks.md: protocol, the three tables, the weights and
-    links to the pictures (``(caption, path relative to the page)``)."""
+    """The ``mvs`` section of docs/benchmarks.md: protocol, the tables, the weights and links
+    to the pictures (``(caption, path relative to the page)``)."""
     import torch
 
     from edgegeo.fusion import FusionConfig
@@ -511,6 +549,14 @@ def report_body(results: list[MethodResult], info: dict, methods: list[Method],
         table["speed"],
         "",
     ]
+    if table["surfaces"]:
+        lines += [
+            f"**Where {methods[0].label} is off** — its depth maps split by the kind of surface "
+            "each GT pixel shows (the scene's instance ids: floor, walls, ceiling, the rest of "
+            "the building, objects), pooled over the frames with depth: the share of the GT "
+            "pixels, the fraction of them with depth, and of those the fraction within 2 % and "
+            "5 % of the GT (|p/g − 1|) and the mean relative error.", "",
+            table["surfaces"], ""]
     if any(m.kind == "mono" for m in methods):
         lines += [f"mono: the mono-depth model on the frames where {methods[0].label} has "
                   "depth, its disparity aligned to each frame's GT inverse depth by a "

@@ -20,6 +20,9 @@ from .props import Piece, PointLight
 STRUCTURE_NAMES = ("floor", "ceiling", "wall", "annex", "window_frame", "sky", "ground")
 """Instance names (prefixes) of the building itself; see :meth:`Scene.is_structure`."""
 
+SURFACE_KINDS = ("floor", "walls", "ceiling", "other structure", "objects")
+"""The kinds of surface :meth:`Scene.surface_kinds` tells apart."""
+
 
 @dataclass(frozen=True)
 class SceneConfig:
@@ -240,6 +243,28 @@ class Scene:
         structure = np.array([name.startswith(STRUCTURE_NAMES) for name in self.instance_names])
         structure[0] = True
         return structure[np.asarray(instance)]
+
+    def surface_kinds(self, instance) -> np.ndarray:
+        """The kind of surface each instance id is, as an index into :data:`SURFACE_KINDS`:
+        the floor, the walls, the ceiling, the rest of the building (annexes, window frames,
+        ceiling lights, outdoors; id 0) and objects (furniture, clutter, posters).
+
+        Args:
+            instance: integer array of instance ids.
+        Returns:
+            ``int64`` array of the same shape.
+        """
+        structure = self.is_structure(np.arange(len(self.instance_names)))
+        kinds = np.where(structure, SURFACE_KINDS.index("other structure"),
+                         SURFACE_KINDS.index("objects"))
+        for index, name in enumerate(self.instance_names):
+            if name == "floor":
+                kinds[index] = SURFACE_KINDS.index("floor")
+            elif name.startswith("wall"):
+                kinds[index] = SURFACE_KINDS.index("walls")
+            elif name == "ceiling":
+                kinds[index] = SURFACE_KINDS.index("ceiling")
+        return kinds[np.asarray(instance)]
 
     @property
     def room_size(self) -> np.ndarray:

@@ -207,8 +207,7 @@ def _sweep_geometry(ref_feats, src_feats, K_ref, K_src, src_T_ref, depths):
 
 
 def sweep_sources(ref_feats: torch.Tensor, src_feats: torch.Tensor, K_ref: torch.Tensor,
-                  K_src: torch.Tensor, src_T_ref: torch.Tensor, depths: torch.Tensor,
-                  border_fade: bool = False):
+                  K_src: torch.Tensor, src_T_ref: torch.Tensor, depths: torch.Tensor):
     """Warp every source's features onto every reference depth plane.
 
     Args:
@@ -219,9 +218,6 @@ def sweep_sources(ref_feats: torch.Tensor, src_feats: torch.Tensor, K_ref: torch
         src_T_ref: ``(B, S, 4, 4)`` rigid transforms reference camera → source camera.
         depths: ``(D,)`` plane depths in metres, or ``(B, D, h, w)`` per-pixel depth
             hypotheses (metres).
-        border_fade: False: a point projecting beyond the first / last pixel centres samples
-            0 (a hard cut); True: its sample fades to 0 over :data:`BORDER_FADE_PX` beyond them
-            (:func:`border_fade`), so the samples are continuous in the projection.
     Returns (float32 when the features are half/bfloat16, else their dtype):
         warped: ``(B, S, C, D, h, w)`` bilinearly sampled source features, 0 where the plane
             point is behind the source or projects outside its feature map.
@@ -235,21 +231,13 @@ def sweep_sources(ref_feats: torch.Tensor, src_feats: torch.Tensor, K_ref: torch
     src_feats = src_feats.to(dtype)
     grid, src_depth, valid = plane_sweep_grid(
         *_sweep_geometry(ref_feats, src_feats, K_ref, K_src, src_T_ref, depths))
-    fade = None
-    if border_fade:
-        fade = border_fade_weight((grid[..., 0] + 1) * (0.5 * (ws - 1)),
-                                  (grid[..., 1] + 1) * (0.5 * (hs - 1)), (hs, ws))
-        valid = (src_depth > MIN_PROJECTION_DEPTH) & (fade > 0)
     # Invalid samples are sent far outside the map, where zero padding gives exactly 0: the
     # same as multiplying the (much larger) warped volume by the validity mask.
     grid = torch.where(valid.unsqueeze(-1), grid, torch.full_like(grid, -4.0))
     sampled = sample_bilinear(src_feats.reshape(B * S, C, hs, ws),
                               grid.reshape(B * S, D * h, w, 2).to(dtype))
-    warped = sampled.reshape(B, S, C, D, h, w)
-    if fade is not None:
-        warped = warped * fade.reshape(B, S, 1, D, h, w).to(dtype)
     src_depth = src_depth.reshape(B, S, D, h, w).to(dtype)
-    return warped, src_depth, src_depth > MIN_PROJECTION_DEPTH
+    return sampled.reshape(B, S, C, D, h, w), src_depth, src_depth > MIN_PROJECTION_DEPTH
 
 
 def build_metadata(ref_feats: torch.Tensor, src_feats: torch.Tensor, K_ref: torch.Tensor,
@@ -412,19 +400,41 @@ def correlation_volume(ref_feats: torch.Tensor, src_feats: torch.Tensor, K_ref: 
     if torch.onnx.is_in_onnx_export():
         return _correlation_volume_by_gathers(ref_feats, src_feats, K_ref, K_src, src_T_ref,
                                               depths, source_valid)
-    unit_src = src_feats / src_feats.norm(dim=2, keepdim=True).clamp_min(1e-6)
-    coverage = torch.ones_like(unit_src[:, :, :1])
-    warped, _, in_front = sweep_sources(ref_feats, torch.cat([unit_src, coverage], dim=2),
-                                        K_ref, K_src, src_T_ref, depths, border_fade=True)
-    B, S, C1, D, h, w = warped.shape
-    unit_ref = ref_feats.to(warped.dtype)
-    unit_ref = unit_ref / unit_ref.norm(dim=1, keepdim=True).clamp_min(1e-6)
-    dot = (warped[:, :, :-1] * unit_ref.view(B, 1, C1 - 1, 1, h, w)).sum(2)   # (B, S, D, h, w)
-    coverage = warped[:, :, -1] * in_front.to(warped.dtype)
+    B, C, h, w = ref_feats.shape
+    S, _, hs, ws = src_feats.shape[1:]
+    dtype = geometry_dtype(src_feats)
+    unit_src = _unit_length(src_feats.to(dtype), 2)
+    sources = torch.cat([unit_src, torch.ones_like(unit_src[:, :, :1])], dim=2)   # + coverage
+    grid, src_depth, _ = plane_sweep_grid(
+        *_sweep_geometry(ref_feats, sources, K_ref, K_src, src_T_ref, depths))
+    fade = border_fade_weight((grid[..., 0] + 1) * (0.5 * (ws - 1)),
+                              (grid[..., 1] + 1) * (0.5 * (hs - 1)), (hs, ws))
+    in_front = src_depth > MIN_PROJECTION_DEPTH
+    # Samples of no weight are sent far outside the map, where zero padding gives exactly 0.
+    grid = torch.where((in_front & (fade > 0)).unsqueeze(-1), grid, torch.full_like(grid, -4.0))
+    sampled = sample_bilinear(sources.reshape(B * S, C + 1, hs, ws),
+                              grid.reshape(B * S, -1, w, 2).to(dtype))
+    sampled = sampled.view(B * S, C + 1, -1, h, w)                     # (B·S, C + 1, D, h, w)
+    unit_ref = _unit_length(ref_feats.to(dtype), 1)
+    unit_ref = unit_ref.unsqueeze(1).expand(B, S, C, h, w).reshape(B * S, C, 1, h, w)
+    # The dot product over channels, one channel at a time: a broadcast product of the whole
+    # (B·S, C, D, h, w) volume costs twice the time on a CPU (memory traffic, fresh pages).
+    dot = sampled[:, 0] * unit_ref[:, 0]
+    for channel in range(1, C):
+        dot = dot.addcmul(sampled[:, channel], unit_ref[:, channel])
+    fade = fade.view_as(dot).to(dtype)
+    dot = (dot * fade).view(B, S, -1, h, w)                               # (B, S, D, h, w)
+    coverage = (sampled[:, C] * fade * in_front.view_as(fade)).view(B, S, -1, h, w)
     if source_valid is not None:
         keep = source_valid.to(dot.dtype).view(B, S, 1, 1, 1)
         dot, coverage = dot * keep, coverage * keep
     return _mean_over_sources(dot, coverage, 1)
+
+
+def _unit_length(features: torch.Tensor, dim: int) -> torch.Tensor:
+    """``features`` divided by their length along ``dim`` (lengths below 1e-6 count as
+    1e-6)."""
+    return features / (features * features).sum(dim, keepdim=True).sqrt().clamp_min(1e-6)
 
 
 def _mean_over_sources(dot: torch.Tensor, coverage: torch.Tensor, dim: int) -> torch.Tensor:

@@ -139,11 +139,17 @@ def refine_depth(image: np.ndarray, depth: np.ndarray, K: np.ndarray, world_T_ca
 
     def window_sum(x: torch.Tensor) -> torch.Tensor:
         """Sum over the window around each pixel (zeros outside the image): shifted copies
-        added along each axis (exact in float32, unlike running sums over the whole row)."""
+        added along each axis, in place (exact in float32, unlike running sums over the whole
+        row)."""
         x = F.pad(x, (radius, radius))
-        x = sum(x[..., k:k + width] for k in range(params.window))
-        x = F.pad(x, (0, 0, radius, radius))
-        return sum(x[..., k:k + height, :] for k in range(params.window))
+        rows = x[..., :width].clone()
+        for k in range(1, params.window):
+            rows += x[..., k:k + width]
+        x = F.pad(rows, (0, 0, radius, radius))
+        total = x[..., :height, :].clone()
+        for k in range(1, params.window):
+            total += x[..., k:k + height, :]
+        return total
 
     in_window = window_sum(torch.ones(1, 1, height, width, device=device))
 
