@@ -36,6 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from edgegeo.blas_threads import single_threaded_blas
 from edgegeo.geometry.projection import backproject
 
 from .options import PredictorOption
@@ -158,7 +159,12 @@ def snap_to_planes(image: np.ndarray, depth: np.ndarray, confidence: np.ndarray,
             confidence.
     """
     prior = prior or PlanarPrior()
-    image = np.asarray(image)
+    with single_threaded_blas():
+        return _snap_to_planes(np.asarray(image), depth, confidence, K, prior)
+
+
+def _snap_to_planes(image: np.ndarray, depth, confidence, K, prior: PlanarPrior) -> np.ndarray:
+    """:func:`snap_to_planes` after its defaults."""
     depth = np.asarray(depth, dtype=np.float64)
     confidence = np.asarray(confidence, dtype=np.float64)
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
