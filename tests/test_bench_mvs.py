@@ -107,7 +107,8 @@ def test_bench_writes_tables_pictures_and_sane_numbers(tmp_path, monkeypatch, ca
     surfaces = parse_table(section, "surface")
     assert {"floor", "walls"} <= set(surfaces) <= {"floor", "walls", "ceiling",
                                                    "other structure", "objects"}
-    assert sum(float(r["share of GT pixels"]) for r in surfaces.values()) == pytest.approx(1, abs=0.03)
+    shares = [float(row["share of GT pixels"]) for row in surfaces.values()]
+    assert sum(shares) == pytest.approx(1, abs=0.03)
     for row in surfaces.values():
         assert 0 <= float(row["with depth"]) <= 1
         if row["within 2 %"] != "—":

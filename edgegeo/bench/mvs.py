@@ -551,11 +551,11 @@ def report_body(results: list[MethodResult], info: dict, methods: list[Method],
     ]
     if table["surfaces"]:
         lines += [
-            f"**Where {methods[0].label} is off** — its depth maps split by the kind of surface "
-            "each GT pixel shows (the scene's instance ids: floor, walls, ceiling, the rest of "
-            "the building, objects), pooled over the frames with depth: the share of the GT "
-            "pixels, the fraction of them with depth, and of those the fraction within 2 % and "
-            "5 % of the GT (|p/g − 1|) and the mean relative error.", "",
+            f"**By kind of surface** — the depth maps of {methods[0].label} split by the kind "
+            "of surface each GT pixel shows (the scene's instance ids: floor, walls, ceiling, "
+            "the rest of the building, objects), pooled over the frames with depth: the share "
+            "of the GT pixels, the fraction of them with depth, and of those the fraction "
+            "within 2 % and 5 % of the GT (|p/g − 1|) and the mean relative error.", "",
             table["surfaces"], ""]
     if any(m.kind == "mono" for m in methods):
         lines += [f"mono: the mono-depth model on the frames where {methods[0].label} has "
