@@ -103,7 +103,7 @@ def test_bench_writes_tables_pictures_and_sane_numbers(tmp_path, monkeypatch, ca
         if row["scenes meshed"] == "1/1":
             assert float(row["chamfer (cm)"]) > 0
 
-    # The first model's depth per kind of surface: shares add up, kept pixels match density.
+    # The first model's depth per kind of surface: the shares add up, fractions are ordered.
     surfaces = parse_table(section, "surface")
     assert {"floor", "walls"} <= set(surfaces) <= {"floor", "walls", "ceiling",
                                                    "other structure", "objects"}

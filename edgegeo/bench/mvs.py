@@ -96,14 +96,10 @@ class MethodResult:
         valid = gt_depth_valid(gt, max_depth=EVAL_MAX_DEPTH)
         kept = valid & (depth > 0)
         error = np.abs(depth[kept] / gt[kept] - 1.0)
-        for row, values in ((0, None), (1, np.ones_like(error)),
-                            (2, (error < 0.02).astype(float)),
-                            (3, (error < 0.05).astype(float)), (4, error)):
-            if values is None:
-                self.surfaces[:, row] += np.bincount(kinds[valid], minlength=len(SURFACE_KINDS))
-            else:
-                self.surfaces[:, row] += np.bincount(kinds[kept], values,
-                                                     minlength=len(SURFACE_KINDS))
+        count = partial(np.bincount, minlength=len(SURFACE_KINDS))
+        self.surfaces[:, 0] += count(kinds[valid])
+        for row, values in enumerate((np.ones_like(error), error < 0.02, error < 0.05, error), 1):
+            self.surfaces[:, row] += count(kinds[kept], values.astype(float))
 
     def mean(self, key: str) -> float:
         """Mean of a depth metric over the predicted frames (nan if none)."""
