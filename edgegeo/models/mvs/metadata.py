@@ -363,11 +363,10 @@ def cosine_volume(ref_feats: torch.Tensor, src_feats: torch.Tensor, K_ref: torch
     Arguments as :func:`build_metadata`. Returns ``(B, D, h, w)``.
     """
     _check_inputs(ref_feats, src_feats, K_ref, K_src, src_T_ref, depths, source_valid)
-    unit_src = src_feats / src_feats.norm(dim=2, keepdim=True).clamp_min(1e-6)
+    unit_src = _unit_length(src_feats, 2)
     warped, _, in_front = sweep_sources(ref_feats, unit_src, K_ref, K_src, src_T_ref, depths)
     B, S, C, D, h, w = warped.shape
-    unit_ref = ref_feats.to(warped.dtype)
-    unit_ref = unit_ref / unit_ref.norm(dim=1, keepdim=True).clamp_min(1e-6)
+    unit_ref = _unit_length(ref_feats.to(warped.dtype), 1)
     # Bilinear samples of unit vectors are shorter than 1 between texels, and 0 off the map.
     length = warped.norm(dim=2)                                          # (B, S, D, h, w)
     cosine = (warped * unit_ref.view(B, 1, C, 1, h, w)).sum(2) / length.clamp_min(1e-6)
@@ -455,10 +454,8 @@ def _correlation_volume_by_gathers(ref_feats, src_feats, K_ref, K_src, src_T_ref
     B, C, h, w = ref_feats.shape
     S = src_feats.shape[1]
     dtype = geometry_dtype(src_feats)
-    unit_src = src_feats.to(dtype)
-    unit_src = unit_src / unit_src.norm(dim=2, keepdim=True).clamp_min(1e-6)
-    unit_ref = ref_feats.to(dtype)
-    unit_ref = unit_ref / unit_ref.norm(dim=1, keepdim=True).clamp_min(1e-6)
+    unit_src = _unit_length(src_feats.to(dtype), 2)
+    unit_ref = _unit_length(ref_feats.to(dtype), 1)
     x, y, src_depth, _ = plane_sweep_pixels(
         *_sweep_geometry(ref_feats, unit_src, K_ref, K_src, src_T_ref, depths))
     fade = border_fade_weight(x, y, unit_src.shape[-2:])
